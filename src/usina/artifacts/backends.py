@@ -1,0 +1,37 @@
+"""The artifact backends, by URI scheme: reading this file tells what exists."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from usina.artifacts.base import ArtifactStore
+from usina.errors import InvalidInput
+
+BACKENDS: dict[str, str] = {
+    "file": "usina.artifacts.local:FileArtifactStore",
+    "memory": "usina.artifacts.memory:MemoryArtifactStore",
+    "gs": "usina.artifacts.remote:FsspecArtifactStore",
+    "gcs": "usina.artifacts.remote:FsspecArtifactStore",
+    "s3": "usina.artifacts.remote:FsspecArtifactStore",
+}
+
+
+def open_artifact_store(uri: str, **options: Any) -> ArtifactStore:
+    """Open the store for ``uri``: a folder path, ``file://``, ``memory://``, ``gs://``, ``s3://``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "file", uri
+    target = BACKENDS.get(scheme)
+    if target is None:
+        known = ", ".join(f"{s}://" for s in BACKENDS)
+        raise InvalidInput(
+            f"unknown artifact store scheme {scheme!r} in {uri!r}; use a folder or one of {known}",
+            field="artifacts",
+        )
+    module, _, name = target.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if scheme in ("file", "memory"):
+        return cls(rest)  # type: ignore[no-any-return]
+    return cls(uri, **options)  # type: ignore[no-any-return]
+

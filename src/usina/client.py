@@ -1,0 +1,176 @@
+"""``Client``: one handle on a usina installation, the way every edge talks to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_bytes
+from usina.errors import InvalidInput
+from usina.registry import (
+    AliasChange,
+    ModelVersion,
+    SqlRegistryStore,
+    dump_model,
+    infer_signature,
+    load_model_bytes,
+    parse_model_uri,
+)
+from usina.registry.formats import class_name
+from usina.registry.signature import Signature
+from usina.store import Database
+from usina.tracking import ActiveRun, Run, SqlTrackingStore
+
+if TYPE_CHECKING:
+    from usina.settings import Settings
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a model version came from: its run (params, metrics) and the run's datasets."""
+
+    version: ModelVersion
+    run: Run | None
+
+
+class Client:
+    """Tracking and the registry over one metadata database and one artifact store.
+
+    Example:
+        >>> client = Client("sqlite://", "memory://")
+        >>> with client.start_run(experiment="demo") as run:
+        ...     run.log_metric("auc", 0.9)
+        >>> client.tracking.get_run(run.id).metrics
+        {'auc': 0.9}
+    """
+
+    def __init__(
+        self,
+        db_url: str,
+        artifacts: str | ArtifactStore,
+        *,
+        actor: str = "local",
+        heartbeat_timeout: float = 60.0,
+    ) -> None:
+        self.db = Database(db_url)
+        self.artifacts = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
+        self.actor = actor
+        self.tracking = SqlTrackingStore(self.db, actor, heartbeat_timeout)
+        self.registry = SqlRegistryStore(self.db, actor)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Client:
+        """A client for the installation ``settings`` describe."""
+        return cls(
+            settings.resolved_db_url(),
+            settings.resolved_artifacts(),
+            actor=settings.actor,
+            heartbeat_timeout=settings.heartbeat_timeout,
+        )
+
+    # -- tracking -------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        experiment: str = "default",
+        name: str | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> ActiveRun:
+        """Start a run; use it as a context manager so it ends (failed on an exception)."""
+        run = ActiveRun(self.tracking, self.artifacts, self.tracking.create_run(experiment, name))
+        if params or tags:
+            self.tracking.log_batch(run.id, params=params, tags=tags)
+        return run
+
+    # -- registry -------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        run: ActiveRun | str | None = None,
+        input_example: Any = None,
+        metrics: dict[str, float] | None = None,
+        description: str = "",
+        trusted: bool = False,
+    ) -> ModelVersion:
+        """Store ``model`` and register it as the next version of ``name``.
+
+        The artifact is written first (atomically, under its digest); the version row is
+        inserted afterwards in one transaction, so a crash leaves at worst an unreferenced blob.
+
+        Args:
+            model: a scikit-learn estimator or pipeline, a LightGBM or XGBoost model, or (with
+                ``trusted=True``) any picklable object.
+            name: the registered model's name.
+            run: the run that produced it; its latest metrics are copied to the version.
+            input_example: a few rows of input, from which the signature is inferred.
+            metrics: metrics to record on the version (override the run's).
+            description: free text shown with the version.
+            trusted: allow a pickle for objects no safe format covers.
+        """
+        signature = infer_signature(input_example) if input_example is not None else Signature()
+        run_id: str | None = None
+        version_metrics: dict[str, float] = {}
+        if run is not None:
+            if isinstance(run, ActiveRun):
+                run.flush()
+                run_id = run.id
+            else:
+                run_id = run
+            version_metrics.update(self.tracking.get_run(run_id).metrics)
+        version_metrics.update({k: float(v) for k, v in (metrics or {}).items()})
+        fmt, data = dump_model(model, trusted=trusted)
+        blob = put_bytes(self.artifacts, data)
+        return self.registry.create_version(
+            name,
+            digest=blob.digest,
+            size=blob.size,
+            format=fmt,
+            model_class=class_name(model),
+            signature=signature,
+            metrics=version_metrics,
+            run_id=run_id,
+            description=description,
+        )
+
+    def get_version(self, uri: str) -> ModelVersion:
+        """The version ``uri`` points at (``models:/name@alias``, ``/N`` or latest)."""
+        return self.registry.resolve(parse_model_uri(uri))
+
+    def load_model(self, uri: str, *, trusted: bool = False) -> Any:
+        """Load the model ``uri`` points at, after verifying its SHA-256 digest."""
+        version = self.get_version(uri)
+        data = read_bytes(self.artifacts, version.digest)
+        return load_model_bytes(data, version.format, version.model_class, trusted=trusted)
+
+    def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
+        """Point ``alias`` of ``name`` at ``version``; the move is kept in the history."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInput(f"version {version!r} is not a positive integer", field="version")
+        return self.registry.set_alias(name, alias, version, reason)
+
+    def rollback(self, name: str, alias: str = "champion", reason: str = "") -> AliasChange:
+        """Move ``alias`` back to the version it pointed at before its current one."""
+        return self.registry.rollback(name, alias, reason)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        """Every move of the model's aliases (or of one alias), oldest first."""
+        return self.registry.alias_history(name, alias)
+
+    def lineage(self, uri: str) -> Lineage:
+        """The version, and the run with its params, metrics and dataset digests."""
+        version = self.get_version(uri)
+        run = self.tracking.get_run(version.run_id) if version.run_id else None
+        return Lineage(version, run)
+
+    def download_artifact(self, digest: str) -> bytes:
+        """The bytes of a stored blob, verified against its digest."""
+        return read_bytes(self.artifacts, digest)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()

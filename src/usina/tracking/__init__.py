@@ -1,0 +1,18 @@
+"""Tracking: experiments, runs, params, metrics (with step and time), tags, artifacts."""
+
+from usina.tracking.base import TrackingStore
+from usina.tracking.entities import Experiment, Metric, Run, RunArtifact, RunInput, RunStatus
+from usina.tracking.run import ActiveRun
+from usina.tracking.sql import SqlTrackingStore
+
+__all__ = [
+    "ActiveRun",
+    "Experiment",
+    "Metric",
+    "Run",
+    "RunArtifact",
+    "RunInput",
+    "RunStatus",
+    "SqlTrackingStore",
+    "TrackingStore",
+]
