@@ -1,0 +1,68 @@
+"""``usina``: the entry point. Sub-commands live in their own modules; heavy imports happen
+inside the commands, so ``usina --help`` answers at once."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from usina import __version__
+from usina.cli import experiments, models, runs
+
+app = typer.Typer(
+    name="usina",
+    help="Self-hostable MLOps: tracking, a model registry with rollback, and more.\n\n"
+    "State lives in USINA_HOME (default ./.usina): a SQLite database and an artifact folder. "
+    "Set USINA_DB_URL (e.g. postgresql+psycopg://user@host/db) and USINA_ARTIFACTS "
+    "(a folder, gs://bucket/prefix or s3://bucket/prefix) to move to shared engines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"usina {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Optional[bool] = typer.Option(  # noqa: UP045
+        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Self-hostable MLOps."""
+
+
+@app.command()
+def demo(
+    rows: int = typer.Option(20_000, "--rows", min=1_000, max=2_000_000, help="Rows of synthetic data."),
+    seed: int = typer.Option(7, "--seed", help="Random seed for the synthetic data."),
+) -> None:
+    """Run the end-to-end story: data, two candidates, registry, champion, rollback."""
+    from usina.demo.story import run_demo
+
+    run_demo(rows=rows, seed=seed)
+
+
+def main() -> None:
+    """Run the CLI; a usina error prints one line and exits 2, never a traceback."""
+    from usina.errors import UsinaError
+
+    try:
+        app()
+    except UsinaError as exc:
+        from usina.cli.output import errors
+
+        errors.print(f"error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

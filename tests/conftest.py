@@ -1,0 +1,87 @@
+"""Shared fixtures: metadata databases on SQLite and PostgreSQL, artifact stores, clients.
+
+PostgreSQL tests use a fresh database per test on the server at ``USINA_TEST_PG_URL``
+(default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). When the server is absent
+they skip with the reason, unless ``USINA_REQUIRE_SERVICES=1``, where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+PG_URL = os.environ.get("USINA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_SERVICES = os.environ.get("USINA_REQUIRE_SERVICES") == "1"
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip (or fail, in CI) a test whose external service is unreachable."""
+    message = f"{name} is not reachable: {reason}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (USINA_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means the server is unusable
+        require_service("PostgreSQL", f"{PG_URL}: {str(exc).splitlines()[0]}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: sa.Engine) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    name = f"usina_t_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = pg_admin.url.set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with pg_admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'usina.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'usina.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def client_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Build clients and close them after the test."""
+    from usina.client import Client
+
+    made: list[Client] = []
+
+    def make(db_url: str, artifacts: str | None = None, **kwargs: object) -> Client:
+        c = Client(db_url, artifacts or str(tmp_path / "artifacts"), **kwargs)  # type: ignore[arg-type]
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def client(db_url: str, client_factory):  # type: ignore[no-untyped-def]
+    """A client on SQLite and on PostgreSQL, with a folder artifact store."""
+    return client_factory(db_url)
