@@ -11,8 +11,14 @@ from usina.tracking.entities import Experiment, Metric, Run, RunStatus
 class TrackingStore(Protocol):
     """Experiments and runs, with their params, metrics, tags, artifacts and inputs."""
 
-    def create_run(self, experiment: str, name: str | None = None) -> Run:
-        """Start a run in ``experiment`` (created on first use)."""
+    def create_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a run in ``experiment`` (created on first use) with its first params and tags."""
         ...
 
     def log_batch(

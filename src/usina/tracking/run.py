@@ -41,7 +41,9 @@ class ActiveRun:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ended = False
-        self._thread = threading.Thread(target=self._background, name=f"usina-run-{run.id[:8]}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._background, name=f"usina-run-{run.id[:8]}", daemon=True
+        )
         self._thread.start()
 
     # -- logging --------------------------------------------------------------------------
@@ -62,7 +64,9 @@ class ActiveRun:
         """Set several tags at once."""
         self.store.log_batch(self.id, tags=tags)
 
-    def log_metric(self, key: str, value: Any, step: int = 0, timestamp: float | None = None) -> None:
+    def log_metric(
+        self, key: str, value: Any, step: int = 0, timestamp: float | None = None
+    ) -> None:
         """Buffer one metric value; it is written within ``FLUSH_INTERVAL_S`` seconds."""
         item = metric(key, value, step, timestamp)
         with self._lock:
@@ -71,7 +75,9 @@ class ActiveRun:
         if full:
             self.flush()
 
-    def log_metrics(self, metrics: dict[str, Any], step: int = 0, timestamp: float | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, Any], step: int = 0, timestamp: float | None = None
+    ) -> None:
         """Buffer several metrics at the same step."""
         items = [metric(k, v, step, timestamp) for k, v in metrics.items()]
         with self._lock:
@@ -80,7 +86,9 @@ class ActiveRun:
         if full:
             self.flush()
 
-    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Store a file (or every file under a folder) with the run.
 
         Args:
@@ -168,5 +176,5 @@ class ActiveRun:
                 if beats >= interval:
                     beats = 0.0
                     self.store.heartbeat(self.id)
-            except Exception:  # noqa: BLE001 - the caller sees the error at end(); keep beating
+            except Exception:
                 continue
