@@ -14,9 +14,7 @@ app = typer.Typer(help="Runs: what one training or evaluation logged.", no_args_
 
 @app.command("list")
 def list_runs(
-    experiment: str | None = typer.Option(
-        None, "--experiment", "-e", help="Only this experiment."
-    ),
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this experiment."),
     status: Optional[str] = typer.Option(  # noqa: UP045
         None,
         "--status",

@@ -104,7 +104,7 @@ def _load_skops(data: bytes, model_class: str) -> Any:
 
     try:
         untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever fails to parse is not a skops file
         raise UnsafeModel(
             f"the stored {model_class} is not a valid skops file ({type(exc).__name__}); "
             "it was not loaded"

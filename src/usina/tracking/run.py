@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -167,14 +168,17 @@ class ActiveRun:
         self.store.log_artifact(self.id, name, blob.digest, blob.size)
 
     def _background(self) -> None:
-        beats = 0.0
-        interval = min(HEARTBEAT_INTERVAL_S, self.store.heartbeat_timeout / 4)
-        while not self._stop.wait(FLUSH_INTERVAL_S):
+        beat_every = min(HEARTBEAT_INTERVAL_S, self.store.heartbeat_timeout / 4)
+        tick = min(FLUSH_INTERVAL_S, beat_every)
+        last_flush = last_beat = time.monotonic()
+        while not self._stop.wait(tick):
+            now = time.monotonic()
             try:
-                self.flush()
-                beats += FLUSH_INTERVAL_S
-                if beats >= interval:
-                    beats = 0.0
+                if now - last_flush >= FLUSH_INTERVAL_S:
+                    last_flush = now
+                    self.flush()
+                if now - last_beat >= beat_every:
+                    last_beat = now
                     self.store.heartbeat(self.id)
-            except Exception:
+            except Exception:  # noqa: BLE001 - retried next tick; end() raises it
                 continue
