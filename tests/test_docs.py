@@ -16,7 +16,7 @@ from usina.cli.main import app
 from usina.settings import Settings
 
 ROOT = Path(__file__).parents[1]
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
 
 def _commands(group: Any, prefix: str) -> list[str]:
