@@ -24,7 +24,9 @@ from usina.pipelines.types import DATASET, JSON, Dataset, kind_of, to_arrow
 if TYPE_CHECKING:
     from usina.pipelines.runner import Backend, PipelineRun
 
-_tracing: contextvars.ContextVar[Graph | None] = contextvars.ContextVar("usina_tracing", default=None)
+_tracing: contextvars.ContextVar[Graph | None] = contextvars.ContextVar(
+    "usina_tracing", default=None
+)
 
 
 class Step:
@@ -64,7 +66,9 @@ class Step:
         try:
             hints = typing.get_type_hints(self.fn)
         except Exception as exc:  # noqa: BLE001 - a NameError in an annotation, say
-            raise PipelineDefinitionError(f"step {self.name!r}: cannot read its annotations: {exc}") from None
+            raise PipelineDefinitionError(
+                f"step {self.name!r}: cannot read its annotations: {exc}"
+            ) from None
         for pname, p in inspect.signature(self.fn).parameters.items():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise PipelineDefinitionError(
@@ -74,13 +78,15 @@ class Step:
             try:
                 self.inputs[pname] = kind_of(hints.get(pname, Any))
             except TypeError as exc:
-                raise PipelineDefinitionError(f"step {self.name!r}, argument {pname!r}: {exc}", field=pname) from None
+                raise PipelineDefinitionError(
+                    f"step {self.name!r}, argument {pname!r}: {exc}", field=pname
+                ) from None
             if p.default is not p.empty:
                 self.defaults[pname] = p.default
         ret = hints.get("return", None)
         if ret is None:
             return
-        fields = getattr(ret, "__annotations__", None) if _is_namedtuple(ret) else None
+        fields = _namedtuple_hints(ret) if _is_namedtuple(ret) else None
         try:
             if fields:
                 self.single_output = False
@@ -88,7 +94,9 @@ class Step:
             else:
                 self.outputs = {"output": kind_of(ret)}
         except TypeError as exc:
-            raise PipelineDefinitionError(f"step {self.name!r}, return value: {exc}", field="return") from None
+            raise PipelineDefinitionError(
+                f"step {self.name!r}, return value: {exc}", field="return"
+            ) from None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         graph = _tracing.get()
@@ -102,9 +110,15 @@ class Step:
             )
         for pname, value in zip(names, args, strict=False):
             if pname in kwargs:
-                raise PipelineDefinitionError(f"step {self.name!r}: argument {pname!r} given twice", field=pname)
+                raise PipelineDefinitionError(
+                    f"step {self.name!r}: argument {pname!r} given twice", field=pname
+                )
             kwargs[pname] = value
-        node = graph.add(graph.unique_name(self.name), self, **{k: _as_arg(self.name, k, v) for k, v in kwargs.items()})
+        node = graph.add(
+            graph.unique_name(self.name),
+            self,
+            **{k: _as_arg(self.name, k, v) for k, v in kwargs.items()},
+        )
         return Handle(node.name, self)
 
     def execute(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -142,9 +156,18 @@ class SqlStep(Step):
             for table_name, data in tables.items():
                 con.register(table_name, to_arrow(data))
             try:
-                return con.execute(self.sql).fetch_arrow_table()
+                relation = con.sql(self.sql)
+                if relation is None:
+                    raise InvalidInput(
+                        f"SQL step {self.name!r} ({self.path}) returns no rows; its last "
+                        "statement must be a SELECT",
+                        field="sql",
+                    )
+                return relation.to_arrow_table()
             except duckdb.Error as exc:
-                raise InvalidInput(f"SQL step {self.name!r} ({self.path}) failed: {exc}", field="sql") from None
+                raise InvalidInput(
+                    f"SQL step {self.name!r} ({self.path}) failed: {exc}", field="sql"
+                ) from None
         finally:
             con.close()
 
@@ -166,16 +189,22 @@ class Handle:
         if not self.step.single_output:
             raise PipelineDefinitionError(
                 f"step {self.node!r} has several outputs ({', '.join(self.step.outputs)}); "
-                f"pass one of them, e.g. {self.node.replace('-', '_')}.{next(iter(self.step.outputs))}",
+                f"pass one of them, e.g. {self.node.replace('-', '_')}."
+                f"{next(iter(self.step.outputs))}",
                 field=self.node,
             )
         if not self.step.outputs:
-            raise PipelineDefinitionError(f"step {self.node!r} returns nothing to pass on", field=self.node)
+            raise PipelineDefinitionError(
+                f"step {self.node!r} returns nothing to pass on", field=self.node
+            )
         return Ref(self.node, "output")
 
     def __getattr__(self, name: str) -> Ref:
         if name.startswith("_") or name not in self.step.outputs:
-            raise AttributeError(f"step {self.node!r} has no output {name!r} (its outputs: {', '.join(self.step.outputs)})")
+            raise AttributeError(
+                f"step {self.node!r} has no output {name!r} "
+                f"(its outputs: {', '.join(self.step.outputs)})"
+            )
         return Ref(self.node, name)
 
 
@@ -211,6 +240,13 @@ def _as_arg(step: str, arg: str, value: Any) -> Any:
 
 def _is_namedtuple(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def _namedtuple_hints(tp: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(tp)
+    except Exception:  # noqa: BLE001 - fall back to the raw annotations
+        return dict(getattr(tp, "__annotations__", {}))
 
 
 def _source(fn: Callable[..., Any]) -> str:
@@ -265,13 +301,27 @@ def step(
     """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InvalidInput(f"retries={retries!r} must be a whole number >= 0", field="retries")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
-        raise InvalidInput(f"timeout={timeout!r} must be a positive number of seconds", field="timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise InvalidInput(
+            f"timeout={timeout!r} must be a positive number of seconds", field="timeout"
+        )
 
     def wrap(f: Callable[..., Any]) -> Step:
-        s = Step(f, name=name, retries=retries, timeout=timeout, cache=cache, register=register, trusted=trusted)
-        if register is not None and s.outputs.get("output", (None,))[0] != "model" and all(
-            k[0] != "model" for k in s.outputs.values()
+        s = Step(
+            f,
+            name=name,
+            retries=retries,
+            timeout=timeout,
+            cache=cache,
+            register=register,
+            trusted=trusted,
+        )
+        if (
+            register is not None
+            and s.outputs.get("output", (None,))[0] != "model"
+            and all(k[0] != "model" for k in s.outputs.values())
         ):
             raise PipelineDefinitionError(
                 f"step {s.name!r} has register={register!r} but returns no Model; annotate it "
@@ -330,7 +380,9 @@ class Pipeline:
         try:
             hints = typing.get_type_hints(self.fn)
         except Exception as exc:  # noqa: BLE001
-            raise PipelineDefinitionError(f"pipeline {self.name!r}: cannot read its annotations: {exc}") from None
+            raise PipelineDefinitionError(
+                f"pipeline {self.name!r}: cannot read its annotations: {exc}"
+            ) from None
         params: dict[str, ParamSpec] = {}
         for pname, p in inspect.signature(self.fn).parameters.items():
             annotation = hints.get(pname)
@@ -339,14 +391,18 @@ class Pipeline:
             try:
                 kind = kind_of(annotation if annotation is not None else Any)
             except TypeError as exc:
-                raise PipelineDefinitionError(f"pipeline {self.name!r}, parameter {pname!r}: {exc}", field=pname) from None
+                raise PipelineDefinitionError(
+                    f"pipeline {self.name!r}, parameter {pname!r}: {exc}", field=pname
+                ) from None
             if kind[0] != JSON:
                 raise PipelineDefinitionError(
                     f"pipeline {self.name!r}, parameter {pname!r}: parameters are JSON values "
                     "(int, float, str, bool, list, dict); load datasets in a step",
                     field=pname,
                 )
-            params[pname] = ParamSpec(pname, kind, p.default if p.default is not p.empty else MISSING)
+            params[pname] = ParamSpec(
+                pname, kind, p.default if p.default is not p.empty else MISSING
+            )
         graph = Graph(self.name, params)
         token = _tracing.set(graph)
         try:
@@ -360,20 +416,23 @@ class Pipeline:
 
     def resolve_params(self, given: dict[str, Any]) -> dict[str, Any]:
         """Defaults plus ``given``, checked against the declared parameters."""
-        from usina.pipelines.types import value_fits
+        from usina.pipelines.types import describe, value_fits
 
         values: dict[str, Any] = {}
         for key in given:
             if key not in self.graph.params:
                 known = ", ".join(self.graph.params) or "none"
-                raise InvalidInput(f"pipeline {self.name!r} has no parameter {key!r} (parameters: {known})", field=key)
+                raise InvalidInput(
+                    f"pipeline {self.name!r} has no parameter {key!r} (parameters: {known})",
+                    field=key,
+                )
         for spec in self.graph.params.values():
             if spec.name in given:
                 value = given[spec.name]
                 if not value_fits(value, spec.kind) and value is not None:
                     raise InvalidInput(
                         f"pipeline {self.name!r}: parameter {spec.name!r} must be "
-                        f"{spec.kind[1].__name__ if spec.kind[1] is not Any else 'JSON'}, got {value!r}",
+                        f"{describe(spec.kind)}, got {value!r}",
                         field=spec.name,
                     )
                 values[spec.name] = float(value) if spec.kind[1] is float else value

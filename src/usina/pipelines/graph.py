@@ -88,10 +88,12 @@ class Graph:
             n += 1
         return f"{base}-{n}"
 
-    def add(self, name: str, step: Step, **args: Any) -> Node:
+    def add(self, name: str, step: Step, /, **args: Any) -> Node:
         """Add a call of ``step``; arguments are ``Ref``, ``Param`` or literal JSON values."""
         if name in self.nodes:
-            raise PipelineDefinitionError(f"pipeline {self.name!r} already has a step named {name!r}", field=name)
+            raise PipelineDefinitionError(
+                f"pipeline {self.name!r} already has a step named {name!r}", field=name
+            )
         for arg in args:
             if arg not in step.inputs:
                 known = ", ".join(step.inputs) or "none"

@@ -14,6 +14,7 @@ Limitation: workers are forked, so the runner needs a platform with ``fork`` (Li
 from __future__ import annotations
 
 import hashlib
+import importlib
 import multiprocessing
 import os
 import tempfile
@@ -33,7 +34,7 @@ from usina.pipelines.types import DATASET, METRICS, MODEL, Artifact
 from usina.pipelines.view import NullView, View
 from usina.pipelines.worker import Task, child_main
 from usina.store import Database
-from usina.tracking import RunStatus, SqlTrackingStore
+from usina.tracking import Metric, RunStatus, SqlTrackingStore
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -66,7 +67,9 @@ def default_backend() -> Backend:
 
     settings = Settings()
     return _Settings(
-        Database(settings.resolved_db_url()), open_artifact_store(settings.resolved_artifacts()), settings.actor
+        Database(settings.resolved_db_url()),
+        open_artifact_store(settings.resolved_artifacts()),
+        settings.actor,
     )
 
 
@@ -78,7 +81,9 @@ def cache_key(task: Task) -> str:
         "values": task.values,
         "outputs": sorted((k, v[0]) for k, v in task.step.outputs.items()),
     }
-    return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)).hexdigest()
+    return hashlib.sha256(
+        orjson.dumps(spec, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    ).hexdigest()
 
 
 @dataclass
@@ -111,9 +116,20 @@ class LocalRunner:
         >>> run.status, [s.status for s in run.steps]
     """
 
-    def __init__(self, backend: Backend, *, max_workers: int | None = None, show: bool = False, view: View | None = None) -> None:
-        if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
-            raise InvalidInput(f"max_workers={max_workers!r} must be a whole number >= 1", field="max_workers")
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_workers: int | None = None,
+        show: bool = False,
+        view: View | None = None,
+    ) -> None:
+        if max_workers is not None and (
+            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+        ):
+            raise InvalidInput(
+                f"max_workers={max_workers!r} must be a whole number >= 1", field="max_workers"
+            )
         self.backend = backend
         self.max_workers = max_workers or os.cpu_count() or 1
         self.store = PipelineStore(backend.db, backend.actor)
@@ -145,20 +161,35 @@ class LocalRunner:
             previous = self.store.get_run(resume)
             if previous.pipeline != pipeline.name:
                 raise InvalidInput(
-                    f"run {resume} is of pipeline {previous.pipeline!r}, not {pipeline.name!r}", field="resume"
+                    f"run {resume} is of pipeline {previous.pipeline!r}, not {pipeline.name!r}",
+                    field="resume",
                 )
-            reuse = {s.node: s for s in previous.steps if s.status in (StepStatus.DONE, StepStatus.CACHED)}
+            reuse = {
+                s.node: s
+                for s in previous.steps
+                if s.status in (StepStatus.DONE, StepStatus.CACHED)
+            }
             params = {**previous.params, **(params or {})}
             resumed_from = resume
             trigger = f"resume:{resume}"
         values = pipeline.resolve_params(params or {})
-        run = self.tracking.create_run(pipeline.name, f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        run = self.tracking.create_run(
+            pipeline.name, f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
         self.tracking.log_batch(
             run.id,
-            params={k: orjson.dumps(v).decode() if not isinstance(v, str) else v for k, v in values.items()},
-            tags={"usina.kind": "pipeline", "usina.trigger": trigger, "usina.pipeline": pipeline.name},
+            params={
+                k: orjson.dumps(v).decode() if not isinstance(v, str) else v
+                for k, v in values.items()
+            },
+            tags={
+                "usina.kind": "pipeline",
+                "usina.trigger": trigger,
+                "usina.pipeline": pipeline.name,
+            },
         )
         self.store.create_run(run.id, pipeline.name, pipeline.ref, values, trigger, resumed_from)
+        _preload(pipeline)
         view = self.view or _make_view(self.show, pipeline, run.id)
         try:
             state = self._execute(pipeline, run.id, values, cache, reuse, view)
@@ -173,7 +204,13 @@ class LocalRunner:
     # -- the loop -------------------------------------------------------------------------
 
     def _execute(
-        self, pipeline: Pipeline, run_id: str, values: dict[str, Any], cache: bool, reuse: dict[str, StepRun], view: View
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        values: dict[str, Any],
+        cache: bool,
+        reuse: dict[str, StepRun],
+        view: View,
     ) -> _State:
         graph = pipeline.graph
         order = graph.order()
@@ -188,21 +225,35 @@ class LocalRunner:
             view.update(node, StepStatus.PENDING)
         while True:
             ready = [
-                n for n in order
+                n
+                for n in order
                 if state.status[n] == StepStatus.PENDING
                 and n not in running
-                and all(state.status[u] in (StepStatus.DONE, StepStatus.CACHED) for u in graph.nodes[n].upstream())
+                and all(
+                    state.status[u] in (StepStatus.DONE, StepStatus.CACHED)
+                    for u in graph.nodes[n].upstream()
+                )
             ]
             tasks = {n: self._task(pipeline, n, values, state) for n in ready}
             keys = {n: cache_key(t) for n, t in tasks.items()}
-            hits = self.store.find_cached_many([k for n, k in keys.items() if cache and graph.nodes[n].step.cache])
+            hits = self.store.find_cached_many(
+                [k for n, k in keys.items() if cache and graph.nodes[n].step.cache]
+            )
             cached_now: list[StepRun] = []
             for n in ready:
                 previous = reuse.get(n) or hits.get(keys[n])
                 if previous is not None and self._still_stored(previous):
                     record = StepRun(
-                        uuid.uuid4().hex, run_id, n, StepStatus.CACHED, keys[n],
-                        previous.cached_from or previous.id, 0, time.time(), time.time(), previous.outputs,
+                        uuid.uuid4().hex,
+                        run_id,
+                        n,
+                        StepStatus.CACHED,
+                        keys[n],
+                        previous.cached_from or previous.id,
+                        0,
+                        time.time(),
+                        time.time(),
+                        previous.outputs,
                     )
                     state.status[n] = StepStatus.CACHED
                     state.outputs[n] = previous.outputs
@@ -215,7 +266,9 @@ class LocalRunner:
             for n in ready:
                 if len(running) >= self.max_workers:
                     break
-                running[n] = self._launch(ctx, pipeline.name, run_id, n, tasks[n], keys[n], logdir, 1, keep_bytes)
+                running[n] = self._launch(
+                    ctx, pipeline.name, run_id, n, tasks[n], keys[n], logdir, 1, keep_bytes
+                )
                 view.update(n, StepStatus.RUNNING)
             if not running:
                 break
@@ -226,7 +279,8 @@ class LocalRunner:
                     self.tracking.heartbeat(r)
         skipped = [
             StepRun(uuid.uuid4().hex, run_id, n, StepStatus.SKIPPED, "")
-            for n, s in state.status.items() if s == StepStatus.PENDING
+            for n, s in state.status.items()
+            if s == StepStatus.PENDING
         ]
         for record in skipped:
             state.status[record.node] = StepStatus.SKIPPED
@@ -254,17 +308,29 @@ class LocalRunner:
     def _still_stored(self, previous: StepRun) -> bool:
         store = self.backend.artifacts
         return all(
-            a.kind not in (DATASET, MODEL) or store.exists(blob_key(a.digest)) for a in previous.outputs.values()
+            a.kind not in (DATASET, MODEL) or store.exists(blob_key(a.digest))
+            for a in previous.outputs.values()
         )
 
     def _launch(
-        self, ctx: Any, experiment: str, run_id: str, node: str, task: Task, key: str, logdir: str, attempt: int, keep_bytes: bool
+        self,
+        ctx: Any,
+        experiment: str,
+        run_id: str,
+        node: str,
+        task: Task,
+        key: str,
+        logdir: str,
+        attempt: int,
+        keep_bytes: bool,
     ) -> _Running:
         step_run = self.tracking.create_run(experiment, node)
         log_path = os.path.join(logdir, f"{node}.{attempt}.log")
         receive, send = ctx.Pipe(duplex=False)
         process = ctx.Process(
-            target=child_main, args=(send, task, self.backend.artifacts, log_path, keep_bytes), daemon=True
+            target=child_main,
+            args=(send, task, self.backend.artifacts, log_path, keep_bytes),
+            daemon=True,
         )
         started = time.time()
         process.start()
@@ -272,13 +338,28 @@ class LocalRunner:
         if attempt == 1:
             self.tracking.log_batch(
                 step_run.id,
-                params={k: v if isinstance(v, str) else orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode() for k, v in task.values.items()},
-                tags={"usina.kind": "step", "usina.pipeline_run": run_id, "usina.step": node, "usina.cache_key": key},
+                params={
+                    k: v
+                    if isinstance(v, str)
+                    else orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                    for k, v in task.values.items()
+                },
+                tags={
+                    "usina.kind": "step",
+                    "usina.pipeline_run": run_id,
+                    "usina.step": node,
+                    "usina.cache_key": key,
+                },
             )
         else:
-            self.tracking.log_batch(step_run.id, tags={"usina.pipeline_run": run_id, "usina.step": node, "usina.attempt": attempt})
+            self.tracking.log_batch(
+                step_run.id,
+                tags={"usina.pipeline_run": run_id, "usina.step": node, "usina.attempt": attempt},
+            )
         deadline = started + task.step.timeout if task.step.timeout else None
-        return _Running(node, task, key, step_run.id, process, receive, log_path, started, deadline, attempt)
+        return _Running(
+            node, task, key, step_run.id, process, receive, log_path, started, deadline, attempt
+        )
 
     def _wait(
         self,
@@ -303,10 +384,18 @@ class LocalRunner:
                     message = r.conn.recv()
                 except EOFError:
                     r.process.join()
-                    message = ("error", f"the worker process exited with code {r.process.exitcode} before reporting")
+                    message = (
+                        "error",
+                        f"the worker process exited with code {r.process.exitcode} "
+                        "before reporting",
+                    )
             elif r.deadline is not None and now >= r.deadline:
                 r.process.kill()
-                message = ("error", f"timed out after {r.task.step.timeout:g}s (timeout={r.task.step.timeout:g}); the attempt was killed")
+                message = (
+                    "error",
+                    f"timed out after {r.task.step.timeout:g}s (the step's timeout); "
+                    "the attempt was killed",
+                )
             if message is None:
                 continue
             r.process.join()
@@ -316,7 +405,7 @@ class LocalRunner:
             log_digest = self._store_log(r.log_path)
             if message[0] == "ok":
                 outputs: dict[str, Artifact] = message[1]
-                for name, data in message[2].items():
+                for data in message[2].values():
                     put_bytes(self.backend.artifacts, data)
                 self._finish_ok(pipeline, run_id, r, outputs, end, log_digest)
                 state.status[node] = StepStatus.DONE
@@ -327,21 +416,56 @@ class LocalRunner:
             self.tracking.log_batch(r.run_id, tags={"usina.error": error[-7000:]})
             self.tracking.end_run(r.run_id, RunStatus.FAILED)
             if r.attempt <= r.task.step.retries:
-                record = StepRun(r.run_id, run_id, node, StepStatus.FAILED, r.key, None, r.attempt, r.started, end, {}, error, log_digest)
-                self.store.record_steps([record])
+                # The failed attempt stays as a failed tracking run with its error tag.
                 view.update(node, StepStatus.RUNNING, f"retry {r.attempt}/{r.task.step.retries}")
-                running[node] = self._launch(ctx, pipeline.name, run_id, node, r.task, r.key, logdir, r.attempt + 1, keep_bytes)
+                running[node] = self._launch(
+                    ctx,
+                    pipeline.name,
+                    run_id,
+                    node,
+                    r.task,
+                    r.key,
+                    logdir,
+                    r.attempt + 1,
+                    keep_bytes,
+                )
                 continue
-            record = StepRun(r.run_id, run_id, node, StepStatus.FAILED, r.key, None, r.attempt, r.started, end, {}, error, log_digest)
+            record = StepRun(
+                r.run_id,
+                run_id,
+                node,
+                StepStatus.FAILED,
+                r.key,
+                None,
+                r.attempt,
+                r.started,
+                end,
+                {},
+                error,
+                log_digest,
+            )
             self.store.record_steps([record])
             state.status[node] = StepStatus.FAILED
             state.records[node] = record
-            view.update(node, StepStatus.FAILED, error.strip().splitlines()[-1] if error.strip() else "")
+            view.update(
+                node, StepStatus.FAILED, error.strip().splitlines()[-1] if error.strip() else ""
+            )
 
-    def _finish_ok(self, pipeline: Pipeline, run_id: str, r: _Running, outputs: dict[str, Artifact], end: float, log_digest: str | None) -> None:
-        from usina.tracking.sql import metric
-
-        metrics = [metric(k, v) for a in outputs.values() if a.kind == METRICS for k, v in a.value.items()]
+    def _finish_ok(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        r: _Running,
+        outputs: dict[str, Artifact],
+        end: float,
+        log_digest: str | None,
+    ) -> None:
+        metrics = [
+            Metric(k, float(v), 0, end)
+            for a in outputs.values()
+            if a.kind == METRICS
+            for k, v in a.value.items()
+        ]
         if metrics:
             self.tracking.log_batch(r.run_id, metrics=metrics)
         for name, a in r.task.inputs.items():
@@ -350,7 +474,20 @@ class LocalRunner:
         for name, a in outputs.items():
             if a.kind in (DATASET, MODEL):
                 self.tracking.log_artifact(r.run_id, f"outputs/{name}", a.digest, a.size)
-        record = StepRun(r.run_id, run_id, r.node, StepStatus.DONE, r.key, None, r.attempt, r.started, end, outputs, "", log_digest)
+        record = StepRun(
+            r.run_id,
+            run_id,
+            r.node,
+            StepStatus.DONE,
+            r.key,
+            None,
+            r.attempt,
+            r.started,
+            end,
+            outputs,
+            "",
+            log_digest,
+        )
         self.store.record_steps([record], {r.run_id: r.task.inputs})
         if r.task.step.register:
             self._register(pipeline, r, outputs)
@@ -360,7 +497,9 @@ class LocalRunner:
         from usina.registry import Signature, SqlRegistryStore
 
         model = next(a for a in outputs.values() if a.kind == MODEL)
-        metrics = {k: float(v) for a in outputs.values() if a.kind == METRICS for k, v in a.value.items()}
+        metrics = {
+            k: float(v) for a in outputs.values() if a.kind == METRICS for k, v in a.value.items()
+        }
         SqlRegistryStore(self.backend.db, self.backend.actor).create_version(
             r.task.step.register or "",
             digest=model.digest,
@@ -383,6 +522,23 @@ class LocalRunner:
             if os.path.exists(path):
                 os.unlink(path)
         return put_bytes(self.backend.artifacts, data).digest if data else None
+
+
+def _preload(pipeline: Pipeline) -> None:
+    """Import what the steps' types need once here, so forked workers start with it loaded."""
+    kinds = {
+        k[0] for n in pipeline.graph for k in [*n.step.inputs.values(), *n.step.outputs.values()]
+    }
+    modules = []
+    if DATASET in kinds:
+        modules += ["pyarrow", "pyarrow.parquet", "pandas"]
+    if MODEL in kinds:
+        modules += ["usina.registry.formats", "sklearn.base"]
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 def _make_view(show: bool, pipeline: Pipeline, run_id: str) -> View:

@@ -94,8 +94,18 @@ def _outputs_json(outputs: dict[str, Artifact]) -> str:
 def _step_row(row: Any) -> StepRun:
     outputs = {k: Artifact.from_json(v) for k, v in orjson.loads(row.outputs).items()}
     return StepRun(
-        row.id, row.pipeline_run_id, row.node, StepStatus(row.status), row.cache_key, row.cached_from,
-        row.attempts, row.start_time, row.end_time, outputs, row.error, row.log_digest,
+        row.id,
+        row.pipeline_run_id,
+        row.node,
+        StepStatus(row.status),
+        row.cache_key,
+        row.cached_from,
+        row.attempts,
+        row.start_time,
+        row.end_time,
+        outputs,
+        row.error,
+        row.log_digest,
     )
 
 
@@ -107,14 +117,26 @@ class PipelineStore:
         self.actor = actor
 
     def create_run(
-        self, run_id: str, pipeline: str, ref: str, params: dict[str, Any], trigger: str, resumed_from: str | None
+        self,
+        run_id: str,
+        pipeline: str,
+        ref: str,
+        params: dict[str, Any],
+        trigger: str,
+        resumed_from: str | None,
     ) -> None:
         def tx(conn: Connection) -> None:
             conn.execute(
                 t.pipeline_runs.insert().values(
-                    id=run_id, pipeline=pipeline, ref=ref, params=orjson.dumps(params).decode(),
-                    status=PipelineStatus.RUNNING.value, trigger=trigger, resumed_from=resumed_from,
-                    start_time=time.time(), created_by=self.actor,
+                    id=run_id,
+                    pipeline=pipeline,
+                    ref=ref,
+                    params=orjson.dumps(params).decode(),
+                    status=PipelineStatus.RUNNING.value,
+                    trigger=trigger,
+                    resumed_from=resumed_from,
+                    start_time=time.time(),
+                    created_by=self.actor,
                 )
             )
 
@@ -129,7 +151,9 @@ class PipelineStore:
             )
         )
 
-    def record_steps(self, steps: Iterable[StepRun], inputs: dict[str, dict[str, Artifact]] | None = None) -> None:
+    def record_steps(
+        self, steps: Iterable[StepRun], inputs: dict[str, dict[str, Artifact]] | None = None
+    ) -> None:
         """Insert or replace step rows, with the artifact links of those that produced outputs."""
         rows = list(steps)
         if not rows:
@@ -143,10 +167,18 @@ class PipelineStore:
                 t.step_runs.insert(),
                 [
                     {
-                        "id": s.id, "pipeline_run_id": s.pipeline_run_id, "node": s.node,
-                        "status": s.status.value, "cache_key": s.cache_key, "cached_from": s.cached_from,
-                        "attempts": s.attempts, "start_time": s.start_time, "end_time": s.end_time,
-                        "outputs": _outputs_json(s.outputs), "error": s.error, "log_digest": s.log_digest,
+                        "id": s.id,
+                        "pipeline_run_id": s.pipeline_run_id,
+                        "node": s.node,
+                        "status": s.status.value,
+                        "cache_key": s.cache_key,
+                        "cached_from": s.cached_from,
+                        "attempts": s.attempts,
+                        "start_time": s.start_time,
+                        "end_time": s.end_time,
+                        "outputs": _outputs_json(s.outputs),
+                        "error": s.error,
+                        "log_digest": s.log_digest,
                     }
                     for s in rows
                 ],
@@ -158,10 +190,19 @@ class PipelineStore:
                 for role, arts in (("input", inputs.get(s.id, {})), ("output", s.outputs)):
                     for name, a in arts.items():
                         links.append(
-                            {"step_run_id": s.id, "role": role, "name": name, "digest": a.digest, "kind": a.kind, "rows": a.rows}
+                            {
+                                "step_run_id": s.id,
+                                "role": role,
+                                "name": name,
+                                "digest": a.digest,
+                                "kind": a.kind,
+                                "rows": a.rows,
+                            }
                         )
             if links:
-                conn.execute(t.artifact_links.delete().where(t.artifact_links.c.step_run_id.in_(ids)))
+                conn.execute(
+                    t.artifact_links.delete().where(t.artifact_links.c.step_run_id.in_(ids))
+                )
                 conn.execute(t.artifact_links.insert(), links)
 
         self.db.write(tx)
@@ -171,7 +212,10 @@ class PipelineStore:
         with self.db.read() as conn:
             row = conn.execute(
                 sa.select(t.step_runs)
-                .where(t.step_runs.c.cache_key == cache_key, t.step_runs.c.status == StepStatus.DONE.value)
+                .where(
+                    t.step_runs.c.cache_key == cache_key,
+                    t.step_runs.c.status == StepStatus.DONE.value,
+                )
                 .order_by(t.step_runs.c.end_time.desc())
                 .limit(1)
             ).first()
@@ -184,7 +228,9 @@ class PipelineStore:
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(t.step_runs)
-                .where(t.step_runs.c.cache_key.in_(keys), t.step_runs.c.status == StepStatus.DONE.value)
+                .where(
+                    t.step_runs.c.cache_key.in_(keys), t.step_runs.c.status == StepStatus.DONE.value
+                )
                 .order_by(t.step_runs.c.end_time)
             ).all()
         return {row.cache_key: _step_row(row) for row in rows}  # latest wins
@@ -192,17 +238,25 @@ class PipelineStore:
     def get_run(self, run_id: str) -> PipelineRun:
         """A pipeline run with its step runs; ``NotFound`` if absent."""
         with self.db.read() as conn:
-            row = conn.execute(sa.select(t.pipeline_runs).where(t.pipeline_runs.c.id == run_id)).first()
+            row = conn.execute(
+                sa.select(t.pipeline_runs).where(t.pipeline_runs.c.id == run_id)
+            ).first()
             if row is None:
                 raise NotFound(f"no pipeline run {run_id!r}; list them with 'usina pipelines runs'")
             steps = conn.execute(
-                sa.select(t.step_runs).where(t.step_runs.c.pipeline_run_id == run_id).order_by(t.step_runs.c.start_time)
+                sa.select(t.step_runs)
+                .where(t.step_runs.c.pipeline_run_id == run_id)
+                .order_by(t.step_runs.c.start_time)
             ).all()
         return self._run_record(row, tuple(_step_row(s) for s in steps))
 
-    def list_runs(self, pipeline: str | None = None, trigger_prefix: str | None = None, limit: int = 50) -> list[PipelineRun]:
+    def list_runs(
+        self, pipeline: str | None = None, trigger_prefix: str | None = None, limit: int = 50
+    ) -> list[PipelineRun]:
         """Pipeline runs, newest first."""
-        query = sa.select(t.pipeline_runs).order_by(t.pipeline_runs.c.start_time.desc()).limit(limit)
+        query = (
+            sa.select(t.pipeline_runs).order_by(t.pipeline_runs.c.start_time.desc()).limit(limit)
+        )
         if pipeline:
             query = query.where(t.pipeline_runs.c.pipeline == pipeline)
         if trigger_prefix:
@@ -212,7 +266,9 @@ class PipelineStore:
 
     def get_step(self, step_run_id: str) -> StepRun | None:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(t.step_runs).where(t.step_runs.c.id == step_run_id)).first()
+            row = conn.execute(
+                sa.select(t.step_runs).where(t.step_runs.c.id == step_run_id)
+            ).first()
         return _step_row(row) if row is not None else None
 
     def links(self, step_run_id: str, role: str) -> list[Any]:
@@ -220,7 +276,8 @@ class PipelineStore:
             return list(
                 conn.execute(
                     sa.select(t.artifact_links).where(
-                        t.artifact_links.c.step_run_id == step_run_id, t.artifact_links.c.role == role
+                        t.artifact_links.c.step_run_id == step_run_id,
+                        t.artifact_links.c.role == role,
                     )
                 ).all()
             )
@@ -249,6 +306,15 @@ class PipelineStore:
     @staticmethod
     def _run_record(row: Any, steps: tuple[StepRun, ...]) -> PipelineRun:
         return PipelineRun(
-            row.id, row.pipeline, row.ref, orjson.loads(row.params), PipelineStatus(row.status), row.trigger,
-            row.resumed_from, row.start_time, row.end_time, row.created_by, steps,
+            row.id,
+            row.pipeline,
+            row.ref,
+            orjson.loads(row.params),
+            PipelineStatus(row.status),
+            row.trigger,
+            row.resumed_from,
+            row.start_time,
+            row.end_time,
+            row.created_by,
+            steps,
         )

@@ -208,7 +208,9 @@ def canonical_json(value: Any) -> bytes:
         raise InvalidInput(f"value {value!r} is not JSON: {exc}", field="value") from None
 
 
-def encode(value: Any, kind: str, store: ArtifactStore | None, *, trusted: bool = False) -> tuple[Artifact, bytes | None]:
+def encode(
+    value: Any, kind: str, store: ArtifactStore | None, *, trusted: bool = False
+) -> tuple[Artifact, bytes | None]:
     """Turn a step's return value into an ``Artifact``.
 
     Datasets and models are written to ``store``; with ``store=None`` their bytes are returned
@@ -217,10 +219,15 @@ def encode(value: Any, kind: str, store: ArtifactStore | None, *, trusted: bool 
     if kind in (JSON, METRICS):
         if kind == METRICS:
             if not isinstance(value, dict):
-                raise InvalidInput(f"a Metrics output must be a dict of numbers, got {type(value).__name__}", field="return")
+                raise InvalidInput(
+                    f"a Metrics output must be a dict of numbers, got {type(value).__name__}",
+                    field="return",
+                )
             value = {str(k): float(v) for k, v in value.items()}
         data = canonical_json(value)
-        return Artifact(kind, hashlib.sha256(data).hexdigest(), len(data), value=orjson.loads(data)), None
+        return Artifact(
+            kind, hashlib.sha256(data).hexdigest(), len(data), value=orjson.loads(data)
+        ), None
     if kind == DATASET:
         table = to_arrow(value)
         import pyarrow.parquet as pq

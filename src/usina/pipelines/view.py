@@ -52,7 +52,9 @@ class RichView:
             from rich.live import Live
 
             # Refreshed by the runner on each change: no refresh thread next to forked workers.
-            self.live = Live(self._table(), console=self.console, auto_refresh=False, transient=False)
+            self.live = Live(
+                self._table(), console=self.console, auto_refresh=False, transient=False
+            )
             self.live.start()
         else:
             self.console.print(f"pipeline {pipeline} run {run_id}")

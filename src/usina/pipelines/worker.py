@@ -29,7 +29,9 @@ class Task:
     values: dict[str, Any]
 
 
-def execute(task: Task, store: ArtifactStore, *, keep_bytes: bool = False) -> tuple[dict[str, Artifact], dict[str, bytes]]:
+def execute(
+    task: Task, store: ArtifactStore, *, keep_bytes: bool = False
+) -> tuple[dict[str, Artifact], dict[str, bytes]]:
     """Run ``task`` here and now; returns its output artifacts (and their bytes if asked).
 
     With ``keep_bytes`` the outputs are not written to ``store`` but returned, for a parent
@@ -41,14 +43,18 @@ def execute(task: Task, store: ArtifactStore, *, keep_bytes: bool = False) -> tu
     outputs: dict[str, Artifact] = {}
     payloads: dict[str, bytes] = {}
     for name, kind in task.step.outputs.items():
-        artifact, data = encode(results[name], kind[0], None if keep_bytes else store, trusted=task.step.trusted)
+        artifact, data = encode(
+            results[name], kind[0], None if keep_bytes else store, trusted=task.step.trusted
+        )
         outputs[name] = artifact
         if data is not None:
             payloads[name] = data
     return outputs, payloads
 
 
-def child_main(conn: Connection, task: Task, store: ArtifactStore, log_path: str, keep_bytes: bool) -> None:
+def child_main(
+    conn: Connection, task: Task, store: ArtifactStore, log_path: str, keep_bytes: bool
+) -> None:
     """The body of a forked worker: run the step, send ``("ok", outputs, payloads)`` or an error."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     sys.stdout.flush()
@@ -56,6 +62,9 @@ def child_main(conn: Connection, task: Task, store: ArtifactStore, log_path: str
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    # Replace the Python-level streams too: a test harness or notebook may have swapped them.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     try:
         outputs, payloads = execute(task, store, keep_bytes=keep_bytes)
         message: tuple[Any, ...] = ("ok", outputs, payloads)
