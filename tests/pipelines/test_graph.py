@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from resources import pipelines as p
 
 import usina
+from resources import pipelines as p
 from usina import Dataset, Model
+from usina.errors import InvalidInput
 from usina.pipelines import Graph, PipelineDefinitionError, Ref, sql_step
 
 
@@ -112,7 +113,7 @@ def test_sql_step_runs_duckdb_over_its_inputs_outside_a_pipeline(monkeypatch) ->
 
 
 def test_sql_step_names_a_missing_file() -> None:
-    with pytest.raises(usina.errors.InvalidInput, match="no SQL file 'queries/nope.sql'"):
+    with pytest.raises(InvalidInput, match=r"no SQL file 'queries/nope\.sql'"):
         sql_step("queries/nope.sql", inputs={"raw": pa.table({"x": [1]})})
 
 

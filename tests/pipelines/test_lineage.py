@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from resources import pipelines as p
-
 from usina.pipelines.lineage import artifact_lineage, model_lineage
 
 

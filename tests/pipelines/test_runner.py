@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from resources import pipelines as p
 from resources.pipelines import calls
-
 from usina.artifacts import read_bytes
 from usina.pipelines import LocalRunner, PipelineStatus, StepStatus
 from usina.tracking import RunStatus
