@@ -151,3 +151,13 @@ def training(workdir: str, C: float = 1.0):
 
 def pid() -> int:
     return os.getpid()
+
+
+@usina.step
+def one(workdir: str) -> int:
+    return 1
+
+
+@usina.pipeline
+def tiny(workdir: str):
+    one(workdir)

@@ -87,17 +87,23 @@ def cache_key(task: Task) -> str:
 
 
 @dataclass
-class _Running:
+class Attempt:
+    """One attempt at a step: what ran, under which tracking run, since when."""
+
     node: str
     task: Task
     key: str
     run_id: str
+    started: float
+    attempt: int
+
+
+@dataclass
+class _Running(Attempt):
     process: BaseProcess
     conn: Connection
     log_path: str
-    started: float
     deadline: float | None
-    attempt: int
 
 
 @dataclass
@@ -358,7 +364,7 @@ class LocalRunner:
             )
         deadline = started + task.step.timeout if task.step.timeout else None
         return _Running(
-            node, task, key, step_run.id, process, receive, log_path, started, deadline, attempt
+            node, task, key, step_run.id, started, attempt, process, receive, log_path, deadline
         )
 
     def _wait(
@@ -407,7 +413,7 @@ class LocalRunner:
                 outputs: dict[str, Artifact] = message[1]
                 for data in message[2].values():
                     put_bytes(self.backend.artifacts, data)
-                self._finish_ok(pipeline, run_id, r, outputs, end, log_digest)
+                self.record_success(pipeline, run_id, r, outputs, end, log_digest)
                 state.status[node] = StepStatus.DONE
                 state.outputs[node] = outputs
                 view.update(node, StepStatus.DONE, f"{end - r.started:.2f}s")
@@ -451,11 +457,11 @@ class LocalRunner:
                 node, StepStatus.FAILED, error.strip().splitlines()[-1] if error.strip() else ""
             )
 
-    def _finish_ok(
+    def record_success(
         self,
         pipeline: Pipeline,
         run_id: str,
-        r: _Running,
+        r: Attempt,
         outputs: dict[str, Artifact],
         end: float,
         log_digest: str | None,
@@ -493,7 +499,7 @@ class LocalRunner:
             self._register(pipeline, r, outputs)
         self.tracking.end_run(r.run_id, RunStatus.FINISHED)
 
-    def _register(self, pipeline: Pipeline, r: _Running, outputs: dict[str, Artifact]) -> None:
+    def _register(self, pipeline: Pipeline, r: Attempt, outputs: dict[str, Artifact]) -> None:
         from usina.registry import Signature, SqlRegistryStore
 
         model = next(a for a in outputs.values() if a.kind == MODEL)
