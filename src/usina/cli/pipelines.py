@@ -192,8 +192,88 @@ def logs(
     sys.stdout.write(c.download_artifact(s.log_digest).decode(errors="replace"))
 
 
+def _env(items: list[str]) -> dict[str, str]:
+    env = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(
+                f"--env {item!r} is not KEY=VALUE; e.g. --env USINA_ARTIFACTS=gs://b", field="env"
+            )
+        env[key] = value
+    return env
+
+
+def _check_target(target: str, allowed: str) -> None:
+    if target != allowed:
+        raise InvalidInput(
+            f"--target {target!r} is not supported here; use --target {allowed}", field="target"
+        )
+
+
+IMAGE_HELP = "Container image with Python, usina[kfp] and this project's code."
+ENV_HELP = "Environment for every step, KEY=VALUE (USINA_DB_URL, USINA_ARTIFACTS...)."
+REF_HELP = "How the image finds the pipeline; the reference given, by default."
+
+
+def compile_pipeline(
+    ref: str = typer.Argument(..., metavar="FILE.py:NAME", help="The pipeline to compile."),
+    target: str = typer.Option("kfp", "--target", help="kfp: Kubeflow Pipelines v2 YAML."),
+    output: str = typer.Option(..., "--output", "-o", help="The YAML file to write."),
+    image: str = typer.Option(..., "--image", help=IMAGE_HELP),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),  # noqa: B008
+    image_ref: Optional[str] = typer.Option(None, "--image-ref", help=REF_HELP),  # noqa: UP045
+) -> None:
+    """Compile a pipeline to Kubeflow Pipelines v2 YAML (Vertex AI Pipelines runs it too)."""
+    from usina.pipelines.kfp import compile_kfp
+    from usina.pipelines.loader import load_pipeline
+
+    _check_target(target, "kfp")
+    pipeline = load_pipeline(ref)
+    path = compile_kfp(pipeline, output, image=image, ref=image_ref or ref, env=_env(env))
+    console.print(f"wrote {path} ({len(pipeline.graph)} steps, image {image})")
+
+
+def submit(
+    ref: str = typer.Argument(..., metavar="FILE.py:NAME", help="The pipeline to submit."),
+    target: str = typer.Option("vertex", "--target", help="vertex: Vertex AI Pipelines."),
+    project: str = typer.Option(..., "--project", help="Google Cloud project id."),
+    region: str = typer.Option(..., "--region", help="Vertex AI region, e.g. us-central1."),
+    image: str = typer.Option(..., "--image", help=IMAGE_HELP),
+    pipeline_root: str = typer.Option(
+        ..., "--pipeline-root", help="gs:// folder for the run's files."
+    ),
+    param: list[str] = typer.Option([], "--param", "-p", help=PARAM_HELP),  # noqa: B008
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),  # noqa: B008
+    service_account: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--service-account", help="The account the steps run as."
+    ),
+    image_ref: Optional[str] = typer.Option(None, "--image-ref", help=REF_HELP),  # noqa: UP045
+) -> None:
+    """Compile a pipeline and submit it to Vertex AI Pipelines."""
+    from usina.pipelines.loader import load_pipeline, parse_params
+    from usina.pipelines.vertex import submit_vertex
+
+    _check_target(target, "vertex")
+    pipeline = load_pipeline(ref)
+    submitted = submit_vertex(
+        pipeline,
+        project=project,
+        region=region,
+        image=image,
+        pipeline_root=pipeline_root,
+        params=parse_params(pipeline, param),
+        ref=image_ref or ref,
+        env=_env(env),
+        service_account=service_account,
+    )
+    console.print(f"submitted {submitted.name}\n{submitted.console_url}")
+
+
 def register(root: typer.Typer) -> None:
     """Add the pipeline commands to the ``usina`` app."""
     root.command("run")(run)
     root.command("lineage")(lineage)
+    root.command("compile")(compile_pipeline)
+    root.command("submit")(submit)
     root.add_typer(app, name="pipelines")

@@ -26,8 +26,9 @@ def create(
     from pathlib import Path
 
     from usina.pipelines.loader import load_pipeline, parse_params
-    from usina.pipelines.schedules import ScheduleStore
+    from usina.pipelines.schedules import ScheduleStore, check_cron
 
+    check_cron(cron)
     loaded = load_pipeline(pipeline)
     params = parse_params(loaded, param)
     loaded.resolve_params(params)  # a missing required parameter fails now, not at 3 am

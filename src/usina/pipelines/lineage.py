@@ -75,25 +75,27 @@ class ArtifactLineage:
 
 
 def trace_step(
-    store: PipelineStore, step_run_id: str, _seen: dict[str, StepLineage] | None = None
+    store: PipelineStore, step_run_id: str, _seen: dict[str, StepLineage | None] | None = None
 ) -> StepLineage | None:
     """The lineage of a step execution; ``None`` when it is not a pipeline step."""
-    seen = {} if _seen is None else _seen
+    seen: dict[str, StepLineage | None] = {} if _seen is None else _seen
     if step_run_id in seen:
         return seen[step_run_id]
+    seen[step_run_id] = None  # being traced: a step passing an input through must not loop
     step = store.get_step(step_run_id)
     if step is None:
         return None
     if step.cached_from:
-        return trace_step(store, step.cached_from, seen)
+        result = trace_step(store, step.cached_from, seen)
+        seen[step_run_id] = result
+        return result
     pipeline = store.get_run(step.pipeline_run_id).pipeline if step.pipeline_run_id else ""
     inputs = []
     for link in sorted(store.links(step.id, "input"), key=lambda r: r.name):
-        producers = store.producers(link.digest)
-        producer = None
-        if producers:
-            same_run = [p for p in producers if _run_of(store, p) == step.pipeline_run_id]
-            producer = trace_step(store, (same_run or producers)[0], seen)
+        candidates = [c for c in store.producers(link.digest) if c not in seen]
+        # Prefer the producer from the same pipeline run, then the newest.
+        candidates.sort(key=lambda c: _run_of(store, c) != step.pipeline_run_id)
+        producer = trace_step(store, candidates[0], seen) if candidates else None
         inputs.append(InputLineage(link.name, link.kind, link.digest, link.rows, producer))
     result = StepLineage(step, pipeline, tuple(inputs))
     seen[step_run_id] = result
