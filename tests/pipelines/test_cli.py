@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from resources import pipelines as p
 
 PIPELINES = str(Path(p.__file__))

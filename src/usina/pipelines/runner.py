@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -32,14 +32,11 @@ from usina.pipelines.graph import Param, Ref
 from usina.pipelines.store import PipelineRun, PipelineStatus, PipelineStore, StepRun, StepStatus
 from usina.pipelines.types import DATASET, METRICS, MODEL, Artifact
 from usina.pipelines.view import NullView, View
-from usina.pipelines.worker import Task, child_main
+from usina.pipelines.worker import Task, Worker, WorkerPool
 from usina.store import Database
 from usina.tracking import Metric, RunStatus, SqlTrackingStore
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
-
     from usina.pipelines.dsl import Pipeline
 
 HEARTBEAT_EVERY_S = 10.0
@@ -100,8 +97,7 @@ class Attempt:
 
 @dataclass
 class _Running(Attempt):
-    process: BaseProcess
-    conn: Connection
+    worker: Worker
     log_path: str
     deadline: float | None
 
@@ -219,16 +215,47 @@ class LocalRunner:
         view: View,
     ) -> _State:
         graph = pipeline.graph
-        order = graph.order()
-        downstream = graph.downstream()
-        state = _State(status={n: StepStatus.PENDING for n in order})
-        running: dict[str, _Running] = {}
-        ctx = multiprocessing.get_context("fork")
-        keep_bytes = self.backend.artifacts.uri.startswith("memory")
-        logdir = tempfile.mkdtemp(prefix="usina-logs-")
-        last_beat = time.monotonic()
-        for node in order:
+        state = _State(status={n: StepStatus.PENDING for n in graph.order()})
+        for node in state.status:
             view.update(node, StepStatus.PENDING)
+        running: dict[str, _Running] = {}
+        keep_bytes = self.backend.artifacts.uri.startswith("memory")
+        pool = WorkerPool({n.name: n.step for n in graph}, self.backend.artifacts, keep_bytes)
+        logdir = tempfile.mkdtemp(prefix="usina-logs-")
+        try:
+            self._loop(pipeline, run_id, values, cache, reuse, view, state, running, pool, logdir)
+        finally:
+            for r in running.values():
+                pool.kill(r.worker)
+            pool.close()
+            shutil.rmtree(logdir, ignore_errors=True)
+        skipped = [
+            StepRun(uuid.uuid4().hex, run_id, n, StepStatus.SKIPPED, "")
+            for n, s in state.status.items()
+            if s == StepStatus.PENDING
+        ]
+        for record in skipped:
+            state.status[record.node] = StepStatus.SKIPPED
+            view.update(record.node, StepStatus.SKIPPED)
+        self.store.record_steps(skipped)
+        return state
+
+    def _loop(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        values: dict[str, Any],
+        cache: bool,
+        reuse: dict[str, StepRun],
+        view: View,
+        state: _State,
+        running: dict[str, _Running],
+        pool: WorkerPool,
+        logdir: str,
+    ) -> None:
+        graph = pipeline.graph
+        order = graph.order()
+        last_beat = time.monotonic()
         while True:
             ready = [
                 n
@@ -273,26 +300,16 @@ class LocalRunner:
                 if len(running) >= self.max_workers:
                     break
                 running[n] = self._launch(
-                    ctx, pipeline.name, run_id, n, tasks[n], keys[n], logdir, 1, keep_bytes
+                    pool, pipeline.name, run_id, n, tasks[n], keys[n], logdir, 1
                 )
                 view.update(n, StepStatus.RUNNING)
             if not running:
                 break
-            self._wait(pipeline, run_id, running, state, downstream, logdir, ctx, keep_bytes, view)
+            self._wait(pipeline, run_id, running, state, pool, logdir, view)
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
                 last_beat = time.monotonic()
                 for r in [run_id, *(x.run_id for x in running.values())]:
                     self.tracking.heartbeat(r)
-        skipped = [
-            StepRun(uuid.uuid4().hex, run_id, n, StepStatus.SKIPPED, "")
-            for n, s in state.status.items()
-            if s == StepStatus.PENDING
-        ]
-        for record in skipped:
-            state.status[record.node] = StepStatus.SKIPPED
-            view.update(record.node, StepStatus.SKIPPED)
-        self.store.record_steps(skipped)
-        return state
 
     def _task(self, pipeline: Pipeline, node: str, values: dict[str, Any], state: _State) -> Task:
         n = pipeline.graph.nodes[node]
@@ -320,7 +337,7 @@ class LocalRunner:
 
     def _launch(
         self,
-        ctx: Any,
+        pool: WorkerPool,
         experiment: str,
         run_id: str,
         node: str,
@@ -328,44 +345,25 @@ class LocalRunner:
         key: str,
         logdir: str,
         attempt: int,
-        keep_bytes: bool,
     ) -> _Running:
-        step_run = self.tracking.create_run(experiment, node)
-        log_path = os.path.join(logdir, f"{node}.{attempt}.log")
-        receive, send = ctx.Pipe(duplex=False)
-        process = ctx.Process(
-            target=child_main,
-            args=(send, task, self.backend.artifacts, log_path, keep_bytes),
-            daemon=True,
-        )
-        started = time.time()
-        process.start()
-        send.close()
+        tags = {"usina.kind": "step", "usina.pipeline_run": run_id, "usina.step": node}
+        params = {}
         if attempt == 1:
-            self.tracking.log_batch(
-                step_run.id,
-                params={
-                    k: v
-                    if isinstance(v, str)
-                    else orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-                    for k, v in task.values.items()
-                },
-                tags={
-                    "usina.kind": "step",
-                    "usina.pipeline_run": run_id,
-                    "usina.step": node,
-                    "usina.cache_key": key,
-                },
-            )
+            tags["usina.cache_key"] = key
+            params = {
+                k: v
+                if isinstance(v, str)
+                else orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                for k, v in task.values.items()
+            }
         else:
-            self.tracking.log_batch(
-                step_run.id,
-                tags={"usina.pipeline_run": run_id, "usina.step": node, "usina.attempt": attempt},
-            )
+            tags["usina.attempt"] = str(attempt)
+        step_run = self.tracking.create_run(experiment, node, params=params, tags=tags)
+        log_path = os.path.join(logdir, f"{node}.{attempt}.log")
+        started = time.time()
+        worker = pool.start(node, task.inputs, task.values, log_path)
         deadline = started + task.step.timeout if task.step.timeout else None
-        return _Running(
-            node, task, key, step_run.id, started, attempt, process, receive, log_path, deadline
-        )
+        return _Running(node, task, key, step_run.id, started, attempt, worker, log_path, deadline)
 
     def _wait(
         self,
@@ -373,30 +371,31 @@ class LocalRunner:
         run_id: str,
         running: dict[str, _Running],
         state: _State,
-        downstream: dict[str, set[str]],
+        pool: WorkerPool,
         logdir: str,
-        ctx: Any,
-        keep_bytes: bool,
         view: View,
     ) -> None:
         deadlines = [r.deadline for r in running.values() if r.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.time()) if deadlines else HEARTBEAT_EVERY_S
-        ready = wait([r.conn for r in running.values()], timeout=min(timeout, HEARTBEAT_EVERY_S))
+        ready = wait(
+            [r.worker.conn for r in running.values()], timeout=min(timeout, HEARTBEAT_EVERY_S)
+        )
         now = time.time()
         for node, r in list(running.items()):
             message: tuple[Any, ...] | None = None
-            if r.conn in ready:
+            if r.worker.conn in ready:
                 try:
-                    message = r.conn.recv()
+                    message = r.worker.conn.recv()
+                    pool.release(r.worker)
                 except EOFError:
-                    r.process.join()
+                    pool.kill(r.worker)
                     message = (
                         "error",
-                        f"the worker process exited with code {r.process.exitcode} "
+                        f"the worker process exited with code {r.worker.process.exitcode} "
                         "before reporting",
                     )
             elif r.deadline is not None and now >= r.deadline:
-                r.process.kill()
+                pool.kill(r.worker)
                 message = (
                     "error",
                     f"timed out after {r.task.step.timeout:g}s (the step's timeout); "
@@ -404,8 +403,6 @@ class LocalRunner:
                 )
             if message is None:
                 continue
-            r.process.join()
-            r.conn.close()
             del running[node]
             end = time.time()
             log_digest = self._store_log(r.log_path)
@@ -425,15 +422,7 @@ class LocalRunner:
                 # The failed attempt stays as a failed tracking run with its error tag.
                 view.update(node, StepStatus.RUNNING, f"retry {r.attempt}/{r.task.step.retries}")
                 running[node] = self._launch(
-                    ctx,
-                    pipeline.name,
-                    run_id,
-                    node,
-                    r.task,
-                    r.key,
-                    logdir,
-                    r.attempt + 1,
-                    keep_bytes,
+                    pool, pipeline.name, run_id, node, r.task, r.key, logdir, r.attempt + 1
                 )
                 continue
             record = StepRun(
