@@ -107,7 +107,9 @@ def main() -> None:
             from kfp import local
 
             logging.getLogger("kfp").setLevel(logging.ERROR)
-            local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(tmp) / "kfp"))
+            local.init(
+                runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(tmp) / "kfp")
+            )
             kfp_pipeline = kfp_chain()
         # Warm-up, excluded: imports, schema migration, the first fork; fills the cache too.
         time_usina(client, cache=False)
@@ -131,10 +133,17 @@ def main() -> None:
     }
     if kfp:
         figures["kfp.local ms/step"] = per_step_ms(kfp)
-        figures["kfp.local / usina"] = figures["kfp.local ms/step"] / figures["usina executed ms/step"]
+        figures["kfp.local / usina"] = (
+            figures["kfp.local ms/step"] / figures["usina executed ms/step"]
+        )
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
     if args.json:
-        print(json.dumps({"steps": STEPS, "repeat": args.repeat, "machine": machine, "figures": figures}, indent=2))
+        print(
+            json.dumps(
+                {"steps": STEPS, "repeat": args.repeat, "machine": machine, "figures": figures},
+                indent=2,
+            )
+        )
         return
     print(f"pipelines: a chain of {STEPS} trivial steps, median of {args.repeat} runs ({machine})")
     for name, value in figures.items():
