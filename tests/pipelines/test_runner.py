@@ -9,7 +9,7 @@ import pytest
 from resources import pipelines as p
 from resources.pipelines import calls
 from usina.artifacts import read_bytes
-from usina.pipelines import LocalRunner, PipelineStatus, StepStatus
+from usina.pipelines import LocalRunner, PipelineStatus
 from usina.tracking import RunStatus
 
 
@@ -158,4 +158,21 @@ def test_parameters_are_checked_before_anything_runs(sqlite_url, client_factory,
         p.chain.run(client)
     with pytest.raises(InvalidInput, match="parameter 'n' must be int"):
         p.chain.run(client, workdir=workdir, n="many")
-    assert StepStatus.DONE.value == "done"
+
+
+def test_a_worker_that_dies_fails_its_step_and_others_go_on(
+    sqlite_url, client_factory, workdir
+) -> None:
+    client = client_factory(sqlite_url)
+    run = p.crashing.run(client, workdir=workdir)
+    assert statuses(run) == {"crash": "failed", "one": "done"}
+    assert "exited with code 3 before reporting" in run.step("crash").error
+
+
+def test_a_memory_artifact_store_works_across_worker_processes(
+    sqlite_url, client_factory, workdir
+) -> None:
+    client = client_factory(sqlite_url, "memory://")
+    run = p.chain.run(client, workdir=workdir, max_workers=2)
+    assert run.ok
+    assert run.output("report").value == {"total": 2.0 * sum(range(40)), "rows": 40.0}

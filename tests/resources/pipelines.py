@@ -161,3 +161,15 @@ def one(workdir: str) -> int:
 @usina.pipeline
 def tiny(workdir: str):
     one(workdir)
+
+
+@usina.step
+def crash(workdir: str) -> int:
+    """Ends its process without a word, as a segfault in a C extension would."""
+    os._exit(3)
+
+
+@usina.pipeline
+def crashing(workdir: str):
+    crash(workdir)
+    one(workdir)

@@ -377,9 +377,10 @@ class LocalRunner:
     ) -> None:
         deadlines = [r.deadline for r in running.values() if r.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.time()) if deadlines else HEARTBEAT_EVERY_S
-        ready = wait(
-            [r.worker.conn for r in running.values()], timeout=min(timeout, HEARTBEAT_EVERY_S)
-        )
+        # A live view wants a few frames a second; otherwise wake for deadlines and heartbeats.
+        cap = 0.25 if not isinstance(view, NullView) else HEARTBEAT_EVERY_S
+        ready = wait([r.worker.conn for r in running.values()], timeout=min(timeout, cap))
+        view.tick()
         now = time.time()
         for node, r in list(running.items()):
             message: tuple[Any, ...] | None = None

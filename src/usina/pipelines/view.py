@@ -22,6 +22,10 @@ class View(Protocol):
         """``node`` is now ``status`` (pending, running, cached, done, failed, skipped)."""
         ...
 
+    def tick(self) -> None:
+        """Time passed (the runner calls this a few times a second while steps run)."""
+        ...
+
     def close(self) -> None:
         """The run is over."""
         ...
@@ -31,6 +35,9 @@ class NullView:
     """Shows nothing (the Python API and tests)."""
 
     def update(self, node: str, status: str, detail: str = "") -> None:
+        pass
+
+    def tick(self) -> None:
         pass
 
     def close(self) -> None:
@@ -62,7 +69,9 @@ class RichView:
     def _table(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=f"{self.pipeline}  run {self.run_id}", title_justify="left")
+        table = Table(
+            title=f"{self.pipeline}  run {self.run_id}", title_justify="left", min_width=60
+        )
         table.add_column("step")
         table.add_column("state")
         table.add_column("")
@@ -82,6 +91,10 @@ class RichView:
         elif status not in ("pending", "running"):
             extra = f"  {detail}" if detail else ""
             self.console.print(f"  {node:<24} [{_STYLE[str(status)]}]{status}[/]{extra}")
+
+    def tick(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table(), refresh=True)
 
     def close(self) -> None:
         if self.live is not None:
