@@ -131,3 +131,36 @@ def test_schedules_from_the_command_line(usina, workdir) -> None:
     assert usina("schedules", "delete", "nightly").returncode == 0
     missing = usina("schedules", "pause", "nightly")
     assert missing.returncode == 2 and "no schedule 'nightly'" in missing.stderr
+
+
+def test_ctrl_c_stops_the_run_and_leaves_nothing_running(usina, tmp_path, workdir, client_factory) -> None:
+    import signal
+    import time
+
+    from usina.pipelines import PipelineStatus, PipelineStore
+
+    exe = Path(sys.executable).parent / "usina"
+    env = {**os.environ, "USINA_HOME": str(tmp_path / "home")}
+    env.pop("USINA_DB_URL", None)
+    env.pop("USINA_ARTIFACTS", None)
+    proc = subprocess.Popen(
+        [str(exe), "run", f"{PIPELINES}:parallel", "-p", f"workdir={workdir}", "-p", "seconds=60"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    client = client_factory(f"sqlite:///{tmp_path / 'home' / 'usina.db'}")
+    # Wait (bounded) until both steps are running, then interrupt the runner.
+    for _ in range(600):
+        if (tmp_path / "home" / "usina.db").exists():
+            runs = client.tracking.list_runs("parallel")
+            if sum(r.tags.get("usina.kind") == "step" for r in runs) == 2:
+                break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    [run] = PipelineStore(client.db).list_runs("parallel")
+    run = PipelineStore(client.db).get_run(run.id)
+    assert run.status is PipelineStatus.FAILED
+    assert {s.status.value for s in run.steps} == {"failed"}
+    assert all("interrupted" in s.error for s in run.steps)
+    assert {r.status.value for r in client.tracking.list_runs("parallel")} == {"killed"}

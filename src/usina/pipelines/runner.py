@@ -195,6 +195,11 @@ class LocalRunner:
         view = self.view or _make_view(self.show, pipeline, run.id)
         try:
             state = self._execute(pipeline, run.id, values, cache, reuse, view)
+        except BaseException:
+            # Interrupted (Ctrl-C) or the database failed: leave nothing marked running.
+            self.store.end_run(run.id, PipelineStatus.FAILED)
+            self.tracking.end_run(run.id, RunStatus.KILLED)
+            raise
         finally:
             view.close()
         ok = all(s in (StepStatus.DONE, StepStatus.CACHED) for s in state.status.values())
@@ -224,6 +229,29 @@ class LocalRunner:
         logdir = tempfile.mkdtemp(prefix="usina-logs-")
         try:
             self._loop(pipeline, run_id, values, cache, reuse, view, state, running, pool, logdir)
+        except BaseException:
+            interrupted = [
+                StepRun(
+                    r.run_id,
+                    run_id,
+                    r.node,
+                    StepStatus.FAILED,
+                    r.key,
+                    None,
+                    r.attempt,
+                    r.started,
+                    time.time(),
+                    {},
+                    "interrupted: the runner stopped",
+                )
+                for r in running.values()
+            ]
+            for r in running.values():
+                pool.kill(r.worker)
+                self.tracking.end_run(r.run_id, RunStatus.KILLED)
+            running.clear()
+            self.store.record_steps(interrupted)
+            raise
         finally:
             for r in running.values():
                 pool.kill(r.worker)
