@@ -196,14 +196,6 @@ class Graph:
             visit(name, [])
         return done
 
-    def downstream(self) -> dict[str, set[str]]:
-        """For each node, the nodes that read its outputs directly."""
-        result: dict[str, set[str]] = {name: set() for name in self.nodes}
-        for node in self.nodes.values():
-            for up in node.upstream():
-                result[up].add(node.name)
-        return result
-
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
 

@@ -106,7 +106,6 @@ class _Running(Attempt):
 class _State:
     status: dict[str, StepStatus] = field(default_factory=dict)
     outputs: dict[str, dict[str, Artifact]] = field(default_factory=dict)
-    records: dict[str, StepRun] = field(default_factory=dict)
 
 
 class LocalRunner:
@@ -318,7 +317,6 @@ class LocalRunner:
                     )
                     state.status[n] = StepStatus.CACHED
                     state.outputs[n] = previous.outputs
-                    state.records[n] = record
                     cached_now.append(record)
                     view.update(n, StepStatus.CACHED)
             if cached_now:
@@ -470,7 +468,6 @@ class LocalRunner:
             )
             self.store.record_steps([record])
             state.status[node] = StepStatus.FAILED
-            state.records[node] = record
             view.update(
                 node, StepStatus.FAILED, error.strip().splitlines()[-1] if error.strip() else ""
             )
