@@ -19,7 +19,8 @@ MINUTE = 60.0
 
 def _scheduler_process(db_url: str, artifacts: str, barrier, times: list[float]) -> None:  # type: ignore[no-untyped-def]
     client = Client(db_url, artifacts)
-    scheduler = Scheduler(client.db, run_inline(client, max_workers=1), lease_s=90)
+    # A lease shorter than a tick: at every tick it has expired and both race to take it.
+    scheduler = Scheduler(client.db, run_inline(client, max_workers=1), lease_s=30)
     for now in times:
         barrier.wait(timeout=60)
         scheduler.run_pending(now)
