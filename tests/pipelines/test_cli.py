@@ -133,7 +133,9 @@ def test_schedules_from_the_command_line(usina, workdir) -> None:
     assert missing.returncode == 2 and "no schedule 'nightly'" in missing.stderr
 
 
-def test_ctrl_c_stops_the_run_and_leaves_nothing_running(usina, tmp_path, workdir, client_factory) -> None:
+def test_ctrl_c_stops_the_run_and_leaves_nothing_running(
+    usina, tmp_path, workdir, client_factory
+) -> None:
     import signal
     import time
 
@@ -145,7 +147,11 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(usina, tmp_path, workdi
     env.pop("USINA_ARTIFACTS", None)
     proc = subprocess.Popen(
         [str(exe), "run", f"{PIPELINES}:parallel", "-p", f"workdir={workdir}", "-p", "seconds=60"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     client = client_factory(f"sqlite:///{tmp_path / 'home' / 'usina.db'}")
     # Wait (bounded) until both steps are running, then interrupt the runner.
@@ -164,3 +170,23 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(usina, tmp_path, workdi
     assert {s.status.value for s in run.steps} == {"failed"}
     assert all("interrupted" in s.error for s in run.steps)
     assert {r.status.value for r in client.tracking.list_runs("parallel")} == {"killed"}
+
+
+def test_lineage_of_a_model_registered_outside_a_pipeline_shows_its_runs_datasets(
+    usina, tmp_path
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from usina.client import Client
+
+    client = Client(
+        f"sqlite:///{tmp_path / 'home' / 'usina.db'}", str(tmp_path / "home" / "artifacts")
+    )
+    with client.start_run("credit-risk") as run:
+        run.log_input("applications", "ab" * 32, rows=500)
+        client.register_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), "plain", run=run)
+    client.close()
+    shown = usina("lineage", "models:/plain/1")
+    assert shown.returncode == 0, shown.stderr
+    assert "outside a pipeline" in shown.stdout
+    assert "applications: dataset sha256:abababababab, 500 rows" in shown.stdout

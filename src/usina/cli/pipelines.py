@@ -104,8 +104,15 @@ def lineage(
     v = found.version
     tree = Tree(f"[bold]{v.uri}[/bold]  {v.model_class} sha256:{v.digest[:12]}")
     if found.producer is None:
-        run_note = f"run {v.run_id}" if v.run_id else "no run recorded"
-        tree.add(f"registered outside a pipeline ({run_note})")
+        # Registered from a plain tracked run: its logged input datasets are the lineage.
+        run = c.lineage(target).run
+        if run is None:
+            tree.add("registered outside a pipeline, with no run recorded")
+        else:
+            branch = tree.add(f"run {run.id}  ({run.experiment}/{run.name}, outside a pipeline)")
+            for i in run.inputs:
+                rows = f", {i.rows} rows" if i.rows is not None else ""
+                branch.add(f"{i.name}: dataset sha256:{i.digest[:12]}{rows}")
     else:
         _add_step(tree, found.producer)
         sources = found.producer.sources()
