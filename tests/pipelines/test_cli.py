@@ -133,12 +133,12 @@ def test_schedules_from_the_command_line(usina, workdir) -> None:
     assert missing.returncode == 2 and "no schedule 'nightly'" in missing.stderr
 
 
-def test_ctrl_c_stops_the_run_and_leaves_nothing_running(
-    usina, tmp_path, workdir, client_factory
-) -> None:
+def test_ctrl_c_stops_the_run_and_leaves_nothing_running(tmp_path, workdir, client_factory) -> None:
+    import contextlib
     import signal
     import time
 
+    from usina.errors import NotFound
     from usina.pipelines import PipelineStatus, PipelineStore
 
     exe = Path(sys.executable).parent / "usina"
@@ -153,16 +153,21 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(
         stderr=subprocess.PIPE,
         text=True,
     )
-    client = client_factory(f"sqlite:///{tmp_path / 'home' / 'usina.db'}")
-    # Wait (bounded) until both steps are running, then interrupt the runner.
-    for _ in range(600):
-        if (tmp_path / "home" / "usina.db").exists():
-            runs = client.tracking.list_runs("parallel")
-            if sum(r.tags.get("usina.kind") == "step" for r in runs) == 2:
-                break
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    try:
+        client = client_factory(f"sqlite:///{tmp_path / 'home' / 'usina.db'}")
+        # Wait (bounded) until both steps are running, then interrupt the runner.
+        for _ in range(600):
+            with contextlib.suppress(NotFound):
+                runs = client.tracking.list_runs("parallel")
+                if sum(r.tags.get("usina.kind") == "step" for r in runs) == 2:
+                    break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, stderr
     [run] = PipelineStore(client.db).list_runs("parallel")
     run = PipelineStore(client.db).get_run(run.id)
