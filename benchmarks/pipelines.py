@@ -18,7 +18,7 @@ warmed up first (one untimed run on each side).
 Run it with the ``kfp`` extra installed:
 
     python benchmarks/pipelines.py              # 5 repeats
-    python benchmarks/pipelines.py --repeat 1   # a smoke run
+    python benchmarks/pipelines.py --quick      # a smoke run: one repetition
     python benchmarks/pipelines.py --json
 """
 
@@ -96,9 +96,12 @@ def time_kfp(pipeline: Any) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per side")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: one repetition")
     parser.add_argument("--no-kfp", action="store_true", help="measure usina only")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 1
 
     with tempfile.TemporaryDirectory(prefix="usina-bench-") as tmp:
         client = usina.Client(f"sqlite:///{Path(tmp) / 'usina.db'}", str(Path(tmp) / "artifacts"))
