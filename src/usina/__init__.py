@@ -18,14 +18,20 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Client": "usina.client",
+    "Dataset": "usina.pipelines",
+    "Metrics": "usina.pipelines",
+    "Model": "usina.pipelines",
     "get_client": "usina.api",
     "lineage": "usina.api",
     "load_model": "usina.api",
     "register_model": "usina.api",
     "rollback": "usina.api",
     "set_alias": "usina.api",
+    "pipeline": "usina.pipelines",
     "set_client": "usina.api",
+    "sql_step": "usina.pipelines",
     "start_run": "usina.api",
+    "step": "usina.pipelines",
 }
 
 if TYPE_CHECKING:
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
         start_run,
     )
     from usina.client import Client
+    from usina.pipelines import Dataset, Metrics, Model, pipeline, sql_step, step
 
 
 def __getattr__(name: str) -> Any:
@@ -50,13 +57,19 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Client",
+    "Dataset",
+    "Metrics",
+    "Model",
     "__version__",
     "get_client",
     "lineage",
     "load_model",
+    "pipeline",
     "register_model",
     "rollback",
     "set_alias",
     "set_client",
+    "sql_step",
     "start_run",
+    "step",
 ]

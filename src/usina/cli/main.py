@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from usina import __version__
-from usina.cli import experiments, models, runs
+from usina.cli import experiments, models, pipelines, runs, schedules
 
 app = typer.Typer(
     name="usina",
@@ -25,6 +25,8 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+pipelines.register(app)
+schedules.register(app)
 
 
 def _version(value: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0001"
+HEAD = "0002"
 
 metadata = sa.MetaData()
 
@@ -134,4 +134,87 @@ alias_history = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
     sa.Index("ix_alias_history_model_alias", "model_id", "alias", "id"),
+)
+
+# -- pipelines (migration 0002) -----------------------------------------------------------
+
+pipeline_runs = sa.Table(
+    "pipeline_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline", sa.String(256), nullable=False),
+    sa.Column("ref", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.String(256), nullable=False),
+    sa.Column("resumed_from", sa.String(32)),
+    sa.Column("start_time", sa.Double, nullable=False),
+    sa.Column("end_time", sa.Double),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_pipeline_runs_pipeline_start", "pipeline", "start_time"),
+)
+
+step_runs = sa.Table(
+    "step_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline_run_id", sa.String(32), nullable=False),
+    sa.Column("node", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("cache_key", sa.String(64), nullable=False),
+    sa.Column("cached_from", sa.String(32)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("start_time", sa.Double),
+    sa.Column("end_time", sa.Double),
+    sa.Column("outputs", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("log_digest", sa.String(64)),
+    sa.Index("ix_step_runs_pipeline_run", "pipeline_run_id"),
+    sa.Index("ix_step_runs_cache_key", "cache_key", "status"),
+)
+
+artifact_links = sa.Table(
+    "artifact_links",
+    metadata,
+    sa.Column("step_run_id", sa.String(32), primary_key=True),
+    sa.Column("role", sa.String(8), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("rows", sa.BigInteger),
+    sa.Index("ix_artifact_links_digest", "digest", "role"),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("pipeline", sa.Text, nullable=False),
+    sa.Column("cron", sa.String(128), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("catchup", sa.String(16), nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("next_tick", sa.Double, nullable=False),
+    sa.Column("last_tick", sa.Double),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+)
+
+schedule_fires = sa.Table(
+    "schedule_fires",
+    metadata,
+    sa.Column("schedule", sa.String(256), primary_key=True),
+    sa.Column("tick", sa.Double, primary_key=True),
+    sa.Column("fired_at", sa.Double, nullable=False),
+    sa.Column("fired_by", sa.String(128), nullable=False),
+    sa.Column("missed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pipeline_run_id", sa.String(32)),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
 )

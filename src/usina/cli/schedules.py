@@ -1,0 +1,123 @@
+"""``usina schedules`` (cron triggers for pipelines) and ``usina scheduler`` (the loop)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from usina.cli.context import client
+from usina.cli.output import console, print_json, when
+
+app = typer.Typer(help="Cron schedules for pipelines.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="The schedule's name."),
+    cron: str = typer.Option(..., "--cron", help="Five-field cron in UTC, e.g. '0 3 * * *'."),
+    pipeline: str = typer.Option(..., "--pipeline", help="The pipeline, FILE.py:NAME."),
+    param: list[str] = typer.Option([], "--param", "-p", help="A parameter, KEY=VALUE."),  # noqa: B008
+    catchup: str = typer.Option(
+        "skip", "--catchup", help="After downtime: skip (drop missed ticks) or once (one run)."
+    ),
+) -> None:
+    """Run a pipeline on a cron schedule (fired by 'usina scheduler')."""
+    from pathlib import Path
+
+    from usina.pipelines.loader import load_pipeline, parse_params
+    from usina.pipelines.schedules import ScheduleStore, check_cron
+
+    check_cron(cron)
+    loaded = load_pipeline(pipeline)
+    params = parse_params(loaded, param)
+    loaded.resolve_params(params)  # a missing required parameter fails now, not at 3 am
+    where, _, attr = pipeline.rpartition(":")
+    ref = f"{Path(where).resolve()}:{attr}" if where.endswith(".py") else pipeline
+    c = client()
+    s = ScheduleStore(c.db, c.actor).create(name, ref, cron, params, catchup)
+    console.print(f"schedule {s.name}: {s.cron} → {loaded.name}; next run {when(s.next_tick)}")
+
+
+@app.command("list")
+def list_schedules(json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List schedules with their next tick."""
+    from rich.table import Table
+
+    from usina.pipelines.schedules import ScheduleStore
+
+    found = ScheduleStore(client().db).list()
+    if json:
+        print_json(found)
+        return
+    if not found:
+        console.print(
+            "No schedules. Create one with 'usina schedules create NAME --cron ... --pipeline ...'."
+        )
+        return
+    table = Table("name", "cron", "pipeline", "params", "catch-up", "state", "next", "last")
+    for s in found:
+        table.add_row(
+            s.name,
+            s.cron,
+            s.pipeline,
+            str(s.params or ""),
+            s.catchup,
+            "paused" if s.paused else "active",
+            when(s.next_tick),
+            when(s.last_tick),
+        )
+    console.print(table)
+
+
+@app.command("pause")
+def pause(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
+    """Stop firing a schedule until it is resumed."""
+    from usina.pipelines.schedules import ScheduleStore
+
+    ScheduleStore(client().db).set_paused(name, True)
+    console.print(f"schedule {name} paused")
+
+
+@app.command("resume")
+def resume(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
+    """Fire a paused schedule again, from its next tick (missed ticks are not run)."""
+    from usina.pipelines.schedules import ScheduleStore
+
+    s = ScheduleStore(client().db).set_paused(name, False)
+    console.print(f"schedule {name} resumed; next run {when(s.next_tick)}")
+
+
+@app.command("delete")
+def delete(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
+    """Delete a schedule (its past runs stay)."""
+    from usina.pipelines.schedules import ScheduleStore
+
+    ScheduleStore(client().db).delete(name)
+    console.print(f"schedule {name} deleted")
+
+
+def scheduler(
+    interval: float = typer.Option(15.0, "--interval", min=0.1, help="Seconds between checks."),
+    once: bool = typer.Option(False, "--once", help="Check once, fire what is due, and exit."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Steps run at once."),  # noqa: UP045
+) -> None:
+    """Fire due schedules; several schedulers may run, each tick fires once."""
+    from usina.pipelines.schedules import Scheduler, run_inline
+
+    c = client()
+    s = Scheduler(c.db, run_inline(c, max_workers=workers))
+    if once:
+        for fire in s.run_pending():
+            what = f"run {fire.pipeline_run_id}" if fire.pipeline_run_id else "skipped (missed)"
+            console.print(f"{fire.schedule} @ {when(fire.tick)}: {what}")
+        s.release_lease()
+        return
+    console.print(f"scheduler {s.holder} checking every {interval:g}s; Ctrl-C to stop")
+    s.serve(interval)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the schedule commands to the ``usina`` app."""
+    root.add_typer(app, name="schedules")
+    root.command("scheduler")(scheduler)

@@ -1,0 +1,157 @@
+"""Running one step: in a forked worker process for the local runner, in-process for KFP.
+
+The worker reads its inputs from the artifact store, calls the step, writes its outputs back
+and reports ``Artifact`` records. Its stdout and stderr (file descriptors 1 and 2, so output of
+C extensions and subprocesses too) go to a log file the runner stores with the step run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from usina.artifacts import ArtifactStore
+from usina.pipelines.dsl import Step
+from usina.pipelines.types import Artifact, decode, encode
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs: the step, its stored inputs and its literal values."""
+
+    node: str
+    step: Step
+    inputs: dict[str, Artifact]
+    values: dict[str, Any]
+
+
+def execute(
+    task: Task, store: ArtifactStore, *, keep_bytes: bool = False
+) -> tuple[dict[str, Artifact], dict[str, bytes]]:
+    """Run ``task`` here and now; returns its output artifacts (and their bytes if asked).
+
+    With ``keep_bytes`` the outputs are not written to ``store`` but returned, for a parent
+    process to store (a ``memory://`` store is private to each process).
+    """
+    kwargs = {name: decode(a, store) for name, a in task.inputs.items()}
+    kwargs.update(task.values)
+    results = task.step.execute(kwargs)
+    outputs: dict[str, Artifact] = {}
+    payloads: dict[str, bytes] = {}
+    for name, kind in task.step.outputs.items():
+        artifact, data = encode(
+            results[name], kind[0], None if keep_bytes else store, trusted=task.step.trusted
+        )
+        outputs[name] = artifact
+        if data is not None:
+            payloads[name] = data
+    return outputs, payloads
+
+
+class WorkerPool:
+    """Worker processes forked from the coordinator and reused from step to step.
+
+    A worker is forked on first need (up to ``size``), so it starts with everything the
+    coordinator had imported. It runs one step at a time and stays for the next, which saves a
+    fork per step; one that timed out or died is killed and replaced. With a ``memory://``
+    store a worker cannot see artifacts stored after it was forked, so each runs one step.
+    """
+
+    def __init__(self, steps: dict[str, Step], store: ArtifactStore, keep_bytes: bool) -> None:
+        self.ctx = multiprocessing.get_context("fork")
+        self.steps = steps
+        self.store = store
+        self.keep_bytes = keep_bytes
+        self.idle: list[Worker] = []
+
+    def start(
+        self, node: str, inputs: dict[str, Artifact], values: dict[str, Any], log_path: str
+    ) -> Worker:
+        """Send a step to an idle worker (forking one if none is idle)."""
+        worker = self.idle.pop() if self.idle else self._fork()
+        worker.conn.send((node, inputs, values, log_path))
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        """Take back a worker that reported its result."""
+        if self.keep_bytes:
+            self.stop(worker)
+        else:
+            self.idle.append(worker)
+
+    def kill(self, worker: Worker) -> None:
+        """End a worker at once (a timeout), or reap one that died."""
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.conn.close()
+
+    def stop(self, worker: Worker) -> None:
+        with contextlib.suppress(OSError):
+            worker.conn.send(None)
+        worker.process.join(5)
+        self.kill(worker)
+
+    def close(self) -> None:
+        while self.idle:
+            self.stop(self.idle.pop())
+
+    def _fork(self) -> Worker:
+        here, there = self.ctx.Pipe()
+        process = self.ctx.Process(
+            target=_serve, args=(there, self.steps, self.store, self.keep_bytes), daemon=True
+        )
+        process.start()
+        there.close()
+        return Worker(process, here)
+
+
+@dataclass
+class Worker:
+    """A worker process and the pipe to it."""
+
+    process: BaseProcess
+    conn: Connection
+
+
+def _serve(
+    conn: Connection, steps: dict[str, Step], store: ArtifactStore, keep_bytes: bool
+) -> None:
+    """A worker's life: run each step it is sent, writing its output to the step's log file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        node, inputs, values, log_path = message
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        # Python-level streams too: a test harness or notebook may have swapped them.
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        try:
+            outputs, payloads = execute(
+                Task(node, steps[node], inputs, values), store, keep_bytes=keep_bytes
+            )
+            result: tuple[Any, ...] = ("ok", outputs, payloads)
+        except BaseException:  # noqa: BLE001 - every failure, even SystemExit, is the step's
+            text = traceback.format_exc()
+            sys.stderr.write(text)
+            result = ("error", text)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        conn.send(result)
