@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import io
-import json
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from usina.client import Client
-from usina.demo.data import CATEGORICAL, FEATURES, LABEL, credit_applications
+from usina.demo.data import LABEL
 from usina.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from usina.pipelines import PipelineRun
 
 MODEL = "credit-risk"
 EXPERIMENT = "credit-risk"
@@ -28,22 +28,19 @@ class Candidate:
     """A trained model, its hold-out metrics and the version it was registered as."""
 
     title: str
-    model: Any
     metrics: dict[str, float]
     version: ModelVersion
 
 
 @dataclass
 class Story:
-    """What the chapters share: the client, the console, the data and what was made."""
+    """What the chapters share: the client, the console, the pipeline run and what it made."""
 
     client: Client
     console: Console
     rows: int
     seed: int
-    data: Any = None
-    dataset_digest: str = ""
-    split: tuple[Any, Any, Any, Any] | None = None
+    run: PipelineRun | None = None
     candidates: list[Candidate] = field(default_factory=list)
     champion: Candidate | None = None
     chapter: int = 0
@@ -57,106 +54,48 @@ class Story:
         self.console.print(f"   {text}")
 
 
-def chapter_data(story: Story) -> None:
-    story.title("Data: loan applications")
-    from sklearn.model_selection import train_test_split
-
-    df = credit_applications(story.rows, story.seed)
-    buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
-    from usina.artifacts import put_bytes
-
-    blob = put_bytes(story.client.artifacts, buffer.getvalue())
-    story.data, story.dataset_digest = df, blob.digest
-    story.split = train_test_split(
-        df[FEATURES], df[LABEL], test_size=0.25, random_state=story.seed, stratify=df[LABEL]
-    )
-    story.say(
-        f"Generated {len(df):,} synthetic applications ({df[LABEL].mean():.1%} defaulted), "
-        f"{len(FEATURES)} features ({len(CATEGORICAL)} categorical)."
-    )
-    story.say(
-        "Columns cpf and email are personal data: they stay out of the features "
-        "(a later stage pseudonymizes them)."
-    )
-    story.say(
-        f"Stored as Parquet, content-addressed: sha256:{blob.digest[:16]}… ({blob.size:,} bytes)."
-    )
-
-
-def _candidates() -> list[tuple[str, dict[str, Any], Any]]:
-    from sklearn.compose import make_column_transformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-
-    numeric = [f for f in FEATURES if f not in CATEGORICAL]
-    logistic_params = {"model": "logistic_regression", "C": 0.5, "max_iter": 500}
-    logistic = make_pipeline(
-        make_column_transformer(
-            (StandardScaler(), numeric), (OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)
-        ),
-        LogisticRegression(C=0.5, max_iter=500),
-    )
-    boosting_params = {"model": "hist_gradient_boosting", "max_iter": 100, "learning_rate": 0.1}
-    boosting = make_pipeline(
-        make_column_transformer(
-            (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), CATEGORICAL),
-            remainder="passthrough",
-        ),
-        HistGradientBoostingClassifier(
-            max_iter=100, learning_rate=0.1, categorical_features=[0, 1, 2, 3], random_state=7
-        ),
-    )
-    return [
-        ("logistic regression (the baseline)", logistic_params, logistic),
-        ("gradient boosting (the challenger)", boosting_params, boosting),
-    ]
-
-
-def _evaluate(model: Any, x_test: Any, y_test: Any) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
-
-    proba = model.predict_proba(x_test)[:, 1]
-    return {
-        "auc": float(roc_auc_score(y_test, proba)),
-        "log_loss": float(log_loss(y_test, proba)),
-        "brier": float(brier_score_loss(y_test, proba)),
-        "accuracy": float(accuracy_score(y_test, proba >= 0.5)),
-    }
+CANDIDATES = {
+    "train-logistic": "logistic regression (the baseline)",
+    "train-boosting": "gradient boosting (the challenger)",
+}
 
 
 def chapter_train(story: Story) -> None:
-    story.title("Training two candidates, each a tracked run")
-    assert story.split is not None
-    x_train, x_test, y_train, y_test = story.split
-    for title, params, model in _candidates():
-        started = time.perf_counter()
-        with story.client.start_run(EXPERIMENT, name=params["model"], params=params) as run:
-            run.log_input("credit-applications", story.dataset_digest, rows=len(story.data))
-            with story.console.status(f"   training the {title}…"):
-                model.fit(x_train, y_train)
-            metrics = _evaluate(model, x_test, y_test)
-            run.log_metrics(metrics)
-            with tempfile.TemporaryDirectory() as tmp:
-                report = Path(tmp, "evaluation.json")
-                report.write_text(json.dumps({"holdout_rows": len(x_test), **metrics}, indent=2))
-                run.log_artifact(report)
-            version = story.client.register_model(
-                model,
-                MODEL,
-                run=run,
-                input_example=x_train.head(5),
-                description=f"{title}; hold-out AUC {metrics['auc']:.4f}",
-            )
-        story.candidates.append(Candidate(title, model, metrics, version))
-        story.say(
-            f"{title}: AUC {metrics['auc']:.4f}, log-loss {metrics['log_loss']:.4f} "
-            f"→ run {run.id[:8]}, registered as [bold]{MODEL} v{version.version}[/bold] "
-            f"({time.perf_counter() - started:.1f} s)"
+    story.title("Training through a pipeline: load → validate → features (SQL) → two candidates")
+    from usina.demo.pipeline import training
+
+    started = time.perf_counter()
+    run = training.run(story.client, rows=story.rows, seed=story.seed)
+    story.run = run
+    if not run.ok:
+        failed = [s for s in run.steps if s.status == "failed"]
+        raise RuntimeError(
+            f"the training pipeline failed: {failed[0].error if failed else run.status}"
         )
-    story.say("Each version keeps its artifact digest, signature, metrics and lineage to its run.")
+    raw = run.output("load")
+    story.say(
+        f"Pipeline run {run.id[:8]} finished in {time.perf_counter() - started:.1f} s; "
+        f"{raw.rows:,} synthetic applications, sha256:{raw.digest[:12]}…"
+    )
+    for s in run.steps:
+        took = f"{s.end_time - s.start_time:.1f} s" if s.start_time and s.end_time else ""
+        story.say(f"  {s.node:<15} {s.status.value:<7} {took}")
+    if all(s.status == "cached" for s in run.steps):
+        story.say("Nothing changed since the last run, so every step came from the cache.")
+    story.say(
+        "cpf and email are personal data: the SQL features step leaves them behind "
+        "(a later stage pseudonymizes them)."
+    )
+    versions = {v.run_id: v for v in story.client.registry.list_versions(MODEL)}
+    for node, title in CANDIDATES.items():
+        step = run.step(node)
+        version = versions[step.cached_from or step.id]
+        story.candidates.append(Candidate(title, version.metrics, version))
+        story.say(
+            f"{title}: AUC {version.metrics['auc']:.4f}, log-loss "
+            f"{version.metrics['log_loss']:.4f} → [bold]{MODEL} v{version.version}[/bold]"
+        )
+    story.say("Each version keeps its digest, signature, metrics and lineage to the raw data.")
 
 
 def chapter_promote(story: Story) -> None:
@@ -205,8 +144,14 @@ def chapter_rollback(story: Story) -> None:
 
 def chapter_score(story: Story) -> None:
     story.title("Loading the champion by its alias")
-    assert story.split is not None
-    x_test = story.split[1]
+    assert story.run is not None
+    features = story.run.output("features").digest
+    import pyarrow.parquet as pq
+
+    from usina.artifacts import blob_key
+
+    with story.client.artifacts.open(blob_key(features)) as f:
+        x_test = pq.read_table(f).to_pandas().drop(columns=[LABEL])
     uri = f"models:/{MODEL}@champion"
     model = story.client.load_model(uri)
     version = story.client.get_version(uri)
@@ -235,14 +180,7 @@ def chapter_history(story: Story) -> None:
     story.console.print(table)
 
 
-CHAPTERS = [
-    chapter_data,
-    chapter_train,
-    chapter_promote,
-    chapter_rollback,
-    chapter_score,
-    chapter_history,
-]
+CHAPTERS = [chapter_train, chapter_promote, chapter_rollback, chapter_score, chapter_history]
 
 
 def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) -> Story:

@@ -36,13 +36,16 @@ class StepLineage:
 
     def datasets(self) -> list[InputLineage]:
         """Every dataset upstream of this step, nearest first, each once."""
-        seen: dict[str, InputLineage] = {}
+        # Keyed by digest and producer: a step that passes its input through (a validation
+        # gate) outputs the same digest, and the chain must still reach the original producer.
+        seen: dict[tuple[str, str | None], InputLineage] = {}
         pending = [self]
         while pending:
             node = pending.pop(0)
             for i in node.inputs:
-                if i.kind == DATASET and i.digest not in seen:
-                    seen[i.digest] = i
+                key = (i.digest, i.produced_by.step.id if i.produced_by else None)
+                if i.kind == DATASET and key not in seen:
+                    seen[key] = i
                 if i.produced_by is not None:
                     pending.append(i.produced_by)
         return list(seen.values())

@@ -527,11 +527,30 @@ class LocalRunner:
             size=model.size,
             format=model.format or "",
             model_class=model.model_class or "",
-            signature=Signature(),
+            signature=self._signature(model, r.task.inputs) or Signature(),
             metrics=metrics,
             run_id=r.run_id,
             description=f"pipeline {pipeline.name}, step {r.node}",
         )
+
+    def _signature(self, model: Artifact, inputs: dict[str, Artifact]) -> Any:
+        """The model's input columns, typed from the dataset it was trained on."""
+        from usina.registry import Column, Signature
+        from usina.registry.signature import type_name
+
+        if not model.features:
+            return None
+        for artifact in inputs.values():
+            if artifact.kind != DATASET:
+                continue
+            import pyarrow.parquet as pq
+
+            with self.backend.artifacts.open(blob_key(artifact.digest)) as f:
+                schema = pq.read_schema(f)
+            types = {field.name: field.type for field in schema}
+            if all(name in types for name in model.features):
+                return Signature(tuple(Column(n, type_name(types[n])) for n in model.features))
+        return None
 
     def _store_log(self, path: str) -> str | None:
         try:

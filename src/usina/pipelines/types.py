@@ -115,6 +115,7 @@ class Artifact:
     rows: int | None = None
     format: str | None = None
     model_class: str | None = None
+    features: tuple[str, ...] | None = None  # a model's input columns, when it knows them
     value: Any = None  # JSON values and metrics travel inline
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +124,8 @@ class Artifact:
         for key in ("rows", "format", "model_class"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
+        if self.features is not None:
+            data["features"] = list(self.features)
         if self.kind in (JSON, METRICS):
             data["value"] = self.value
         return data
@@ -136,6 +139,7 @@ class Artifact:
             rows=data.get("rows"),
             format=data.get("format"),
             model_class=data.get("model_class"),
+            features=tuple(data["features"]) if data.get("features") is not None else None,
             value=data.get("value"),
         )
 
@@ -244,6 +248,9 @@ def encode(
             return value.artifact, None
         fmt, data = dump_model(value, trusted=trusted)
         extra = {"format": fmt, "model_class": class_name(value)}
+        names = getattr(value, "feature_names_in_", None)  # scikit-learn fitted on a DataFrame
+        if names is not None:
+            extra["features"] = tuple(str(n) for n in names)
     if store is None:
         return Artifact(kind, hashlib.sha256(data).hexdigest(), len(data), **extra), data
     blob = put_bytes(store, data)

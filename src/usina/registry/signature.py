@@ -46,7 +46,7 @@ def infer_signature(example: Any) -> Signature:
     import pyarrow as pa
 
     table = _to_arrow(example, pa)
-    return Signature(tuple(Column(f.name, _type_name(f.type)) for f in table.schema))
+    return Signature(tuple(Column(f.name, type_name(f.type)) for f in table.schema))
 
 
 def _to_arrow(example: Any, pa: Any) -> Any:
@@ -78,7 +78,8 @@ def _column(values: Any) -> Any:
     return values if hasattr(values, "__len__") and not isinstance(values, str) else [values]
 
 
-def _type_name(arrow_type: Any) -> str:
+def type_name(arrow_type: Any) -> str:
+    """The name a signature uses for an Arrow type (large variants fold into plain ones)."""
     text = str(arrow_type)
     return {"large_string": "string", "large_binary": "binary"}.get(text, text)
 
