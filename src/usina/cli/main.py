@@ -9,14 +9,15 @@ from typing import Optional
 import typer
 
 from usina import __version__
-from usina.cli import experiments, models, runs
+from usina.cli import context, experiments, models, runs, server
 
 app = typer.Typer(
     name="usina",
     help="Self-hostable MLOps: tracking, a model registry with rollback, and more.\n\n"
     "State lives in USINA_HOME (default ./.usina): a SQLite database and an artifact folder. "
     "Set USINA_DB_URL (e.g. postgresql+psycopg://user@host/db) and USINA_ARTIFACTS "
-    "(a folder, gs://bucket/prefix or s3://bucket/prefix) to move to shared engines.",
+    "(a folder, gs://bucket/prefix or s3://bucket/prefix) to move to shared engines, or "
+    "USINA_URL (or --url) to work through a shared 'usina server'.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.command("server")(server.server)
 
 
 def _version(value: bool) -> None:
@@ -38,8 +40,13 @@ def root(
     version: Optional[bool] = typer.Option(  # noqa: UP045
         None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    url: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--url", envvar="USINA_URL", help="Work through the usina server at this URL "
+        "(http://host:port) instead of the local database. Also USINA_URL."
+    ),
 ) -> None:
     """Self-hostable MLOps."""
+    context.use_url(url)
 
 
 @app.command()

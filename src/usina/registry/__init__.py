@@ -2,6 +2,7 @@
 
 from usina.registry.base import RegistryStore
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
+from usina.registry.http import HttpRegistryStore
 from usina.registry.formats import dump_model, load_model_bytes
 from usina.registry.signature import Column, Signature, infer_signature
 from usina.registry.sql import SqlRegistryStore
@@ -10,6 +11,7 @@ from usina.registry.uri import ModelRef, parse_model_uri
 __all__ = [
     "AliasChange",
     "Column",
+    "HttpRegistryStore",
     "ModelRef",
     "ModelVersion",
     "RegisteredModel",

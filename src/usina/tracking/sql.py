@@ -26,6 +26,7 @@ from usina.tracking.entities import (
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._\-/]{0,255}")
 _KEY = re.compile(r"[A-Za-z0-9_\-./ :]{1,250}")
 MAX_VALUE = 8000
+MAX_PAGE = 10_000
 
 
 def check_name(value: str, field: str) -> str:
@@ -58,6 +59,15 @@ def _check_value(key: str, value: Any, kind: str) -> str:
             field=key,
         )
     return text
+
+
+def check_page(limit: Any, offset: Any) -> int:
+    """A page is ``limit`` items (1 to ``MAX_PAGE``) after skipping ``offset`` (0 or more)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit {limit!r} is not between 1 and {MAX_PAGE}", field="limit")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInput(f"offset {offset!r} is not a non-negative integer", field="offset")
+    return limit
 
 
 def metric(key: str, value: Any, step: int = 0, timestamp: float | None = None) -> Metric:
@@ -230,7 +240,16 @@ class SqlTrackingStore:
             return self._full_run(conn, row)
 
     def list_runs(
-        self, experiment: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        experiment: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[Run]:
         self.fail_stale_runs()
         if status is not None and status not in {s.value for s in RunStatus}:
@@ -241,19 +260,36 @@ class SqlTrackingStore:
         query = (
             sa.select(t.runs, t.experiments.c.name.label("experiment"))
             .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
-            .order_by(t.runs.c.start_time.desc())
-            .limit(limit)
+            .order_by(t.runs.c.start_time.desc(), t.runs.c.id)
+            .limit(check_page(limit, offset))
+            .offset(offset)
         )
         if experiment is not None:
             query = query.where(t.experiments.c.name == experiment)
         if status is not None:
             query = query.where(t.runs.c.status == status)
+        if name:
+            query = query.where(t.runs.c.name.contains(name, autoescape=True))
+        for key, value in (tags or {}).items():
+            query = query.where(
+                sa.exists().where(
+                    t.run_tags.c.run_id == t.runs.c.id,
+                    t.run_tags.c.key == key,
+                    t.run_tags.c.value == str(value),
+                )
+            )
+        if since is not None:
+            query = query.where(t.runs.c.start_time >= since)
+        if until is not None:
+            query = query.where(t.runs.c.start_time < until)
         with self.db.read() as conn:
             if experiment is not None:
                 self._experiment_id(conn, experiment, create=False)
             return [self._full_run(conn, row) for row in conn.execute(query).all()]
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(
+        self, name: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Experiment]:
         counts = (
             sa.select(t.runs.c.experiment_id, sa.func.count().label("n"))
             .group_by(t.runs.c.experiment_id)
@@ -263,7 +299,12 @@ class SqlTrackingStore:
             sa.select(t.experiments, sa.func.coalesce(counts.c.n, 0).label("n"))
             .outerjoin(counts, counts.c.experiment_id == t.experiments.c.id)
             .order_by(t.experiments.c.name)
+            .offset(offset)
         )
+        if limit is not None:
+            query = query.limit(check_page(limit, offset))
+        if name:
+            query = query.where(t.experiments.c.name.contains(name, autoescape=True))
         with self.db.read() as conn:
             return [
                 Experiment(r.id, r.name, r.created_at, r.created_by, int(r.n))
@@ -271,6 +312,7 @@ class SqlTrackingStore:
             ]
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        _check_key(key, "metric")
         with self.db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(

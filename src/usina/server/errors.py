@@ -1,0 +1,102 @@
+"""Every error the API returns, in one shape: ``{"error": {"code", "message", "field"}}``.
+
+``STATUS`` is the one place that maps usina's exceptions to HTTP statuses. Anything not listed
+here that escapes a route is a bug: it is logged with its traceback and answered with a 500 that
+says so, without leaking internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from usina import errors
+
+log = logging.getLogger("usina.server")
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS: list[tuple[type[errors.UsinaError], int]] = [
+    (errors.PayloadTooLarge, 413),
+    (errors.InvalidInput, 400),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.IntegrityError, 409),
+    (errors.UnsafeModel, 400),
+    (errors.MissingDependency, 501),
+    (errors.StoreUnavailable, 503),
+]
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    """The JSON error answer."""
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "field": field}}, status_code=status
+    )
+
+
+def status_of(exc: errors.UsinaError) -> int:
+    """The HTTP status for a usina error."""
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+async def _usina_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.UsinaError)
+    status = status_of(exc)
+    if status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc)
+    return error_response(status, exc.code, exc.message, exc.field)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+    field = _field(tuple(first.get("loc", ())))
+    message = f"{field}: {first.get('msg', 'invalid value')}"
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    return error_response(422, "invalid_input", message, field)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_input" if exc.status_code < 500 else "internal")
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such route; see /docs for the API"
+    response = error_response(exc.status_code, code, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(
+        500, "internal", "the server failed unexpectedly; this is a bug: the server log has details"
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every error its JSON shape."""
+    app.add_exception_handler(errors.UsinaError, _usina_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
