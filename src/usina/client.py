@@ -113,10 +113,8 @@ class Client:
         tags: dict[str, Any] | None = None,
     ) -> ActiveRun:
         """Start a run; use it as a context manager so it ends (failed on an exception)."""
-        run = ActiveRun(self.tracking, self.artifacts, self.tracking.create_run(experiment, name))
-        if params or tags:
-            self.tracking.log_batch(run.id, params=params, tags=tags)
-        return run
+        created = self.tracking.create_run(experiment, name, params=params, tags=tags)
+        return ActiveRun(self.tracking, self.artifacts, created)
 
     # -- registry -------------------------------------------------------------------------
 

@@ -35,8 +35,7 @@ def open_artifact_store(uri: str, **options: Any) -> ArtifactStore:
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
     if scheme in ("file", "memory"):
-        return cls(rest)  # type: ignore[no-any-return]
+        return cls(rest)
     if scheme in ("http", "https"):
-        return cls(uri)  # type: ignore[no-any-return]
-    return cls(uri, **options)  # type: ignore[no-any-return]
-
+        return cls(uri)
+    return cls(uri, **options)

@@ -48,7 +48,7 @@ class FsspecArtifactStore:
     def open(self, key: str) -> BinaryIO:
         path = self._path(key)
         try:
-            return self._fs.open(path, "rb")  # type: ignore[no-any-return]
+            return self._fs.open(path, "rb")
         except FileNotFoundError:
             raise NotFound(f"no artifact at {key!r} in {self.uri}", field="key") from None
 

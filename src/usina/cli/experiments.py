@@ -20,7 +20,9 @@ def list_experiments(
         print_json(experiments)
         return
     if not experiments:
-        console.print("No experiments yet. Start one with usina.start_run(experiment=...) or 'usina demo'.")
+        console.print(
+            "No experiments yet. Start one with usina.start_run(experiment=...) or 'usina demo'."
+        )
         return
     from rich.table import Table
 

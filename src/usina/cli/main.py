@@ -51,7 +51,9 @@ def root(
 
 @app.command()
 def demo(
-    rows: int = typer.Option(20_000, "--rows", min=1_000, max=2_000_000, help="Rows of synthetic data."),
+    rows: int = typer.Option(
+        20_000, "--rows", min=1_000, max=2_000_000, help="Rows of synthetic data."
+    ),
     seed: int = typer.Option(7, "--seed", help="Random seed for the synthetic data."),
 ) -> None:
     """Run the end-to-end story: data, two candidates, registry, champion, rollback."""

@@ -29,27 +29,36 @@ def _name_or_uri(target: str) -> tuple[str, str | None]:
 
 
 @app.command("list")
-def list_models(json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_models(
+    json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
     """List registered models with their latest version and aliases."""
     models = client().registry.list_models()
     if json:
         print_json(models)
         return
     if not models:
-        console.print("No models registered yet. Register one with usina.register_model(...) or run 'usina demo'.")
+        console.print(
+            "No models registered yet. "
+            "Register one with usina.register_model(...) or run 'usina demo'."
+        )
         return
     from rich.table import Table
 
     table = Table("name", "latest", "aliases", "created", "by")
     for m in models:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))
-        table.add_row(m.name, f"v{m.latest_version}", aliases or "-", when(m.created_at), m.created_by)
+        table.add_row(
+            m.name, f"v{m.latest_version}", aliases or "-", when(m.created_at), m.created_by
+        )
     console.print(table)
 
 
 @app.command("show")
 def show(
-    target: str = typer.Argument(..., help="A model name, or a URI: models:/NAME/VERSION, models:/NAME@ALIAS."),
+    target: str = typer.Argument(
+        ..., help="A model name, or a URI: models:/NAME/VERSION, models:/NAME@ALIAS."
+    ),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Show a version (by URI; the latest for a bare name) with its signature and lineage."""
@@ -70,7 +79,9 @@ def show(
         cols = ", ".join(f"{c.name}:{c.dtype}" for c in v.signature.inputs)
         console.print(f"  inputs    {cols}")
     if v.metrics:
-        console.print("  metrics   " + ", ".join(f"{k}={fmt_metric(x)}" for k, x in v.metrics.items()))
+        console.print(
+            "  metrics   " + ", ".join(f"{k}={fmt_metric(x)}" for k, x in v.metrics.items())
+        )
     run = lineage.run
     if run is None:
         console.print("  lineage   no run recorded")
@@ -97,10 +108,15 @@ def versions(
 
     table = Table("version", "aliases", "class", "metrics", "run", "created", "by")
     for v in found:
-        metrics = ", ".join(f"{k}={fmt_metric(x)}" for k, x in list(v.metrics.items())[:3])
+        metrics = "\n".join(f"{k}={fmt_metric(x)}" for k, x in list(v.metrics.items())[:4])
         table.add_row(
-            f"v{v.version}", ", ".join(v.aliases) or "-", v.model_class.rsplit(".", 1)[-1],
-            metrics, (v.run_id or "-")[:12], when(v.created_at), v.created_by,
+            f"v{v.version}",
+            ", ".join(v.aliases) or "-",
+            v.model_class.rsplit(".", 1)[-1],
+            metrics,
+            (v.run_id or "-")[:8],
+            when(v.created_at),
+            v.created_by,
         )
     console.print(table)
 
@@ -121,7 +137,8 @@ def alias(
         return
     if version is None:
         raise InvalidInput(
-            f"give the version {alias_name!r} should point at, e.g. 'usina models alias {name} {alias_name} 3'",
+            f"give the version {alias_name!r} should point at, "
+            f"e.g. 'usina models alias {name} {alias_name} 3'",
             field="version",
         )
     change = c.set_alias(name, alias_name, version, reason)
@@ -137,7 +154,9 @@ def rollback(
 ) -> None:
     """Move an alias back to the version it held before its current one."""
     change = client().rollback(name, alias_name, reason)
-    console.print(f"{name}@{alias_name} rolled back: v{change.from_version} → v{change.to_version}.")
+    console.print(
+        f"{name}@{alias_name} rolled back: v{change.from_version} → v{change.to_version}."
+    )
 
 
 @app.command("history")
@@ -159,9 +178,12 @@ def history(
     table = Table("when", "alias", "action", "from", "to", "by", "reason")
     for ch in changes:
         table.add_row(
-            when(ch.at), ch.alias, ch.action,
+            when(ch.at),
+            ch.alias,
+            ch.action,
             f"v{ch.from_version}" if ch.from_version else "-",
             f"v{ch.to_version}" if ch.to_version else "-",
-            ch.actor, ch.reason or "",
+            ch.actor,
+            ch.reason or "",
         )
     console.print(table)

@@ -14,11 +14,16 @@ app = typer.Typer(help="Runs: what one training or evaluation logged.", no_args_
 
 @app.command("list")
 def list_runs(
-    experiment: Optional[str] = typer.Option(None, "--experiment", "-e", help="Only this experiment."),  # noqa: UP045
+    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only this experiment."),
     status: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--status", "-s", help="Only runs with this status: running, finished, failed or killed."
+        None,
+        "--status",
+        "-s",
+        help="Only runs with this status: running, finished, failed or killed.",
     ),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, max=10000, help="At most this many, newest first."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, max=10000, help="At most this many, newest first."
+    ),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List runs, newest first."""
@@ -33,14 +38,16 @@ def list_runs(
 
     table = Table("id", "experiment", "name", "status", "started", "metrics")
     for r in runs:
-        metrics = ", ".join(f"{k}={fmt_metric(v)}" for k, v in list(r.metrics.items())[:4])
-        table.add_row(r.id[:12], r.experiment, r.name, r.status.value, when(r.start_time), metrics)
+        metrics = "\n".join(f"{k}={fmt_metric(v)}" for k, v in list(r.metrics.items())[:4])
+        table.add_row(r.id[:8], r.experiment, r.name, r.status.value, when(r.start_time), metrics)
     console.print(table)
 
 
 @app.command("show")
 def show_run(
-    run_id: str = typer.Argument(..., help="The run id, or a unique prefix of at least 6 characters."),
+    run_id: str = typer.Argument(
+        ..., help="The run id, or a unique prefix of at least 6 characters."
+    ),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Show one run: params, latest metrics, tags, artifacts and input datasets."""
@@ -50,7 +57,9 @@ def show_run(
         return
     console.print(f"[bold]run {run.id}[/bold]  {run.name}  ({run.experiment})")
     console.print(f"  status   {run.status.value}")
-    console.print(f"  started  {when(run.start_time)}   ended {when(run.end_time)}   by {run.created_by}")
+    console.print(
+        f"  started  {when(run.start_time)}   ended {when(run.end_time)}   by {run.created_by}"
+    )
     for title, items in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
         if items:
             console.print(f"  {title}")

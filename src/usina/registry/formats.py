@@ -19,10 +19,26 @@ from typing import Any
 
 from usina.errors import InvalidInput, MissingDependency, UnsafeModel
 
-# Functions FunctionTransformer commonly wraps; a function outside this set is refused.
+# Functions a stored model may call: those FunctionTransformer commonly wraps, and those
+# scikit-learn itself stores (HistGradientBoosting with categorical features keeps a
+# partial of check_array). A function outside this set is refused.
 _TRUSTED_FUNCTIONS = frozenset(
-    f"numpy.{name}"
-    for name in ("log", "log1p", "exp", "expm1", "sqrt", "square", "abs", "absolute", "clip", "tanh")
+    [
+        f"numpy.{name}"
+        for name in (
+            "log",
+            "log1p",
+            "exp",
+            "expm1",
+            "sqrt",
+            "square",
+            "abs",
+            "absolute",
+            "clip",
+            "tanh",
+        )
+    ]
+    + ["functools.partial", "sklearn.utils.validation.check_array"]
 )
 
 
@@ -57,7 +73,7 @@ def _dump_skops(obj: Any) -> bytes:
 
     try:
         return bytes(sio.dumps(obj))
-    except Exception as exc:  # noqa: BLE001 - skops raises many kinds for unsupported objects
+    except Exception as exc:
         raise InvalidInput(
             f"cannot save {class_name(obj)} with skops ({exc}); pass trusted=True to store it "
             "as a pickle you trust",
@@ -88,7 +104,7 @@ def _load_skops(data: bytes, model_class: str) -> Any:
 
     try:
         untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:  # noqa: BLE001 - not a skops archive at all
+    except Exception as exc:  # noqa: BLE001 - whatever fails to parse is not a skops file
         raise UnsafeModel(
             f"the stored {model_class} is not a valid skops file ({type(exc).__name__}); "
             "it was not loaded"
@@ -120,7 +136,9 @@ def _load_lightgbm(data: bytes, model_class: str) -> Any:
 
 
 def _dump_xgboost(obj: Any) -> bytes:
-    return bytes(obj.get_booster().save_raw("ubj") if hasattr(obj, "get_booster") else obj.save_raw("ubj"))
+    return bytes(
+        obj.get_booster().save_raw("ubj") if hasattr(obj, "get_booster") else obj.save_raw("ubj")
+    )
 
 
 def _load_xgboost(data: bytes, model_class: str) -> Any:
@@ -154,12 +172,16 @@ def _dump_pickle(obj: Any) -> bytes:
 
 
 def _load_pickle(data: bytes, model_class: str) -> Any:
-    return pickle.loads(data)  # noqa: S301 - reached only with trusted=True
+    return pickle.loads(data)
 
 
 FORMATS: dict[str, ModelFormat] = {
-    "lightgbm": ModelFormat("lightgbm", lambda m: _is_module_type(m, "lightgbm"), _dump_lightgbm, _load_lightgbm),
-    "xgboost": ModelFormat("xgboost", lambda m: _is_module_type(m, "xgboost"), _dump_xgboost, _load_xgboost),
+    "lightgbm": ModelFormat(
+        "lightgbm", lambda m: _is_module_type(m, "lightgbm"), _dump_lightgbm, _load_lightgbm
+    ),
+    "xgboost": ModelFormat(
+        "xgboost", lambda m: _is_module_type(m, "xgboost"), _dump_xgboost, _load_xgboost
+    ),
     "sklearn": ModelFormat("sklearn", _is_sklearn, _dump_skops, _load_skops),
     "pickle": ModelFormat("pickle", lambda m: True, _dump_pickle, _load_pickle),
 }

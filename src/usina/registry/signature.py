@@ -25,7 +25,9 @@ class Signature:
     inputs: tuple[Column, ...] = ()
 
     def to_json(self) -> str:
-        return orjson.dumps({"inputs": [{"name": c.name, "dtype": c.dtype} for c in self.inputs]}).decode()
+        return orjson.dumps(
+            {"inputs": [{"name": c.name, "dtype": c.dtype} for c in self.inputs]}
+        ).decode()
 
     @classmethod
     def from_json(cls, text: str) -> Signature:
@@ -63,11 +65,11 @@ def _to_arrow(example: Any, pa: Any) -> Any:
         import numpy as np
 
         array = np.asarray(example)
-    except Exception as exc:  # noqa: BLE001 - any failure means an unsupported example
+    except Exception as exc:
         raise _unsupported(example) from exc
     if array.ndim == 1:
         array = array.reshape(1, -1)
-    if array.ndim != 2 or array.dtype == object and array.size == 0:
+    if array.ndim != 2 or (array.dtype == object and array.size == 0):
         raise _unsupported(example)
     return pa.table({f"x{i}": array[:, i] for i in range(array.shape[1])})
 

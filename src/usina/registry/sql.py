@@ -93,8 +93,18 @@ class SqlRegistryStore:
 
         version = self.db.write(tx)
         return ModelVersion(
-            name, version, digest, size, format, model_class, signature, dict(metrics), run_id,
-            description, now, self.actor,
+            name,
+            version,
+            digest,
+            size,
+            format,
+            model_class,
+            signature,
+            dict(metrics),
+            run_id,
+            description,
+            now,
+            self.actor,
         )
 
     def resolve(self, ref: ModelRef) -> ModelVersion:
@@ -108,7 +118,11 @@ class SqlRegistryStore:
                 ).scalar()
                 if version is None:
                     held = self._aliases(conn, model_id)
-                    hint = f"its aliases are {', '.join(sorted(held))}" if held else "it has no aliases"
+                    hint = (
+                        f"its aliases are {', '.join(sorted(held))}"
+                        if held
+                        else "it has no aliases"
+                    )
                     raise NotFound(
                         f"model {ref.name!r} has no alias {ref.alias!r}; {hint} "
                         f"(set one with 'usina models alias {ref.name} {ref.alias} VERSION')",
@@ -182,7 +196,14 @@ class SqlRegistryStore:
         for a in alias_rows:
             aliases.setdefault(a.model_id, {})[a.alias] = a.version
         return [
-            RegisteredModel(r.name, r.description, r.created_at, r.created_by, r.last_version, aliases.get(r.id, {}))
+            RegisteredModel(
+                r.name,
+                r.description,
+                r.created_at,
+                r.created_by,
+                r.last_version,
+                aliases.get(r.id, {}),
+            )
             for r in rows
         ]
 
@@ -191,7 +212,11 @@ class SqlRegistryStore:
             model_id = self._model_id(conn, name)
             row = conn.execute(sa.select(t.models).where(t.models.c.id == model_id)).one()
             return RegisteredModel(
-                row.name, row.description, row.created_at, row.created_by, row.last_version,
+                row.name,
+                row.description,
+                row.created_at,
+                row.created_by,
+                row.last_version,
                 self._aliases(conn, model_id),
             )
 
@@ -251,19 +276,32 @@ class SqlRegistryStore:
             if alias is not None:
                 query = query.where(t.alias_history.c.alias == alias)
             return [
-                AliasChange(name, r.alias, r.action, r.from_version, r.to_version, r.actor, r.reason, r.at)
+                AliasChange(
+                    name, r.alias, r.action, r.from_version, r.to_version, r.actor, r.reason, r.at
+                )
                 for r in conn.execute(query).all()
             ]
 
     # -- helpers --------------------------------------------------------------------------
 
     def _move(
-        self, conn: Connection, model_id: int, name: str, alias: str, to: int | None, action: str, reason: str
+        self,
+        conn: Connection,
+        model_id: int,
+        name: str,
+        alias: str,
+        to: int | None,
+        action: str,
+        reason: str,
     ) -> AliasChange:
         current = conn.execute(
-            sa.select(t.aliases.c.version).where(t.aliases.c.model_id == model_id, t.aliases.c.alias == alias)
+            sa.select(t.aliases.c.version).where(
+                t.aliases.c.model_id == model_id, t.aliases.c.alias == alias
+            )
         ).scalar()
-        conn.execute(t.aliases.delete().where(t.aliases.c.model_id == model_id, t.aliases.c.alias == alias))
+        conn.execute(
+            t.aliases.delete().where(t.aliases.c.model_id == model_id, t.aliases.c.alias == alias)
+        )
         if to is not None:
             conn.execute(t.aliases.insert().values(model_id=model_id, alias=alias, version=to))
         change = AliasChange(name, alias, action, current, to, self.actor, reason, time.time())
@@ -316,7 +354,9 @@ class SqlRegistryStore:
 
     def _current(self, conn: Connection, model_id: int, name: str, alias: str) -> int:
         version = conn.execute(
-            sa.select(t.aliases.c.version).where(t.aliases.c.model_id == model_id, t.aliases.c.alias == alias)
+            sa.select(t.aliases.c.version).where(
+                t.aliases.c.model_id == model_id, t.aliases.c.alias == alias
+            )
         ).scalar()
         if version is None:
             raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
@@ -329,7 +369,9 @@ class SqlRegistryStore:
             )
         ).first()
         if row is None:
-            latest = conn.execute(sa.select(t.models.c.last_version).where(t.models.c.id == model_id)).scalar()
+            latest = conn.execute(
+                sa.select(t.models.c.last_version).where(t.models.c.id == model_id)
+            ).scalar()
             raise NotFound(
                 f"model {name!r} has no version {version}; its versions are 1 to {latest}"
                 if latest
@@ -342,7 +384,9 @@ class SqlRegistryStore:
     def _aliases(self, conn: Connection, model_id: int) -> dict[str, int]:
         return dict(
             conn.execute(
-                sa.select(t.aliases.c.alias, t.aliases.c.version).where(t.aliases.c.model_id == model_id)
+                sa.select(t.aliases.c.alias, t.aliases.c.version).where(
+                    t.aliases.c.model_id == model_id
+                )
             ).all()
         )
 

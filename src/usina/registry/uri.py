@@ -11,7 +11,9 @@ _NAME = r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}"
 _ALIAS = r"[A-Za-z][A-Za-z0-9_\-]{0,63}"
 MODEL_NAME = re.compile(_NAME)
 ALIAS_NAME = re.compile(_ALIAS)
-_URI = re.compile(rf"models:/(?P<name>{_NAME})(?:@(?P<alias>{_ALIAS})|/(?P<version>[1-9][0-9]{{0,8}}))?")
+_URI = re.compile(
+    rf"models:/(?P<name>{_NAME})(?:@(?P<alias>{_ALIAS})|/(?P<version>[1-9][0-9]{{0,8}}))?"
+)
 
 
 @dataclass(frozen=True)

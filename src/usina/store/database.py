@@ -134,7 +134,9 @@ class Database:
                 try:
                     yield
                 finally:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_ID})
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_ID}
+                    )
                     conn.commit()
             return
         path = self.engine.url.database
@@ -166,7 +168,9 @@ def insert_if_absent(
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique))
+        conn.execute(
+            pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
+        )
     elif conn.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

@@ -18,8 +18,14 @@ class TrackingStore(Protocol):
 
     heartbeat_timeout: float
 
-    def create_run(self, experiment: str, name: str | None = None) -> Run:
-        """Start a run in ``experiment`` (created on first use)."""
+    def create_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a run in ``experiment`` (created on first use) with its first params and tags."""
         ...
 
     def log_batch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -42,7 +43,9 @@ class ActiveRun:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ended = False
-        self._thread = threading.Thread(target=self._background, name=f"usina-run-{run.id[:8]}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._background, name=f"usina-run-{run.id[:8]}", daemon=True
+        )
         self._thread.start()
 
     # -- logging --------------------------------------------------------------------------
@@ -63,7 +66,9 @@ class ActiveRun:
         """Set several tags at once."""
         self.store.log_batch(self.id, tags=tags)
 
-    def log_metric(self, key: str, value: Any, step: int = 0, timestamp: float | None = None) -> None:
+    def log_metric(
+        self, key: str, value: Any, step: int = 0, timestamp: float | None = None
+    ) -> None:
         """Buffer one metric value; it is written within ``FLUSH_INTERVAL_S`` seconds."""
         item = metric(key, value, step, timestamp)
         with self._lock:
@@ -72,7 +77,9 @@ class ActiveRun:
         if full:
             self.flush()
 
-    def log_metrics(self, metrics: dict[str, Any], step: int = 0, timestamp: float | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, Any], step: int = 0, timestamp: float | None = None
+    ) -> None:
         """Buffer several metrics at the same step."""
         items = [metric(k, v, step, timestamp) for k, v in metrics.items()]
         with self._lock:
@@ -81,7 +88,9 @@ class ActiveRun:
         if full:
             self.flush()
 
-    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Store a file (or every file under a folder) with the run.
 
         Args:
@@ -160,14 +169,17 @@ class ActiveRun:
         self.store.log_artifact(self.id, name, blob.digest, blob.size)
 
     def _background(self) -> None:
-        beats = 0.0
-        interval = min(HEARTBEAT_INTERVAL_S, self.store.heartbeat_timeout / 4)
-        while not self._stop.wait(FLUSH_INTERVAL_S):
+        beat_every = min(HEARTBEAT_INTERVAL_S, self.store.heartbeat_timeout / 4)
+        tick = min(FLUSH_INTERVAL_S, beat_every)
+        last_flush = last_beat = time.monotonic()
+        while not self._stop.wait(tick):
+            now = time.monotonic()
             try:
-                self.flush()
-                beats += FLUSH_INTERVAL_S
-                if beats >= interval:
-                    beats = 0.0
+                if now - last_flush >= FLUSH_INTERVAL_S:
+                    last_flush = now
+                    self.flush()
+                if now - last_beat >= beat_every:
+                    last_beat = now
                     self.store.heartbeat(self.id)
-            except Exception:  # noqa: BLE001 - the caller sees the error at end(); keep beating
+            except Exception:  # noqa: BLE001 - retried next tick; end() raises it
                 continue

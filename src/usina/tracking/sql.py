@@ -70,6 +70,10 @@ def check_page(limit: Any, offset: Any) -> int:
     return limit
 
 
+def _checked(items: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
+    return {_check_key(k, kind): _check_value(k, v, kind) for k, v in (items or {}).items()}
+
+
 def metric(key: str, value: Any, step: int = 0, timestamp: float | None = None) -> Metric:
     """Build a checked ``Metric``: the key is valid, the value a number, the step an integer."""
     _check_key(key, "metric")
@@ -92,8 +96,17 @@ class SqlTrackingStore:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create_run(self, experiment: str, name: str | None = None) -> Run:
+    def create_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Start a run, with its first params and tags in the same transaction."""
         check_name(experiment, "experiment")
+        params = _checked(params, "param")
+        tags = _checked(tags, "tag")
         if name is not None:
             check_name(name, "run name")
         run_id = uuid.uuid4().hex
@@ -113,9 +126,21 @@ class SqlTrackingStore:
                     created_by=self.actor,
                 )
             )
+            if params:
+                conn.execute(
+                    t.params.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
+                )
+            if tags:
+                conn.execute(
+                    t.run_tags.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                )
 
         self.db.write(tx)
-        return Run(run_id, experiment, run_name, RunStatus.RUNNING, now, None, self.actor)
+        return Run(
+            run_id, experiment, run_name, RunStatus.RUNNING, now, None, self.actor, params, {}, tags
+        )
 
     def log_batch(
         self,
@@ -124,10 +149,16 @@ class SqlTrackingStore:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        params = {_check_key(k, "param"): _check_value(k, v, "param") for k, v in (params or {}).items()}
-        tags = {_check_key(k, "tag"): _check_value(k, v, "tag") for k, v in (tags or {}).items()}
+        params = _checked(params, "param")
+        tags = _checked(tags, "tag")
         rows = [
-            {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+            {
+                "run_id": run_id,
+                "key": m.key,
+                "value": m.value,
+                "step": m.step,
+                "timestamp": m.timestamp,
+            }
             for m in metrics
         ]
 
@@ -150,14 +181,23 @@ class SqlTrackingStore:
                             "cannot change once logged (log a metric or a tag instead)",
                             field=key,
                         )
-                new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+                new = [
+                    {"run_id": run_id, "key": k, "value": v}
+                    for k, v in params.items()
+                    if k not in existing
+                ]
                 if new:
                     conn.execute(t.params.insert(), new)
             if tags:
                 conn.execute(
-                    t.run_tags.delete().where(t.run_tags.c.run_id == run_id, t.run_tags.c.key.in_(list(tags)))
+                    t.run_tags.delete().where(
+                        t.run_tags.c.run_id == run_id, t.run_tags.c.key.in_(list(tags))
+                    )
                 )
-                conn.execute(t.run_tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+                conn.execute(
+                    t.run_tags.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                )
 
         self.db.write(tx)
 
@@ -169,7 +209,9 @@ class SqlTrackingStore:
                     t.run_artifacts.c.run_id == run_id, t.run_artifacts.c.path == path
                 )
             )
-            conn.execute(t.run_artifacts.insert().values(run_id=run_id, path=path, digest=digest, size=size))
+            conn.execute(
+                t.run_artifacts.insert().values(run_id=run_id, path=path, digest=digest, size=size)
+            )
 
         self.db.write(tx)
 
@@ -186,7 +228,9 @@ class SqlTrackingStore:
                 )
             ).first()
             if not exists:
-                conn.execute(t.run_inputs.insert().values(run_id=run_id, name=name, digest=digest, rows=rows))
+                conn.execute(
+                    t.run_inputs.insert().values(run_id=run_id, name=name, digest=digest, rows=rows)
+                )
 
         self.db.write(tx)
 
@@ -316,7 +360,9 @@ class SqlTrackingStore:
         with self.db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(
-                sa.select(t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp)
+                sa.select(
+                    t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp
+                )
                 .where(t.metrics.c.run_id == run_id, t.metrics.c.key == key)
                 .order_by(t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.id)
             ).all()
@@ -341,7 +387,9 @@ class SqlTrackingStore:
             unique=["name"],
         )
         return int(
-            conn.execute(sa.select(t.experiments.c.id).where(t.experiments.c.name == name)).scalar_one()
+            conn.execute(
+                sa.select(t.experiments.c.id).where(t.experiments.c.name == name)
+            ).scalar_one()
         )
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
@@ -351,9 +399,8 @@ class SqlTrackingStore:
                 "(a unique prefix of 6 or more works too)",
                 field="run_id",
             )
-        query = (
-            sa.select(t.runs, t.experiments.c.name.label("experiment"))
-            .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
+        query = sa.select(t.runs, t.experiments.c.name.label("experiment")).join(
+            t.experiments, t.experiments.c.id == t.runs.c.experiment_id
         )
         if len(run_id) == 32:
             rows = conn.execute(query.where(t.runs.c.id == run_id)).all()
@@ -378,15 +425,24 @@ class SqlTrackingStore:
     def _full_run(self, conn: Connection, row: Any) -> Run:
         rid = row.id
         params = dict(
-            conn.execute(sa.select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == rid)).all()
+            conn.execute(
+                sa.select(t.params.c.key, t.params.c.value).where(t.params.c.run_id == rid)
+            ).all()
         )
         tags = dict(
-            conn.execute(sa.select(t.run_tags.c.key, t.run_tags.c.value).where(t.run_tags.c.run_id == rid)).all()
+            conn.execute(
+                sa.select(t.run_tags.c.key, t.run_tags.c.value).where(t.run_tags.c.run_id == rid)
+            ).all()
         )
         latest: dict[str, tuple[int, float, int, float]] = {}
         for key, value, step, ts, mid in conn.execute(
-            sa.select(t.metrics.c.key, t.metrics.c.value, t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.id)
-            .where(t.metrics.c.run_id == rid)
+            sa.select(
+                t.metrics.c.key,
+                t.metrics.c.value,
+                t.metrics.c.step,
+                t.metrics.c.timestamp,
+                t.metrics.c.id,
+            ).where(t.metrics.c.run_id == rid)
         ).all():
             order = (step, ts, mid)
             if key not in latest or order >= latest[key][:3]:
@@ -421,4 +477,3 @@ class SqlTrackingStore:
             artifacts=artifacts,
             inputs=inputs,
         )
-

@@ -115,9 +115,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("at", sa.Double, nullable=False),
     )
-    op.create_index(
-        "ix_alias_history_model_alias", "alias_history", ["model_id", "alias", "id"]
-    )
+    op.create_index("ix_alias_history_model_alias", "alias_history", ["model_id", "alias", "id"])
 
 
 def downgrade() -> None:

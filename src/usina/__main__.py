@@ -1,0 +1,5 @@
+"""``python -m usina`` runs the command line."""
+
+from usina.cli.main import main
+
+main()

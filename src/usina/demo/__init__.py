@@ -1,0 +1,1 @@
+"""``usina demo``: the end-to-end story on synthetic credit-risk data."""
