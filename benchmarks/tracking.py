@@ -9,7 +9,8 @@ What it measures (the same work on both sides, each in a fresh temporary folder)
                  MLflow ``MlflowClient().log_batch``).
 3. registration: M fitted scikit-learn LogisticRegression models stored and registered
                  as versions of one model (usina ``client.register_model``; MLflow
-                 ``mlflow.sklearn.log_model(..., registered_model_name=..., pip_requirements=...)``).
+                 ``mlflow.sklearn.log_model(..., registered_model_name=...,
+                 pip_requirements=...)``).
 
 The metric timings stop only once every value is committed to the database (usina buffers
 metrics, so its ``run.flush()`` is inside the timed region). Both sides are warmed up the
@@ -110,7 +111,8 @@ def mlflow_metrics(client: Any, experiment_id: str, n: int, batched: bool) -> fl
             return
         for start in range(0, n, BATCH):
             now = int(time.time() * 1000)
-            batch = [Metric("loss", 1.0 / (i + 1), now, i) for i in range(start, min(n, start + BATCH))]
+            stop = min(n, start + BATCH)
+            batch = [Metric("loss", 1.0 / (i + 1), now, i) for i in range(start, stop)]
             client.log_batch(run_id, metrics=batch)
 
     seconds = timed(work)
@@ -163,7 +165,8 @@ def run_all(n_metrics: int, n_models: int, root: Path) -> list[Result]:
     mlflow.set_tracking_uri(mlflow_uri)
     mlflow.set_registry_uri(mlflow_uri)
     ml = MlflowClient()
-    experiment_id = ml.create_experiment("bench", artifact_location=str(root / "mlflow" / "artifacts"))
+    artifact_location = str(root / "mlflow" / "artifacts")
+    experiment_id = ml.create_experiment("bench", artifact_location=artifact_location)
     mlflow.set_experiment(experiment_id=experiment_id)
     requirements = [f"scikit-learn=={sklearn.__version__}"]
 

@@ -94,7 +94,9 @@ class Client:
     def from_settings(cls, settings: Settings) -> Client:
         """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
         if settings.url:
-            return cls(settings.url, actor=settings.actor, heartbeat_timeout=settings.heartbeat_timeout)
+            return cls(
+                settings.url, actor=settings.actor, heartbeat_timeout=settings.heartbeat_timeout
+            )
         return cls(
             settings.resolved_db_url(),
             settings.resolved_artifacts(),

@@ -8,6 +8,7 @@ command line prints the message on one line and exits with status 2.
      │    ├── InvalidUri         a models:/ or datasets:/ URI that cannot be parsed
      │    └── InvalidKey         an artifact key that could escape the store's root
      ├── NotFound                an experiment, run, model, version or alias that does not exist
+     │    └── MissingReference   a write points at a missing target (also a Conflict)
      ├── Conflict                the request contradicts what is stored (duplicate, finished run)
      ├── IntegrityError          stored bytes do not match their recorded SHA-256 digest
      ├── UnsafeModel             a model file would need code the platform does not trust
@@ -67,6 +68,16 @@ class Conflict(UsinaError):
     """The request contradicts the stored state."""
 
     code = "conflict"
+
+
+class MissingReference(NotFound, Conflict):
+    """A write points at something that does not exist (an alias at a missing version).
+
+    It is both: the target is not found, and the write contradicts the stored state; the server
+    answers it with 409, like any conflict.
+    """
+
+    code = "missing_reference"
 
 
 class IntegrityError(UsinaError):

@@ -177,7 +177,9 @@ class _ResponseStream(io.RawIOBase):
             try:
                 self._pending = next(self._chunks, b"")
             except httpx.TransportError as exc:
-                raise StoreUnavailable(f"the download from the usina server broke off: {exc}") from exc
+                raise StoreUnavailable(
+                    f"the download from the usina server broke off: {exc}"
+                ) from exc
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]

@@ -54,7 +54,7 @@ def test_thousands_of_metrics_are_all_written(client) -> None:
 def test_params_cannot_change_once_logged(client) -> None:
     with client.start_run("exp", params={"C": 1}) as run:
         run.log_param("C", 1)  # the same value again is fine
-        with pytest.raises(Conflict, match="param 'C' .* is already '1'"):
+        with pytest.raises(Conflict, match=r"param 'C' .* is already '1'"):
             run.log_param("C", 2)
 
 

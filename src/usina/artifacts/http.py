@@ -25,7 +25,7 @@ class HttpArtifactStore:
         self.server.call("PUT", f"/artifacts/{path(check_key(key))}", content=data)
 
     def open(self, key: str) -> BinaryIO:
-        return self.server.open(f"/artifacts/{path(check_key(key))}")  # type: ignore[return-value]
+        return self.server.open(f"/artifacts/{path(check_key(key))}")
 
     def exists(self, key: str) -> bool:
         return self.server.exists(f"/artifacts/{path(check_key(key))}")
@@ -40,7 +40,9 @@ class HttpArtifactStore:
         offset: int | None = 0
         while offset is not None:
             page = self.server.call(
-                "GET", "/artifacts", params={"prefix": prefix or None, "offset": offset, "limit": 1000}
+                "GET",
+                "/artifacts",
+                params={"prefix": prefix or None, "offset": offset, "limit": 1000},
             )
             keys.extend(page["items"])
             offset = page["next_offset"]

@@ -41,8 +41,11 @@ def root(
         None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     url: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--url", envvar="USINA_URL", help="Work through the usina server at this URL "
-        "(http://host:port) instead of the local database. Also USINA_URL."
+        None,
+        "--url",
+        envvar="USINA_URL",
+        help="Work through the usina server at this URL "
+        "(http://host:port) instead of the local database. Also USINA_URL.",
     ),
 ) -> None:
     """Self-hostable MLOps."""

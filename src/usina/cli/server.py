@@ -7,16 +7,22 @@ import typer
 
 def server(
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address to listen on; other than loopback, a warning: no auth yet."
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on; other than loopback, a warning: no auth yet.",
     ),
     port: int = typer.Option(8080, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="Worker processes."),
-    allowed_host: list[str] = typer.Option(  # noqa: B008
-        [], "--allowed-host", help="A Host header name to answer (repeat; '*' for any). "
-        "Default: the bound host and localhost. Also USINA_ALLOWED_HOSTS."
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="A Host header name to answer (repeat; '*' for any). "
+        "Default: the bound host and localhost. Also USINA_ALLOWED_HOSTS.",
     ),
-    cors_origin: list[str] = typer.Option(  # noqa: B008
-        [], "--cors-origin", help="A browser origin allowed to call the API (repeat). Default: none."
+    cors_origin: list[str] = typer.Option(
+        [],
+        "--cors-origin",
+        help="A browser origin allowed to call the API (repeat). Default: none.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:

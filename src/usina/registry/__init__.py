@@ -2,8 +2,8 @@
 
 from usina.registry.base import RegistryStore
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
-from usina.registry.http import HttpRegistryStore
 from usina.registry.formats import dump_model, load_model_bytes
+from usina.registry.http import HttpRegistryStore
 from usina.registry.signature import Column, Signature, infer_signature
 from usina.registry.sql import SqlRegistryStore
 from usina.registry.uri import ModelRef, parse_model_uri

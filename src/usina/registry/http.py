@@ -21,7 +21,9 @@ def version_from_json(data: dict[str, Any]) -> ModelVersion:
         size=data["size"],
         format=data["format"],
         model_class=data["model_class"],
-        signature=Signature(tuple(Column(c["name"], c["dtype"]) for c in data["signature"]["inputs"])),
+        signature=Signature(
+            tuple(Column(c["name"], c["dtype"]) for c in data["signature"]["inputs"])
+        ),
         metrics=dict(data["metrics"]),
         run_id=data["run_id"],
         description=data["description"],
@@ -34,16 +36,26 @@ def version_from_json(data: dict[str, Any]) -> ModelVersion:
 def model_from_json(data: dict[str, Any]) -> RegisteredModel:
     """A ``RegisteredModel`` from the server's JSON."""
     return RegisteredModel(
-        data["name"], data["description"], data["created_at"], data["created_by"],
-        data["latest_version"], dict(data["aliases"]),
+        data["name"],
+        data["description"],
+        data["created_at"],
+        data["created_by"],
+        data["latest_version"],
+        dict(data["aliases"]),
     )
 
 
 def change_from_json(data: dict[str, Any]) -> AliasChange:
     """An ``AliasChange`` from the server's JSON."""
     return AliasChange(
-        data["name"], data["alias"], data["action"], data["from_version"], data["to_version"],
-        data["actor"], data["reason"], data["at"],
+        data["name"],
+        data["alias"],
+        data["action"],
+        data["from_version"],
+        data["to_version"],
+        data["actor"],
+        data["reason"],
+        data["at"],
     )
 
 
@@ -79,12 +91,16 @@ class HttpRegistryStore:
             "run_id": run_id,
             "description": description,
         }
-        return version_from_json(self.server.call("POST", f"{self._model(name)}/versions", json=body))
+        return version_from_json(
+            self.server.call("POST", f"{self._model(name)}/versions", json=body)
+        )
 
     def resolve(self, ref: ModelRef) -> ModelVersion:
         base = self._model(ref.name)
         if ref.alias:
-            return version_from_json(self.server.call("GET", f"{base}/aliases/{segment(check_alias(ref.alias))}"))
+            return version_from_json(
+                self.server.call("GET", f"{base}/aliases/{segment(check_alias(ref.alias))}")
+            )
         if ref.version:
             return version_from_json(self.server.call("GET", f"{base}/versions/{int(ref.version)}"))
         return version_from_json(self.server.call("GET", f"{base}/latest"))
@@ -122,18 +138,24 @@ class HttpRegistryStore:
 
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
         route = f"{self._model(name)}/aliases/{segment(check_alias(alias))}"
-        return change_from_json(self.server.call("PUT", route, json={"version": version, "reason": reason}))
+        return change_from_json(
+            self.server.call("PUT", route, json={"version": version, "reason": reason})
+        )
 
     def delete_alias(self, name: str, alias: str, reason: str = "") -> AliasChange:
         route = f"{self._model(name)}/aliases/{segment(check_alias(alias))}"
-        return change_from_json(self.server.call("DELETE", route, params={"reason": reason or None}))
+        return change_from_json(
+            self.server.call("DELETE", route, params={"reason": reason or None})
+        )
 
     def rollback(self, name: str, alias: str = "champion", reason: str = "") -> AliasChange:
         route = f"{self._model(name)}/aliases/{segment(check_alias(alias))}/rollback"
         return change_from_json(self.server.call("POST", route, json={"reason": reason}))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
-        items = self.server.call("GET", f"{self._model(name)}/history", params={"alias": alias})["items"]
+        items = self.server.call("GET", f"{self._model(name)}/history", params={"alias": alias})[
+            "items"
+        ]
         return [change_from_json(c) for c in items]
 
     def _pages(
@@ -143,7 +165,9 @@ class HttpRegistryStore:
         next_offset: int | None = offset
         while next_offset is not None:
             want = PAGE if limit is None else min(PAGE, limit - len(found))
-            page = self.server.call("GET", route, params={**params, "limit": want, "offset": next_offset})
+            page = self.server.call(
+                "GET", route, params={**params, "limit": want, "offset": next_offset}
+            )
             found.extend(page["items"])
             next_offset = page["next_offset"]
             if limit is not None and len(found) >= limit:

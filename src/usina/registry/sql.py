@@ -14,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from usina.errors import Conflict, InvalidInput, NotFound
+from usina.errors import Conflict, InvalidInput, MissingReference, NotFound
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
 from usina.registry.signature import Signature
 from usina.registry.uri import ModelRef, check_alias, check_model_name
@@ -191,7 +191,9 @@ class SqlRegistryStore:
         with self.db.read() as conn:
             rows = conn.execute(query).all()
             ids = [r.id for r in rows]
-            alias_rows = conn.execute(sa.select(t.aliases).where(t.aliases.c.model_id.in_(ids))).all()
+            alias_rows = conn.execute(
+                sa.select(t.aliases).where(t.aliases.c.model_id.in_(ids))
+            ).all()
         aliases: dict[int, dict[str, int]] = {}
         for a in alias_rows:
             aliases.setdefault(a.model_id, {})[a.alias] = a.version
@@ -230,8 +232,7 @@ class SqlRegistryStore:
             try:
                 self._version(conn, model_id, name, version)
             except NotFound as exc:
-                # The model exists; pointing an alias at a version it lacks contradicts it.
-                raise Conflict(f"cannot point {alias!r} at a missing version: {exc}", field="version") from None
+                raise MissingReference(exc.message, field="version") from None
             return self._move(conn, model_id, name, alias, version, SET, reason)
 
         return self.db.write(tx)

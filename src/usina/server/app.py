@@ -135,4 +135,6 @@ def app_from_env() -> FastAPI:
 
     from usina.settings import Settings
 
-    return create_app(ServerConfig.from_settings(Settings(), os.environ.get("USINA_SERVER_HOST", "127.0.0.1")))
+    return create_app(
+        ServerConfig.from_settings(Settings(), os.environ.get("USINA_SERVER_HOST", "127.0.0.1"))
+    )

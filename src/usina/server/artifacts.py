@@ -26,7 +26,9 @@ from usina.server.deps import MAX_PAGE, backends, next_offset
 router = APIRouter(tags=["artifacts"])
 CHUNK = 1 << 20
 BLOB_PREFIX = "sha256/"
-_BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+_BINARY = {
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+}
 
 
 @router.get("/artifacts", response_model=s.Page[str])
@@ -90,7 +92,9 @@ async def upload(request: Request, key: str) -> s.BlobOut:
 def download(request: Request, key: str) -> StreamingResponse:
     """The bytes stored under ``key``, streamed."""
     stream = backends(request).artifacts.open(check_key(key))
-    return StreamingResponse(iterate_in_threadpool(_chunks(stream)), media_type="application/octet-stream")
+    return StreamingResponse(
+        iterate_in_threadpool(_chunks(stream)), media_type="application/octet-stream"
+    )
 
 
 @router.head("/artifacts/{key:path}")

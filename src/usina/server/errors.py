@@ -22,6 +22,7 @@ log = logging.getLogger("usina.server")
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS: list[tuple[type[errors.UsinaError], int]] = [
     (errors.PayloadTooLarge, 413),
+    (errors.MissingReference, 409),
     (errors.InvalidInput, 400),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
@@ -77,7 +78,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "invalid_input" if exc.status_code < 500 else "internal")
+    code = _HTTP_CODES.get(
+        exc.status_code, "invalid_input" if exc.status_code < 500 else "internal"
+    )
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such route; see /docs for the API"

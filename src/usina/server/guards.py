@@ -31,14 +31,17 @@ async def _refuse(send: Any, status: int, code: str, message: str, field: str | 
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
 def host_name(host: str) -> str:
-    """The name part of a Host header: ``[::1]:80`` -> ``::1``, ``Example.com:80`` -> ``example.com``."""
+    """The name in a Host header: ``[::1]:80`` -> ``::1``, ``Example.com:80`` -> ``example.com``."""
     host = host.strip().lower()
     if host.startswith("["):
         return host[1:].split("]", 1)[0]
@@ -62,7 +65,9 @@ class HostGuard:
         host = _header(scope, b"host")
         if host is None or host_name(host) not in self.allowed:
             await _refuse(
-                send, 400, "invalid_input",
+                send,
+                400,
+                "invalid_input",
                 f"Host {host!r} is not one this server answers to; add it with "
                 "'usina server --allowed-host' (or USINA_ALLOWED_HOSTS)",
                 "Host",
@@ -74,7 +79,9 @@ class HostGuard:
 class BodyLimit:
     """Refuse bodies over the limit with 413: artifact uploads have their own, larger one."""
 
-    def __init__(self, app: ASGIApp, max_upload_bytes: int, max_json_bytes: int = MAX_JSON_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_upload_bytes: int, max_json_bytes: int = MAX_JSON_BYTES
+    ) -> None:
         self.app = app
         self.max_upload = max_upload_bytes
         self.max_json = max_json_bytes
@@ -89,7 +96,9 @@ class BodyLimit:
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             await _refuse(
-                send, 413, "payload_too_large",
+                send,
+                413,
+                "payload_too_large",
                 f"{what} of {int(length)} bytes is over the server's limit of {limit} bytes",
                 "body",
             )
@@ -102,7 +111,9 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise PayloadTooLarge(f"{what} is over the server's limit of {limit} bytes", field="body")
+                    raise PayloadTooLarge(
+                        f"{what} is over the server's limit of {limit} bytes", field="body"
+                    )
             return message
 
         await self.app(scope, counted, send)

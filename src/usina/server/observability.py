@@ -11,7 +11,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 from usina.errors import UsinaError
 from usina.server.errors import error_response
@@ -70,7 +76,9 @@ def readyz(request: Request) -> Response:
     except UsinaError as exc:
         return error_response(503, exc.code, exc.message)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return error_response(503, "store_unavailable", f"the metadata database is not ready: {exc}")
+        return error_response(
+            503, "store_unavailable", f"the metadata database is not ready: {exc}"
+        )
     return Response('{"status":"ready"}', media_type="application/json")
 
 
@@ -81,6 +89,6 @@ def metrics() -> Response:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

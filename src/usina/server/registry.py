@@ -27,7 +27,9 @@ def list_models(
     offset: int = Query(0, ge=0, le=2**62),
 ) -> s.Page[s.ModelOut]:
     """Registered models by name, with their latest version and aliases."""
-    found = registry(request, "anonymous").list_models(name=name, alias=alias, limit=limit, offset=offset)
+    found = registry(request, "anonymous").list_models(
+        name=name, alias=alias, limit=limit, offset=offset
+    )
     items = [s.ModelOut(**m.__dict__) for m in found]
     return s.Page(items=items, next_offset=next_offset(len(items), limit, offset))
 
@@ -71,7 +73,9 @@ def create_version(
 def list_versions(
     request: Request,
     name: str = NAME,
-    alias: str | None = Query(None, max_length=64, description="Only the version holding this alias."),
+    alias: str | None = Query(
+        None, max_length=64, description="Only the version holding this alias."
+    ),
     since: float | None = Query(None, description="Created at or after (seconds since the epoch)."),
     until: float | None = Query(None, description="Created before (seconds since the epoch)."),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
@@ -113,7 +117,11 @@ def get_alias(request: Request, name: str = NAME, alias: str = ALIAS) -> s.Versi
 
 @router.put("/models/{name}/aliases/{alias}", response_model=s.AliasChangeOut)
 def set_alias(
-    request: Request, body: s.AliasIn, name: str = NAME, alias: str = ALIAS, who: str = Depends(actor)
+    request: Request,
+    body: s.AliasIn,
+    name: str = NAME,
+    alias: str = ALIAS,
+    who: str = Depends(actor),
 ) -> s.AliasChangeOut:
     """Point an alias at a version; the move is kept in the history."""
     change = registry(request, who).set_alias(name, alias, body.version, body.reason)
@@ -134,7 +142,11 @@ def delete_alias(
 
 @router.post("/models/{name}/aliases/{alias}/rollback", response_model=s.AliasChangeOut)
 def rollback(
-    request: Request, body: s.ReasonIn, name: str = NAME, alias: str = ALIAS, who: str = Depends(actor)
+    request: Request,
+    body: s.ReasonIn,
+    name: str = NAME,
+    alias: str = ALIAS,
+    who: str = Depends(actor),
 ) -> s.AliasChangeOut:
     """Move an alias back to the version it held before its current one."""
     return s.AliasChangeOut(**registry(request, who).rollback(name, alias, body.reason).__dict__)

@@ -88,6 +88,8 @@ class MetricOut(BaseModel):
 class RunIn(Strict):
     experiment: str = Field(default="default", max_length=256)
     name: str | None = Field(default=None, max_length=256)
+    params: dict[str, str] = Field(default_factory=dict, max_length=MAX_BATCH)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=MAX_BATCH)
 
 
 class MetricIn(Strict):
@@ -212,7 +214,9 @@ def version_out(v: Any) -> VersionOut:
         size=v.size,
         format=v.format,
         model_class=v.model_class,
-        signature=SignatureModel(inputs=[ColumnModel(name=c.name, dtype=c.dtype) for c in v.signature.inputs]),
+        signature=SignatureModel(
+            inputs=[ColumnModel(name=c.name, dtype=c.dtype) for c in v.signature.inputs]
+        ),
         metrics=v.metrics,
         run_id=v.run_id,
         description=v.description,

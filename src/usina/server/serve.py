@@ -20,7 +20,9 @@ def exposure_warning(host: str) -> str | None:
     )
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 1, log_level: str = "info") -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 8080, workers: int = 1, log_level: str = "info"
+) -> None:
     """Serve the API for the ``USINA_*`` environment until interrupted.
 
     Each worker builds its own app from the environment (``app_from_env``); with more than one,

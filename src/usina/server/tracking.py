@@ -46,7 +46,9 @@ def list_experiments(
 @router.post("/runs", status_code=201, response_model=s.RunOut)
 def create_run(request: Request, body: s.RunIn, who: str = Depends(actor)) -> s.RunOut:
     """Start a run (the experiment is created on first use)."""
-    return s.run_out(tracking(request, who).create_run(body.experiment, body.name))
+    return s.run_out(
+        tracking(request, who).create_run(body.experiment, body.name, body.params, body.tags)
+    )
 
 
 @router.get("/runs", response_model=s.Page[s.RunOut])
@@ -55,7 +57,7 @@ def list_runs(
     experiment: str | None = Query(None, max_length=256),
     status: str | None = Query(None, description="running, finished, failed or killed."),
     name: str | None = Query(None, max_length=256, description="Only names containing this."),
-    tag: list[str] = Query(default_factory=list, description="KEY=VALUE; repeat to require several."),
+    tag: list[str] | None = Query(None, description="KEY=VALUE; repeat to require several."),
     since: float | None = Query(None, description="Started at or after (seconds since the epoch)."),
     until: float | None = Query(None, description="Started before (seconds since the epoch)."),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
@@ -63,7 +65,14 @@ def list_runs(
 ) -> s.Page[s.RunOut]:
     """Runs, newest first."""
     runs = tracking(request, "anonymous").list_runs(
-        experiment, status, limit, offset=offset, name=name, tags=_tags(tag), since=since, until=until
+        experiment,
+        status,
+        limit,
+        offset=offset,
+        name=name,
+        tags=_tags(tag or []),
+        since=since,
+        until=until,
     )
     items = [s.run_out(r) for r in runs]
     return s.Page(items=items, next_offset=next_offset(len(items), limit, offset))
@@ -76,7 +85,9 @@ def get_run(request: Request, run_id: str) -> s.RunOut:
 
 
 @router.post("/runs/{run_id}/batch", status_code=204)
-def log_batch(request: Request, run_id: str, body: s.BatchIn, who: str = Depends(actor)) -> Response:
+def log_batch(
+    request: Request, run_id: str, body: s.BatchIn, who: str = Depends(actor)
+) -> Response:
     """Record metrics, params and tags in one transaction."""
     metrics = [metric(m.key, m.value, m.step, m.timestamp) for m in body.metrics]
     tracking(request, who).log_batch(run_id, metrics=metrics, params=body.params, tags=body.tags)
@@ -84,7 +95,9 @@ def log_batch(request: Request, run_id: str, body: s.BatchIn, who: str = Depends
 
 
 @router.post("/runs/{run_id}/artifacts", status_code=204)
-def log_artifact(request: Request, run_id: str, body: s.ArtifactIn, who: str = Depends(actor)) -> Response:
+def log_artifact(
+    request: Request, run_id: str, body: s.ArtifactIn, who: str = Depends(actor)
+) -> Response:
     """Record that ``path`` of the run holds the blob ``digest`` (upload the blob first)."""
     check_key(body.path)
     if not backends(request).artifacts.exists(blob_key(body.digest)):
@@ -126,7 +139,9 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 
 @router.post("/runs/{run_id}/inputs", status_code=204)
-def log_input(request: Request, run_id: str, body: s.InputIn, who: str = Depends(actor)) -> Response:
+def log_input(
+    request: Request, run_id: str, body: s.InputIn, who: str = Depends(actor)
+) -> Response:
     """Record a dataset the run read, by name and content digest."""
     tracking(request, who).log_input(run_id, body.name, body.digest, body.rows)
     return Response(status_code=204)
@@ -145,7 +160,9 @@ def heartbeat(request: Request, run_id: str) -> Response:
 def end_run(request: Request, run_id: str, body: s.EndIn, who: str = Depends(actor)) -> Response:
     """Close a running run with its final status."""
     if body.status not in {x.value for x in RunStatus} - {RunStatus.RUNNING.value}:
-        raise InvalidInput(f"status {body.status!r} is not finished, failed or killed", field="status")
+        raise InvalidInput(
+            f"status {body.status!r} is not finished, failed or killed", field="status"
+        )
     tracking(request, who).end_run(run_id, RunStatus(body.status))
     return Response(status_code=204)
 

@@ -30,6 +30,10 @@ def run_from_json(data: dict[str, Any]) -> Run:
     )
 
 
+def _text(items: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (items or {}).items()}
+
+
 class HttpTrackingStore:
     """Experiments and runs kept by the server ``server`` talks to."""
 
@@ -39,8 +43,20 @@ class HttpTrackingStore:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create_run(self, experiment: str, name: str | None = None) -> Run:
-        return run_from_json(self.server.call("POST", "/runs", json={"experiment": experiment, "name": name}))
+    def create_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> Run:
+        body = {
+            "experiment": experiment,
+            "name": name,
+            "params": _text(params),
+            "tags": _text(tags),
+        }
+        return run_from_json(self.server.call("POST", "/runs", json=body))
 
     def log_batch(
         self,
@@ -54,26 +70,32 @@ class HttpTrackingStore:
                 {"key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
                 for m in (metric(m.key, m.value, m.step, m.timestamp) for m in metrics)
             ],
-            "params": {str(k): str(v) for k, v in (params or {}).items()},
-            "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+            "params": _text(params),
+            "tags": _text(tags),
         }
         self.server.call("POST", f"/runs/{segment(run_id)}/batch", json=body)
 
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
         self.server.call(
-            "POST", f"/runs/{segment(run_id)}/artifacts", json={"path": path, "digest": digest, "size": size}
+            "POST",
+            f"/runs/{segment(run_id)}/artifacts",
+            json={"path": path, "digest": digest, "size": size},
         )
 
     def log_input(self, run_id: str, name: str, digest: str, rows: int | None = None) -> None:
         self.server.call(
-            "POST", f"/runs/{segment(run_id)}/inputs", json={"name": name, "digest": digest, "rows": rows}
+            "POST",
+            f"/runs/{segment(run_id)}/inputs",
+            json={"name": name, "digest": digest, "rows": rows},
         )
 
     def heartbeat(self, run_id: str) -> None:
         self.server.call("POST", f"/runs/{segment(run_id)}/heartbeat")
 
     def end_run(self, run_id: str, status: RunStatus) -> None:
-        self.server.call("POST", f"/runs/{segment(run_id)}/end", json={"status": RunStatus(status).value})
+        self.server.call(
+            "POST", f"/runs/{segment(run_id)}/end", json={"status": RunStatus(status).value}
+        )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -95,8 +117,13 @@ class HttpTrackingStore:
         params: list[tuple[str, Any]] = [
             (k, v)
             for k, v in (
-                ("experiment", experiment), ("status", status), ("limit", limit), ("offset", offset),
-                ("name", name), ("since", since), ("until", until),
+                ("experiment", experiment),
+                ("status", status),
+                ("limit", limit),
+                ("offset", offset),
+                ("name", name),
+                ("since", since),
+                ("until", until),
             )
             if v is not None
         ]

@@ -11,8 +11,8 @@ from typing import Any
 
 from usina.artifacts import ArtifactStore, check_key, put_file
 from usina.errors import InvalidInput
-from usina.tracking.entities import Metric, Run, RunStatus
 from usina.tracking.base import TrackingStore
+from usina.tracking.entities import Metric, Run, RunStatus
 from usina.tracking.sql import metric
 
 FLUSH_EVERY = 1000
