@@ -64,13 +64,13 @@ class ServerConnection:
         """The pooled client, made on first use (so importing usina does not import httpx)."""
         with self._lock:
             if self._http is None:
-                import httpx
+                from importlib.metadata import version
 
-                from usina import __version__
+                import httpx
 
                 self._http = httpx.Client(
                     base_url=self.url + API_PREFIX,
-                    headers={ACTOR_HEADER: self.actor, "User-Agent": f"usina/{__version__}"},
+                    headers={ACTOR_HEADER: self.actor, "User-Agent": f"usina/{version('usina')}"},
                     timeout=httpx.Timeout(self.timeout, connect=10.0),
                     transport=httpx.HTTPTransport(retries=3),
                 )
