@@ -88,7 +88,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.backends = backends
     errors.install(app)
     for module in (tracking, registry, artifacts):
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)
 
@@ -131,7 +131,15 @@ def _mount_docs(app: FastAPI) -> None:
 
 def app_from_env() -> FastAPI:
     """The app for the ``USINA_*`` environment: what each uvicorn worker builds."""
+    import logging
     import os
+
+    usina_log = logging.getLogger("usina")
+    if not usina_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        usina_log.addHandler(handler)
+        usina_log.setLevel(logging.INFO)
 
     from usina.settings import Settings
 

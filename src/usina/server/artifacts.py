@@ -23,7 +23,7 @@ from usina.errors import Conflict, InvalidInput, NotFound
 from usina.server import schemas as s
 from usina.server.deps import MAX_PAGE, backends, next_offset
 
-router = APIRouter(tags=["artifacts"])
+router = APIRouter(prefix="/api/v1", tags=["artifacts"])
 CHUNK = 1 << 20
 BLOB_PREFIX = "sha256/"
 _BINARY = {

@@ -11,7 +11,7 @@ from usina.registry.signature import Column
 from usina.server import schemas as s
 from usina.server.deps import MAX_PAGE, actor, backends, next_offset, registry, tracking
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 NAME = Path(max_length=128, description="The registered model's name.")
 ALIAS = Path(max_length=64, description="An alias, for example champion.")

@@ -16,7 +16,7 @@ from usina.server.deps import MAX_PAGE, actor, backends, next_offset, tracking
 from usina.tracking import RunStatus
 from usina.tracking.sql import metric
 
-router = APIRouter(tags=["tracking"])
+router = APIRouter(prefix="/api/v1", tags=["tracking"])
 CHUNK = 1 << 20
 
 
