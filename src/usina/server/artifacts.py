@@ -97,12 +97,16 @@ def download(request: Request, key: str) -> StreamingResponse:
     )
 
 
-@router.head("/artifacts/{key:path}")
+@router.head(
+    "/artifacts/{key:path}",
+    response_class=Response,
+    responses={200: {"description": "The key holds a value.", **_BINARY}},
+)
 def exists(request: Request, key: str) -> Response:
     """200 if ``key`` holds a value, 404 if not."""
     if not backends(request).artifacts.exists(check_key(key)):
         raise NotFound(f"no artifact at {key!r}", field="key")
-    return Response(status_code=200)
+    return Response(status_code=200, media_type="application/octet-stream")
 
 
 @router.delete("/artifacts/{key:path}", status_code=204)
