@@ -89,12 +89,13 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "USINA_HOME": str(tmp_path / "home"), **(env or {})}
         full_env.pop("USINA_URL", None)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "usina", "server", "--port", str(port), *args],
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env=full_env,
-        )
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "usina", "server", "--port", str(port), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=full_env,
+            )
         handle = ServerProcess(f"http://127.0.0.1:{port}", process, log)
         started.append(handle)
         deadline = time.monotonic() + timeout
