@@ -39,14 +39,18 @@ def test_errors_have_one_shape_and_name_the_field(api: httpx.Client) -> None:
     error(api.get("/api/v1/runs", params={"limit": 0}), 422, "invalid_input", "limit")
     error(api.post("/api/v1/runs", json={"experiment": 3}), 422, "invalid_input", "experiment")
     error(api.post("/api/v1/runs", content=b"{not json"), 422, "invalid_input")
-    error(api.post("/api/v1/runs", json={"experiment": "e", "typo": 1}), 422, "invalid_input", "typo")
+    error(
+        api.post("/api/v1/runs", json={"experiment": "e", "typo": 1}), 422, "invalid_input", "typo"
+    )
     error(api.get("/api/v1/nothing-here"), 404, "not_found")
     error(api.delete("/api/v1/runs"), 405, "method_not_allowed")
     run = api.post("/api/v1/runs", json={"experiment": "e", "params": {"C": "1"}}).json()
     batch = {"params": {"C": "2"}}
     error(api.post(f"/api/v1/runs/{run['id']}/batch", json=batch), 409, "conflict", "C")
     error(
-        api.post(f"/api/v1/runs/{run['id']}/batch", json={"metrics": [{"key": "bad key!", "value": 1}]}),
+        api.post(
+            f"/api/v1/runs/{run['id']}/batch", json={"metrics": [{"key": "bad key!", "value": 1}]}
+        ),
         400,
         "invalid_input",
         "metric",
@@ -56,10 +60,22 @@ def test_errors_have_one_shape_and_name_the_field(api: httpx.Client) -> None:
 def test_conflicts_for_duplicates_and_missing_targets(api: httpx.Client) -> None:
     blob = api.put("/api/v1/artifacts/" + _blob_key(b"m"), content=b"m")
     assert blob.status_code == 201, blob.text
-    version = {"digest": blob.json()["sha256"], "size": 1, "format": "sklearn", "model_class": "x.Y"}
+    version = {
+        "digest": blob.json()["sha256"],
+        "size": 1,
+        "format": "sklearn",
+        "model_class": "x.Y",
+    }
     assert api.post("/api/v1/models/m/versions", json=version).json()["version"] == 1
-    error(api.put("/api/v1/models/m/aliases/champion", json={"version": 5}), 409, "missing_reference", "version")
-    error(api.post("/api/v1/models/m/aliases/champion/rollback", json={}), 404, "not_found", "alias")
+    error(
+        api.put("/api/v1/models/m/aliases/champion", json={"version": 5}),
+        409,
+        "missing_reference",
+        "version",
+    )
+    error(
+        api.post("/api/v1/models/m/aliases/champion/rollback", json={}), 404, "not_found", "alias"
+    )
     missing = {**version, "digest": "f" * 64}
     error(api.post("/api/v1/models/m/versions", json=missing), 404, "not_found", "digest")
 
@@ -82,7 +98,9 @@ def test_blobs_must_match_their_digest_and_are_not_deleted(api: httpx.Client) ->
 
 def test_lists_page_and_filter(api: httpx.Client) -> None:
     for i in range(5):
-        api.post("/api/v1/runs", json={"experiment": "paged", "name": f"r{i}", "tags": {"i": str(i)}})
+        api.post(
+            "/api/v1/runs", json={"experiment": "paged", "name": f"r{i}", "tags": {"i": str(i)}}
+        )
     first = api.get("/api/v1/runs", params={"limit": 2}).json()
     assert len(first["items"]) == 2 and first["next_offset"] == 2
     last = api.get("/api/v1/runs", params={"limit": 2, "offset": 4}).json()
@@ -91,7 +109,9 @@ def test_lists_page_and_filter(api: httpx.Client) -> None:
     assert [r["name"] for r in tagged] == ["r3"]
     error(api.get("/api/v1/runs", params={"tag": "no-equals"}), 400, "invalid_input", "tag")
     error(api.get("/api/v1/runs", params={"status": "asleep"}), 400, "invalid_input", "status")
-    assert api.get("/api/v1/experiments", params={"name": "page"}).json()["items"][0]["run_count"] == 5
+    assert (
+        api.get("/api/v1/experiments", params={"name": "page"}).json()["items"][0]["run_count"] == 5
+    )
 
 
 def test_health_readiness_metrics_and_docs(api: httpx.Client) -> None:
@@ -110,7 +130,10 @@ def test_health_readiness_metrics_and_docs(api: httpx.Client) -> None:
 
 def test_foreign_host_headers_are_refused(api: httpx.Client) -> None:
     message = error(
-        api.get("/api/v1/models", headers={"Host": "attacker.example"}), 400, "invalid_input", "Host"
+        api.get("/api/v1/models", headers={"Host": "attacker.example"}),
+        400,
+        "invalid_input",
+        "Host",
     )
     assert "--allowed-host" in message
     assert api.get("/api/v1/models", headers={"Host": "localhost:1234"}).status_code == 200
@@ -139,13 +162,23 @@ def test_limits_and_configured_cors(db_url: str, tmp_path) -> None:  # type: ign
         time.sleep(0.02)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            error(http.put("/api/v1/artifacts/big.bin", content=b"x" * 1001), 413, "payload_too_large", "body")
+            error(
+                http.put("/api/v1/artifacts/big.bin", content=b"x" * 1001),
+                413,
+                "payload_too_large",
+                "body",
+            )
 
             def chunked() -> Iterator[bytes]:
                 for _ in range(5):
                     yield b"y" * 400
 
-            error(http.put("/api/v1/artifacts/big.bin", content=chunked()), 413, "payload_too_large", "body")
+            error(
+                http.put("/api/v1/artifacts/big.bin", content=chunked()),
+                413,
+                "payload_too_large",
+                "body",
+            )
             assert http.head("/api/v1/artifacts/big.bin").status_code == 404, "nothing half-written"
             huge = b'{"experiment": "' + b"e" * (17 * 2**20) + b'"}'
             error(http.post("/api/v1/runs", content=huge), 413, "payload_too_large", "body")

@@ -103,7 +103,12 @@ def test_artifact_routes_refuse_the_traversal_corpus(live_server, tmp_path: Path
 
     targets = []
     for key in corpus(canary):
-        for method, body in (("GET", None), ("HEAD", None), ("PUT", b"overwritten"), ("DELETE", None)):
+        for method, body in (
+            ("GET", None),
+            ("HEAD", None),
+            ("PUT", b"overwritten"),
+            ("DELETE", None),
+        ):
             targets.append((method, f"/api/v1/artifacts/{key}", body))
         targets.append(("GET", f"/api/v1/artifacts?prefix={key}", None))
         targets.append(("GET", f"/api/v1/runs/{run}/artifacts/{key}", None))
