@@ -22,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
 
 from usina.server import ServerConfig, create_app
 
-
 # The schema is loaded at collection (schemathesis parametrizes from it), so the app's state
 # lives in a temporary folder removed when the test session ends.
 _ROOT = tempfile.TemporaryDirectory(prefix="usina-schemathesis-")
