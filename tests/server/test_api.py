@@ -12,7 +12,7 @@ import uvicorn
 
 from usina.server import ServerConfig, create_app
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+on_sqlite = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def error(response: httpx.Response, status: int, code: str, field: str | None = 
     return str(body["error"]["message"])
 
 
+@on_sqlite
 def test_errors_have_one_shape_and_name_the_field(api: httpx.Client) -> None:
     error(api.get("/api/v1/runs/not-hex"), 400, "invalid_input", "run_id")
     error(api.get(f"/api/v1/runs/{'0' * 32}"), 404, "not_found", "run_id")
@@ -57,7 +58,8 @@ def test_errors_have_one_shape_and_name_the_field(api: httpx.Client) -> None:
     )
 
 
-def test_conflicts_for_duplicates_and_missing_targets(api: httpx.Client) -> None:
+@on_sqlite
+def test_conflicts_with_the_stored_state(api: httpx.Client) -> None:
     blob = api.put("/api/v1/artifacts/" + _blob_key(b"m"), content=b"m")
     assert blob.status_code == 201, blob.text
     version = {
@@ -87,6 +89,7 @@ def _blob_key(data: bytes) -> str:
     return f"sha256/{digest[:2]}/{digest}"
 
 
+@on_sqlite
 def test_blobs_must_match_their_digest_and_are_not_deleted(api: httpx.Client) -> None:
     wrong = api.put("/api/v1/artifacts/" + _blob_key(b"a"), content=b"b")
     error(wrong, 400, "invalid_input", "key")
@@ -96,6 +99,7 @@ def test_blobs_must_match_their_digest_and_are_not_deleted(api: httpx.Client) ->
     assert api.head("/api/v1/artifacts/nothing").status_code == 404
 
 
+@on_sqlite
 def test_lists_page_and_filter(api: httpx.Client) -> None:
     for i in range(5):
         api.post(
@@ -114,6 +118,7 @@ def test_lists_page_and_filter(api: httpx.Client) -> None:
     )
 
 
+@on_sqlite
 def test_health_readiness_metrics_and_docs(api: httpx.Client) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     assert api.get("/readyz").json() == {"status": "ready"}
@@ -128,6 +133,7 @@ def test_health_readiness_metrics_and_docs(api: httpx.Client) -> None:
     assert api.get("/docs/static/swagger-ui-bundle.js").status_code == 200
 
 
+@on_sqlite
 def test_foreign_host_headers_are_refused(api: httpx.Client) -> None:
     message = error(
         api.get("/api/v1/models", headers={"Host": "attacker.example"}),
@@ -140,11 +146,13 @@ def test_foreign_host_headers_are_refused(api: httpx.Client) -> None:
     assert api.get("/healthz", headers={"Host": "[::1]:80"}).status_code == 200
 
 
+@on_sqlite
 def test_cors_is_off_by_default(api: httpx.Client) -> None:
     response = api.get("/api/v1/models", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in response.headers
 
 
+@on_sqlite
 def test_limits_and_configured_cors(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from server.conftest import free_port
 
@@ -189,3 +197,17 @@ def test_limits_and_configured_cors(db_url: str, tmp_path) -> None:  # type: ign
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_every_route_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "server.md").read_text()
+    app = create_app(ServerConfig(db_url="sqlite://", artifacts="memory://"))
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+        if f"`{method.upper()} {path.removeprefix('/api/v1')}`" not in doc
+    ]
+    assert missing == []
