@@ -211,3 +211,31 @@ def test_every_route_is_documented() -> None:
         if f"`{method.upper()} {path.removeprefix('/api/v1')}`" not in doc
     ]
     assert missing == []
+
+
+@on_sqlite
+def test_a_bug_answers_500_in_the_error_shape_and_keeps_the_connection(
+    db_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from server.conftest import free_port
+
+    app = create_app(ServerConfig(db_url=db_url, artifacts=str(tmp_path / "a")))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("internal-detail-42")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            message = error(http.get("/boom"), 500, "internal")
+            assert "internal-detail-42" not in message, "internals stay in the log"
+            assert http.get("/healthz").status_code == 200, "the same connection still answers"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -7,6 +7,7 @@ write transaction (SQLite) makes numbers gapless and unique under any number of 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -58,6 +59,12 @@ class SqlRegistryStore:
         description: str = "",
     ) -> ModelVersion:
         check_model_name(name)
+        for key, value in metrics.items():
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidInput(
+                    f"version metric {key!r} is {value!r}; metrics are finite numbers",
+                    field="metrics",
+                )
         now = time.time()
 
         def tx(conn: Connection) -> int:

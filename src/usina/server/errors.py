@@ -90,16 +90,46 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", exc_info=exc)
-    return error_response(
-        500, "internal", "the server failed unexpectedly; this is a bug: the server log has details"
-    )
+class CatchAll:
+    """Answer an unexpected exception with the JSON 500 and keep the connection.
+
+    Starlette's outermost handler would answer too, then re-raise, and the server would drop the
+    client's keep-alive connection; here the error is logged and ends with the answer.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+            if started:
+                raise  # half an answer went out: only dropping the connection tells the client
+            response = error_response(
+                500,
+                "internal",
+                "the server failed unexpectedly; this is a bug: the server log has details",
+            )
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that give every error its JSON shape."""
+    """Register the handlers that give every error its JSON shape (call before other
+    middleware is added, so ``CatchAll`` sits innermost, inside the metrics and guards)."""
     app.add_exception_handler(errors.UsinaError, _usina_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(CatchAll)

@@ -66,6 +66,11 @@ def check_tracking_store(make_client: Callable[[], Any]) -> None:
         InvalidInput, lambda: store.log_batch(run.id, params={"bad key!": "1"}), field="param"
     )
     expect_error(InvalidInput, lambda: store.create_run("bad/../name!"), field="experiment")
+    for bad in (float("nan"), float("inf")):
+        nan = [Metric("loss", bad, 3, now)]
+        expect_error(
+            InvalidInput, lambda nan=nan: store.log_batch(run.id, metrics=nan), field="loss"
+        )
 
     # Inputs and artifacts (the blob is in the client's artifact store first).
     blob = put_bytes(client.artifacts, b"report")

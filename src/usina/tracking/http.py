@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from usina.errors import InvalidInput
 from usina.remote import ServerConnection, segment
 from usina.tracking.entities import Experiment, Metric, Run, RunArtifact, RunInput, RunStatus
 from usina.tracking.sql import metric
@@ -67,7 +68,12 @@ class HttpTrackingStore:
     ) -> None:
         body = {
             "metrics": [
-                {"key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+                {
+                    "key": m.key,
+                    "value": m.value,
+                    "step": m.step,
+                    "timestamp": m.timestamp,
+                }
                 for m in (metric(m.key, m.value, m.step, m.timestamp) for m in metrics)
             ],
             "params": _text(params),
@@ -114,22 +120,29 @@ class HttpTrackingStore:
         since: float | None = None,
         until: float | None = None,
     ) -> list[Run]:
-        params: list[tuple[str, Any]] = [
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInput(f"limit {limit!r} is not a positive integer", field="limit")
+        filters: list[tuple[str, Any]] = [
             (k, v)
             for k, v in (
                 ("experiment", experiment),
                 ("status", status),
-                ("limit", limit),
-                ("offset", offset),
                 ("name", name),
                 ("since", since),
                 ("until", until),
             )
             if v is not None
         ]
-        params.extend(("tag", f"{k}={v}") for k, v in (tags or {}).items())
-        page = self.server.call("GET", "/runs", params=params)
-        return [run_from_json(r) for r in page["items"]]
+        filters.extend(("tag", f"{k}={v}") for k, v in (tags or {}).items())
+        found: list[Run] = []
+        next_offset: int | None = offset
+        while next_offset is not None and len(found) < limit:
+            want = min(PAGE, limit - len(found))
+            paging = [("limit", want), ("offset", next_offset)]
+            page = self.server.call("GET", "/runs", params=filters + paging)
+            found.extend(run_from_json(r) for r in page["items"])
+            next_offset = page["next_offset"]
+        return found
 
     def list_experiments(
         self, name: str | None = None, limit: int | None = None, offset: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -81,6 +82,12 @@ def metric(key: str, value: Any, step: int = 0, timestamp: float | None = None) 
         number = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"metric {key!r} has value {value!r}, not a number", field=key) from None
+    if not math.isfinite(number):
+        # SQLite stores NaN as NULL and JSON has no NaN or infinity: refuse them everywhere.
+        raise InvalidInput(
+            f"metric {key!r} is {number}; log finite numbers only (skip the step, or log a tag)",
+            field=key,
+        )
     if isinstance(step, bool) or not isinstance(step, int):
         raise InvalidInput(f"metric {key!r} step {step!r} is not an integer", field="step")
     return Metric(key, number, step, time.time() if timestamp is None else timestamp)
@@ -151,6 +158,7 @@ class SqlTrackingStore:
     ) -> None:
         params = _checked(params, "param")
         tags = _checked(tags, "tag")
+        metrics = [metric(m.key, m.value, m.step, m.timestamp) for m in metrics]
         rows = [
             {
                 "run_id": run_id,
