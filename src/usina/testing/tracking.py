@@ -67,10 +67,11 @@ def check_tracking_store(make_client: Callable[[], Any]) -> None:
     )
     expect_error(InvalidInput, lambda: store.create_run("bad/../name!"), field="experiment")
     for bad in (float("nan"), float("inf")):
-        nan = [Metric("loss", bad, 3, now)]
-        expect_error(
-            InvalidInput, lambda nan=nan: store.log_batch(run.id, metrics=nan), field="loss"
-        )
+
+        def log_non_finite(value: float = bad) -> None:
+            store.log_batch(run.id, metrics=[Metric("loss", value, 3, now)])
+
+        expect_error(InvalidInput, log_non_finite, field="loss")
 
     # Inputs and artifacts (the blob is in the client's artifact store first).
     blob = put_bytes(client.artifacts, b"report")
