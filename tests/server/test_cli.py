@@ -74,6 +74,28 @@ def test_cli_works_through_the_server(live_server, remote_factory, tmp_path: Pat
     history = httpx.get(f"{live_server.url}/api/v1/models/credit/history").json()["items"]
     assert [(h["to_version"], h["reason"]) for h in history] == [(2, "better")]
 
+    # The top-level Python API follows USINA_URL too.
+    script = (
+        "import usina\n"
+        "with usina.start_run('from-env') as run:\n"
+        "    run.log_metric('auc', 0.7)\n"
+        "print(usina.load_model('models:/credit@champion').__class__.__name__)\n"
+    )
+    api = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("USINA_")},
+            "USINA_URL": live_server.url,
+        },
+        timeout=120,
+    )
+    assert api.returncode == 0 and api.stdout.strip() == "LogisticRegression", api.stderr
+    assert [r.experiment for r in client.tracking.list_runs(experiment="from-env")] == ["from-env"]
+    assert not (tmp_path / ".usina").exists(), "no local state was created"
+
     missing = usina("--url", live_server.url, "models", "show", "ghost", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.strip().startswith(
         "error: no model named 'ghost'"

@@ -1,6 +1,6 @@
 """The model registry: numbered versions, safe model formats, aliases with history."""
 
-from usina.registry.base import RegistryStore
+from usina.registry.base import AliasStore, RegistryStore, VersionStore
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
 from usina.registry.formats import dump_model, load_model_bytes
 from usina.registry.http import HttpRegistryStore
@@ -10,6 +10,7 @@ from usina.registry.uri import ModelRef, parse_model_uri
 
 __all__ = [
     "AliasChange",
+    "AliasStore",
     "Column",
     "HttpRegistryStore",
     "ModelRef",
@@ -18,6 +19,7 @@ __all__ = [
     "RegistryStore",
     "Signature",
     "SqlRegistryStore",
+    "VersionStore",
     "dump_model",
     "infer_signature",
     "load_model_bytes",

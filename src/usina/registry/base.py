@@ -1,5 +1,5 @@
-"""The registry store protocol: ``SqlRegistryStore`` on the database, ``HttpRegistryStore`` on a
-server. Both pass ``usina.testing.check_registry_store``."""
+"""The registry store protocols: ``SqlRegistryStore`` on the database, ``HttpRegistryStore`` on
+a server. Both pass ``usina.testing.check_registry_store``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from usina.registry.signature import Signature
 from usina.registry.uri import ModelRef
 
 
-class RegistryStore(Protocol):
-    """Models, their numbered versions, and aliases with an append-only history."""
+class VersionStore(Protocol):
+    """Registered models and their immutable, numbered versions."""
 
     def create_version(
         self,
@@ -60,6 +60,10 @@ class RegistryStore(Protocol):
         """The versions of ``name``, newest first (created in ``[since, until)``)."""
         ...
 
+
+class AliasStore(Protocol):
+    """Movable names for versions, with an append-only history of every move."""
+
     def set_alias(self, name: str, alias: str, version: int, reason: str = "") -> AliasChange:
         """Point ``alias`` at ``version``, recording the move."""
         ...
@@ -75,3 +79,7 @@ class RegistryStore(Protocol):
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         """Every recorded move of the model's aliases, oldest first."""
         ...
+
+
+class RegistryStore(VersionStore, AliasStore, Protocol):
+    """Models, their numbered versions, and aliases with an append-only history."""

@@ -1,5 +1,5 @@
-"""The tracking store protocol: ``SqlTrackingStore`` on the database, ``HttpTrackingStore`` on a
-server. Both pass ``usina.testing.check_tracking_store``."""
+"""The tracking store protocols: ``SqlTrackingStore`` on the database, ``HttpTrackingStore`` on
+a server. Both pass ``usina.testing.check_tracking_store``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ from typing import Protocol
 from usina.tracking.entities import Experiment, Metric, Run, RunStatus
 
 
-class TrackingStore(Protocol):
-    """Experiments and runs, with their params, metrics, tags, artifacts and inputs.
-
-    The writes are what an ``ActiveRun`` needs; the reads are what the command line and the
-    registry's lineage need. Lists are paged with ``limit`` and ``offset``.
-    """
+class RunLog(Protocol):
+    """The writes an ``ActiveRun`` makes: start a run, log to it, keep it alive, end it."""
 
     heartbeat_timeout: float
 
@@ -54,6 +50,10 @@ class TrackingStore(Protocol):
         """Close a running run with its final status."""
         ...
 
+
+class RunReader(Protocol):
+    """What was logged: runs and experiments, paged with ``limit`` and ``offset``."""
+
     def get_run(self, run_id: str) -> Run:
         """A run with everything it logged; ``NotFound`` if absent."""
         ...
@@ -83,3 +83,7 @@ class TrackingStore(Protocol):
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged value of one metric, by step."""
         ...
+
+
+class TrackingStore(RunLog, RunReader, Protocol):
+    """Experiments and runs, with their params, metrics, tags, artifacts and inputs."""
