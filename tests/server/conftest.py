@@ -84,19 +84,31 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start ``usina server`` subprocesses; each is stopped (SIGTERM, then SIGKILL) after."""
     started: list[ServerProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> ServerProcess:
+    def start(
+        *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1", timeout: float = 60
+    ) -> ServerProcess:
         port = free_port()
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "USINA_HOME": str(tmp_path / "home"), **(env or {})}
         full_env.pop("USINA_URL", None)
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "usina", "server", "--port", str(port), *args],
+                [
+                    sys.executable,
+                    "-m",
+                    "usina",
+                    "server",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    *args,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=full_env,
             )
-        handle = ServerProcess(f"http://127.0.0.1:{port}", process, log)
+        handle = ServerProcess(f"http://{host}:{port}", process, log)
         started.append(handle)
         deadline = time.monotonic() + timeout
         while True:

@@ -116,6 +116,15 @@ def test_listening_beyond_loopback_warns() -> None:
     assert warning is not None and "no authentication" in warning
 
 
+def test_server_warns_when_bound_beyond_127_0_0_1(start_server) -> None:  # type: ignore[no-untyped-def]
+    # 127.0.0.2 is still this machine's loopback, so the test exposes nothing.
+    server = start_server(host="127.0.0.2")
+    assert "warning: listening on 127.0.0.2" in server.output()
+    assert "no authentication" in server.output()
+    assert httpx.get(f"{server.url}/healthz").status_code == 200, "the bound host is allowed"
+    assert httpx.get(f"{server.url}/healthz", headers={"Host": "other.example"}).status_code == 400
+
+
 def test_server_refuses_to_serve_another_server(tmp_path: Path) -> None:
     result = usina("--url", "http://127.0.0.1:1", "server", cwd=tmp_path)
     assert result.returncode == 2 and "unset USINA_URL" in result.stderr

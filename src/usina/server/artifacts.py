@@ -17,6 +17,7 @@ from typing import BinaryIO
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from usina.artifacts import blob_key, check_key
 from usina.errors import Conflict, InvalidInput, NotFound
@@ -60,13 +61,17 @@ async def upload(request: Request, key: str) -> s.BlobOut:
     size = 0
     with tempfile.TemporaryFile(prefix="usina-upload-") as spool:
         pending = bytearray()
-        async for chunk in request.stream():
-            sha.update(chunk)
-            size += len(chunk)
-            pending += chunk
-            if len(pending) >= CHUNK:
-                await run_in_threadpool(spool.write, bytes(pending))
-                pending.clear()
+        try:
+            async for chunk in request.stream():
+                sha.update(chunk)
+                size += len(chunk)
+                pending += chunk
+                if len(pending) >= CHUNK:
+                    await run_in_threadpool(spool.write, bytes(pending))
+                    pending.clear()
+        except ClientDisconnect:
+            # Nothing was stored: the spool goes away with the request.
+            raise InvalidInput(f"the upload of {key!r} was cut off", field="body") from None
         if pending:
             await run_in_threadpool(spool.write, bytes(pending))
         digest = sha.hexdigest()

@@ -45,4 +45,7 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
         server_header=False,
+        # Longer than the clients' idle pool expiry (httpx: 5 s), so a client never reuses a
+        # connection at the moment the server closes it.
+        timeout_keep_alive=30,
     )
