@@ -239,3 +239,17 @@ def test_a_bug_answers_500_in_the_error_shape_and_keeps_the_connection(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@on_sqlite
+def test_run_artifacts_download_by_path(live_server, remote_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    client = remote_factory()
+    source = tmp_path / "report.txt"
+    source.write_bytes(b"quality report")
+    with client.start_run("files") as run:
+        run.log_artifact(source, "reports/q1.txt")
+    with httpx.Client(base_url=live_server.url) as http:
+        got = http.get(f"/api/v1/runs/{run.id}/artifacts/reports/q1.txt")
+        assert got.status_code == 200 and got.content == b"quality report"
+        assert got.headers["x-usina-sha256"] == client.tracking.get_run(run.id).artifacts[0].digest
+        error(http.get(f"/api/v1/runs/{run.id}/artifacts/reports/q2.txt"), 404, "not_found", "path")

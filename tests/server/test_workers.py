@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from usina.client import Client
@@ -61,6 +62,12 @@ def test_four_workers_serve_sixteen_clients(db_url: str, start_server, tmp_path:
             assert len(check.tracking.metric_history(run_id, "loss")) == STEPS
     finally:
         check.close()
+
+    # /metrics sums every worker's counters, whichever worker answers the scrape.
+    metrics = httpx.get(f"{server.url}/metrics").text
+    created = 'usina_http_requests_total{method="POST",route="/api/v1/models/{name}/versions",status="201"}'
+    line = next(x for x in metrics.splitlines() if x.startswith(created))
+    assert float(line.split()[-1]) == CLIENTS * VERSIONS_EACH
 
     log = server.output()
     assert log.count("Application startup complete") == 4, log
