@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -133,7 +135,8 @@ def chapter_train(story: Story) -> None:
         started = time.perf_counter()
         with story.client.start_run(EXPERIMENT, name=params["model"], params=params) as run:
             run.log_input("credit-applications", story.dataset_digest, rows=len(story.data))
-            model.fit(x_train, y_train)
+            with story.console.status(f"   training the {title}…"):
+                model.fit(x_train, y_train)
             metrics = _evaluate(model, x_test, y_test)
             run.log_metrics(metrics)
             with tempfile.TemporaryDirectory() as tmp:
@@ -268,7 +271,9 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         metadata = f"the usina server at {client.artifacts.uri}"
     console.print(f"   metadata   {metadata}")
     console.print(f"   artifacts  {client.artifacts.uri}")
-    console.print("Look around:")
+    bin_dir = Path(sys.executable).parent
+    on_path = shutil.which("usina") == str(bin_dir / "usina")
+    console.print("Look around:" if on_path else f"Look around (the command is {bin_dir}/usina):")
     for command in (
         "usina models list",
         f"usina models show models:/{MODEL}@champion",
