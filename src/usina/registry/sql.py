@@ -21,19 +21,9 @@ from usina.registry.signature import Signature
 from usina.registry.uri import ModelRef, check_alias, check_model_name
 from usina.store import Database, insert_if_absent
 from usina.store import schema as t
+from usina.store.paging import check_page
 
 SET, ROLLBACK, DELETE = "set", "rollback", "delete"
-MAX_PAGE = 10_000
-
-
-def check_page(limit: Any, offset: Any) -> None:
-    """A page is ``limit`` items (1 to ``MAX_PAGE``, or all) after skipping ``offset``."""
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE
-    ):
-        raise InvalidInput(f"limit {limit!r} is not between 1 and {MAX_PAGE}", field="limit")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"offset {offset!r} is not a non-negative integer", field="offset")
 
 
 class SqlRegistryStore:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from usina.errors import Conflict, InvalidInput, NotFound
 from usina.store import Database, insert_if_absent
 from usina.store import schema as t
+from usina.store.paging import check_page
 from usina.tracking.entities import (
     Experiment,
     Metric,
@@ -27,7 +28,6 @@ from usina.tracking.entities import (
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._\-/]{0,255}")
 _KEY = re.compile(r"[A-Za-z0-9_\-./ :]{1,250}")
 MAX_VALUE = 8000
-MAX_PAGE = 10_000
 
 
 def check_name(value: str, field: str) -> str:
@@ -60,15 +60,6 @@ def _check_value(key: str, value: Any, kind: str) -> str:
             field=key,
         )
     return text
-
-
-def check_page(limit: Any, offset: Any) -> int:
-    """A page is ``limit`` items (1 to ``MAX_PAGE``) after skipping ``offset`` (0 or more)."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit {limit!r} is not between 1 and {MAX_PAGE}", field="limit")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"offset {offset!r} is not a non-negative integer", field="offset")
-    return limit
 
 
 def _checked(items: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
@@ -303,6 +294,7 @@ class SqlTrackingStore:
         since: float | None = None,
         until: float | None = None,
     ) -> list[Run]:
+        check_page(limit, offset)
         self.fail_stale_runs()
         if status is not None and status not in {s.value for s in RunStatus}:
             raise InvalidInput(
@@ -313,7 +305,7 @@ class SqlTrackingStore:
             sa.select(t.runs, t.experiments.c.name.label("experiment"))
             .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
             .order_by(t.runs.c.start_time.desc(), t.runs.c.id)
-            .limit(check_page(limit, offset))
+            .limit(limit)
             .offset(offset)
         )
         if experiment is not None:
@@ -353,8 +345,9 @@ class SqlTrackingStore:
             .order_by(t.experiments.c.name)
             .offset(offset)
         )
+        check_page(limit, offset)
         if limit is not None:
-            query = query.limit(check_page(limit, offset))
+            query = query.limit(limit)
         if name:
             query = query.where(t.experiments.c.name.contains(name, autoescape=True))
         with self.db.read() as conn:
