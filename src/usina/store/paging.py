@@ -10,7 +10,7 @@ MAX_PAGE = 10_000
 
 
 def check_page(limit: Any, offset: Any) -> None:
-    """Refuse a ``limit`` outside 1 to ``MAX_PAGE`` (``None`` means all) or a negative ``offset``."""
+    """Refuse a ``limit`` outside 1 to ``MAX_PAGE`` (``None``: all) or a negative ``offset``."""
     if limit is not None and (
         isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE
     ):
