@@ -1,8 +1,8 @@
 """The management server's ASGI application: ``create_app(config)``.
 
 Every process (each of ``usina server --workers N``) builds its own app from the same
-``ServerConfig``; the first request, or start-up, migrates the database under a lock, so N
-workers starting together migrate once.
+``ServerConfig`` and migrates the database on start-up under a lock, so N workers starting
+together migrate once.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -23,7 +23,11 @@ from usina.artifacts import open_artifact_store
 from usina.server import artifacts, errors, observability, registry, tracking
 from usina.server.deps import Backends
 from usina.server.guards import BodyLimit, HostGuard
+from usina.server.schemas import ErrorBody
 from usina.store import Database
+
+if TYPE_CHECKING:
+    from usina.settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -40,8 +44,9 @@ class ServerConfig:
     heartbeat_timeout: float = 60.0
 
     @classmethod
-    def from_settings(cls, settings: Any, host: str = "127.0.0.1") -> ServerConfig:
-        """The config ``Settings`` describe; the bound ``host`` is always an allowed name."""
+    def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
+        """The config ``settings`` describe; unless hosts are listed, the server answers to the
+        bound ``host`` and to localhost."""
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
         if not hosts:
             hosts = list(LOCAL_HOSTS)
@@ -77,12 +82,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
         responses={
-            400: {"model": errors_model(), "description": "Bad input; `field` names it."},
-            404: {"model": errors_model(), "description": "Not found."},
-            409: {"model": errors_model(), "description": "Conflicts with the stored state."},
-            413: {"model": errors_model(), "description": "Body over the server's limit."},
-            422: {"model": errors_model(), "description": "Malformed request; `field` names it."},
-            503: {"model": errors_model(), "description": "The metadata database is unavailable."},
+            400: {"model": ErrorBody, "description": "Bad input; `field` names it."},
+            404: {"model": ErrorBody, "description": "Not found."},
+            409: {"model": ErrorBody, "description": "Conflicts with the stored state."},
+            413: {"model": ErrorBody, "description": "Body over the server's limit."},
+            422: {"model": ErrorBody, "description": "Malformed request; `field` names it."},
+            503: {"model": ErrorBody, "description": "The metadata database is unavailable."},
         },
     )
     app.state.backends = backends
@@ -103,12 +108,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_middleware(HostGuard, allowed=list(config.allowed_hosts))
     app.add_middleware(observability.RequestMetrics)
     return app
-
-
-def errors_model() -> Any:
-    from usina.server.schemas import ErrorBody
-
-    return ErrorBody
 
 
 def _mount_docs(app: FastAPI) -> None:
