@@ -128,3 +128,10 @@ def test_server_warns_when_bound_beyond_127_0_0_1(start_server) -> None:  # type
 def test_server_refuses_to_serve_another_server(tmp_path: Path) -> None:
     result = usina("--url", "http://127.0.0.1:1", "server", cwd=tmp_path)
     assert result.returncode == 2 and "unset USINA_URL" in result.stderr
+
+
+def test_a_bad_configuration_is_one_line_before_any_worker_starts(tmp_path: Path) -> None:
+    result = usina("server", env={"USINA_DB_URL": "not a url"}, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("error: USINA_DB_URL"), result.stderr
+    result = usina("server", env={"USINA_ARTIFACTS": "ftp://host/x"}, cwd=tmp_path)
+    assert result.returncode == 2 and "unknown artifact store scheme 'ftp'" in result.stderr

@@ -30,6 +30,12 @@ def serve(
     """
     import uvicorn
 
+    from usina.server.app import ServerConfig, create_app
+    from usina.settings import Settings
+
+    # Build the app once here, so a malformed database URL or a missing extra is one clear
+    # error before any worker starts (each worker then builds its own and migrates).
+    create_app(ServerConfig.from_settings(Settings(), host))
     warning = exposure_warning(host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
