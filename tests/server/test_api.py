@@ -39,7 +39,7 @@ def test_errors_have_one_shape_and_name_the_field(api: httpx.Client) -> None:
     error(api.get("/api/v1/models/ghost"), 404, "not_found", "name")
     error(api.get("/api/v1/runs", params={"limit": 0}), 422, "invalid_input", "limit")
     error(api.post("/api/v1/runs", json={"experiment": 3}), 422, "invalid_input", "experiment")
-    error(api.post("/api/v1/runs", content=b"{not json"), 422, "invalid_input")
+    error(api.post("/api/v1/runs", content=b"{not json"), 422, "invalid_input", "body")
     error(
         api.post("/api/v1/runs", json={"experiment": "e", "typo": 1}), 422, "invalid_input", "typo"
     )

@@ -70,6 +70,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     problems = exc.errors()
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
     field = _field(tuple(first.get("loc", ())))
+    if first.get("type") == "json_invalid":
+        field = "body"  # its location is a character offset, not a field
     message = f"{field}: {first.get('msg', 'invalid value')}"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
