@@ -62,7 +62,7 @@ def demo(
     """Run the end-to-end story: data, two candidates, registry, champion, rollback."""
     from usina.demo.story import run_demo
 
-    run_demo(rows=rows, seed=seed)
+    run_demo(rows=rows, seed=seed, client=context.client())
 
 
 def main() -> None:
