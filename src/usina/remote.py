@@ -24,6 +24,15 @@ ACTOR_HEADER = "X-Usina-Actor"
 _URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("usina")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def is_server_url(target: str) -> bool:
     """Whether ``target`` names a usina server (``http://`` or ``https://``)."""
     return isinstance(target, str) and target.startswith(("http://", "https://"))
@@ -64,13 +73,11 @@ class ServerConnection:
         """The pooled client, made on first use (so importing usina does not import httpx)."""
         with self._lock:
             if self._http is None:
-                from importlib.metadata import version
-
                 import httpx
 
                 self._http = httpx.Client(
                     base_url=self.url + API_PREFIX,
-                    headers={ACTOR_HEADER: self.actor, "User-Agent": f"usina/{version('usina')}"},
+                    headers={ACTOR_HEADER: self.actor, "User-Agent": f"usina/{_version()}"},
                     timeout=httpx.Timeout(self.timeout, connect=10.0),
                     transport=httpx.HTTPTransport(retries=3),
                 )
@@ -90,8 +97,18 @@ class ServerConnection:
 
         if isinstance(params, dict):
             params = {k: v for k, v in params.items() if v is not None}
+        # An upload's answer comes after the server has stored every byte, which takes time in
+        # proportion to the size: wait for it as long as it takes (connecting still times out).
+        timeout = httpx.Timeout(None, connect=10.0) if content is not None else None
         try:
-            response = self.http.request(method, route, json=json, params=params, content=content)
+            response = self.http.request(
+                method,
+                route,
+                json=json,
+                params=params,
+                content=content,
+                timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         raise_for_error(response)
