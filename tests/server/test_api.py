@@ -253,3 +253,12 @@ def test_run_artifacts_download_by_path(live_server, remote_factory, tmp_path) -
         assert got.status_code == 200 and got.content == b"quality report"
         assert got.headers["x-usina-sha256"] == client.tracking.get_run(run.id).artifacts[0].digest
         error(http.get(f"/api/v1/runs/{run.id}/artifacts/reports/q2.txt"), 404, "not_found", "path")
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_values_the_database_refuses_are_bad_input(api: httpx.Client) -> None:
+    run = api.post("/api/v1/runs", json={"experiment": "nul"}).json()
+    body = {"params": {"p": "a\u0000b"}}
+    error(api.post(f"/api/v1/runs/{run['id']}/batch", json=body), 400, "invalid_input")
+    error(api.get("/api/v1/runs", params={"experiment": "a\u0000b"}), 400, "invalid_input")
+    assert api.get("/healthz").status_code == 200

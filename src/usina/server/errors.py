@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
@@ -78,6 +79,15 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_input", message, field)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the checks let through (PostgreSQL text cannot hold NUL
+    # characters, for one): the caller's input, so a 400, never a 500.
+    first_line = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["invalid value"])[0]
+    return error_response(
+        400, "invalid_input", f"the database cannot store a value in this request: {first_line}"
+    )
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(
@@ -134,4 +144,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.UsinaError, _usina_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(sa_exc.DataError, _data_error)
     app.add_middleware(CatchAll)

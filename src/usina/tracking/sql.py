@@ -81,7 +81,18 @@ def metric(key: str, value: Any, step: int = 0, timestamp: float | None = None) 
         )
     if isinstance(step, bool) or not isinstance(step, int):
         raise InvalidInput(f"metric {key!r} step {step!r} is not an integer", field="step")
-    return Metric(key, number, step, time.time() if timestamp is None else timestamp)
+    if timestamp is None:
+        timestamp = time.time()
+    elif (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, int | float)
+        or not math.isfinite(timestamp)
+    ):
+        raise InvalidInput(
+            f"metric {key!r} timestamp {timestamp!r} is not a finite number of seconds",
+            field="timestamp",
+        )
+    return Metric(key, number, step, float(timestamp))
 
 
 class SqlTrackingStore:
