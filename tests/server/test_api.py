@@ -262,3 +262,15 @@ def test_values_the_database_refuses_are_bad_input(api: httpx.Client) -> None:
     error(api.post(f"/api/v1/runs/{run['id']}/batch", json=body), 400, "invalid_input")
     error(api.get("/api/v1/runs", params={"experiment": "a\u0000b"}), 400, "invalid_input")
     assert api.get("/healthz").status_code == 200
+
+
+@on_sqlite
+def test_artifact_keys_that_cannot_be_files_are_refused(api: httpx.Client) -> None:
+    assert api.put("/api/v1/artifacts/reports/a", content=b"a").status_code == 201
+    error(api.put("/api/v1/artifacts/reports/a/b", content=b"b"), 409, "conflict", "key")
+    error(api.put("/api/v1/artifacts/reports", content=b"r"), 409, "conflict", "key")
+    error(api.delete("/api/v1/artifacts/reports"), 409, "conflict", "key")
+    assert api.delete("/api/v1/artifacts/reports/a/b").status_code == 204
+    error(api.put("/api/v1/artifacts/" + "x" * 201, content=b"x"), 400, "invalid_key", "key")
+    long_prefix = api.get("/api/v1/artifacts", params={"prefix": "0" * 300})
+    error(long_prefix, 400, "invalid_key", "key")
