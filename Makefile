@@ -32,9 +32,16 @@ test: lint
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$status
 
-bench: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/tracking.py
+# The peers (MLflow, kfp) pin their own versions of shared libraries, so benchmarks get
+# their own environment and never change the one `make test` uses.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/bin/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+
+bench: $(BENCH_VENV)/bin/python
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	$(BENCH_VENV)/bin/python benchmarks/tracking.py
 
 clean:
-	rm -rf $(VENV) .usina .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .usina .pytest_cache .mypy_cache .ruff_cache
