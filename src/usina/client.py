@@ -9,7 +9,9 @@ from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_
 from usina.errors import InvalidInput
 from usina.registry import (
     AliasChange,
+    HttpRegistryStore,
     ModelVersion,
+    RegistryStore,
     SqlRegistryStore,
     dump_model,
     infer_signature,
@@ -18,8 +20,9 @@ from usina.registry import (
 )
 from usina.registry.formats import class_name
 from usina.registry.signature import Signature
+from usina.remote import ServerConnection, is_server_url
 from usina.store import Database
-from usina.tracking import ActiveRun, Run, SqlTrackingStore
+from usina.tracking import ActiveRun, HttpTrackingStore, Run, SqlTrackingStore, TrackingStore
 
 if TYPE_CHECKING:
     from usina.settings import Settings
@@ -34,7 +37,11 @@ class Lineage:
 
 
 class Client:
-    """Tracking and the registry over one metadata database and one artifact store.
+    """Tracking, the registry and artifacts: on a database and an artifact store, or on a server.
+
+    ``Client(db_url, artifacts)`` works on the metadata database and artifact store directly;
+    ``Client("http://host:port")`` does the same through a usina server. Every method behaves
+    the same either way.
 
     Example:
         >>> client = Client("sqlite://", "memory://")
@@ -44,23 +51,63 @@ class Client:
         {'auc': 0.9}
     """
 
+    tracking: TrackingStore
+    registry: RegistryStore
+
     def __init__(
         self,
-        db_url: str,
-        artifacts: str | ArtifactStore,
+        target: str,
+        artifacts: str | ArtifactStore | None = None,
         *,
         actor: str = "local",
         heartbeat_timeout: float = 60.0,
     ) -> None:
-        self.db = Database(db_url)
-        self.artifacts = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
         self.actor = actor
+        self.db: Database | None = None
+        self.server: ServerConnection | None = None
+        if is_server_url(target):
+            if artifacts is not None:
+                raise InvalidInput(
+                    "a client of a usina server uses the server's artifact store; "
+                    "give only the URL, as Client('http://host:port')",
+                    field="artifacts",
+                )
+            from usina.artifacts.http import HttpArtifactStore
+
+            self.server = ServerConnection(target, actor=actor)
+            self.artifacts: ArtifactStore = HttpArtifactStore(self.server)
+            self.tracking = HttpTrackingStore(self.server, heartbeat_timeout)
+            self.registry = HttpRegistryStore(self.server)
+            return
+        if artifacts is None:
+            raise InvalidInput(
+                f"give an artifact store with the database URL {target!r}, as "
+                "Client(db_url, artifacts), or a server URL, as Client('http://host:port')",
+                field="artifacts",
+            )
+        self.db = Database(target)
+        self.artifacts = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
         self.tracking = SqlTrackingStore(self.db, actor, heartbeat_timeout)
         self.registry = SqlRegistryStore(self.db, actor)
 
+    def direct_db(self, feature: str) -> Database:
+        """The metadata database, for features that do not go through a server yet."""
+        if self.db is None:
+            raise InvalidInput(
+                f"{feature} work on the metadata database directly and do not go through a "
+                "usina server yet; run them where USINA_DB_URL and USINA_ARTIFACTS reach the "
+                "stores (without USINA_URL or --url)",
+                field="url",
+            )
+        return self.db
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
-        """A client for the installation ``settings`` describe."""
+        """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
+        if settings.url:
+            return cls(
+                settings.url, actor=settings.actor, heartbeat_timeout=settings.heartbeat_timeout
+            )
         return cls(
             settings.resolved_db_url(),
             settings.resolved_artifacts(),
@@ -170,5 +217,8 @@ class Client:
         return read_bytes(self.artifacts, digest)
 
     def close(self) -> None:
-        """Release database connections."""
-        self.db.dispose()
+        """Release database or server connections."""
+        if self.db is not None:
+            self.db.dispose()
+        if self.server is not None:
+            self.server.close()

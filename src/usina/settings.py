@@ -31,11 +31,31 @@ class Settings(BaseSettings):
         default=None,
         description="Artifact store URI (a folder, file://, gs://, s3://); a folder in the home.",
     )
+    url: str | None = Field(
+        default=None,
+        description="A usina server (http://host:port) to work through instead of the database.",
+    )
     actor: str = Field(default="local", description="Name recorded on every write.")
     heartbeat_timeout: float = Field(
         default=60.0,
         gt=0,
         description="Seconds without a heartbeat after which a running run is marked failed.",
+    )
+
+    allowed_hosts: str = Field(
+        default="",
+        description="Server: comma-separated Host header names it answers (DNS rebinding "
+        "guard); the bound host plus localhost by default, '*' for any.",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Server: comma-separated origins allowed to call it from a browser; none by "
+        "default (CORS off).",
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 2**30,
+        gt=0,
+        description="Server: the largest artifact it accepts in one upload, in bytes.",
     )
 
     def resolved_db_url(self) -> str:

@@ -45,7 +45,8 @@ def test_migrations_run_once_when_processes_start_together(db_url: str) -> None:
     script = (
         "import sys; from usina.store import Database; import sqlalchemy as sa\n"
         "db = Database(sys.argv[1]); db.migrate()\n"
-        "print(db.write(lambda c: c.execute(sa.text('select count(*) from alembic_version')).scalar()))"
+        "q = sa.text('select count(*) from alembic_version')\n"
+        "print(db.write(lambda c: c.execute(q).scalar()))"
     )
     procs = [
         subprocess.Popen(

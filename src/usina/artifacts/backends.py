@@ -14,11 +14,14 @@ BACKENDS: dict[str, str] = {
     "gs": "usina.artifacts.remote:FsspecArtifactStore",
     "gcs": "usina.artifacts.remote:FsspecArtifactStore",
     "s3": "usina.artifacts.remote:FsspecArtifactStore",
+    "http": "usina.artifacts.http:HttpArtifactStore",
+    "https": "usina.artifacts.http:HttpArtifactStore",
 }
 
 
 def open_artifact_store(uri: str, **options: Any) -> ArtifactStore:
-    """Open the store for ``uri``: a folder path, ``file://``, ``memory://``, ``gs://``, ``s3://``."""
+    """Open the store for ``uri``: a folder, ``file://``, ``memory://``, ``gs://``, ``s3://``, or
+    a usina server (``http://``, ``https://``)."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
         scheme, rest = "file", uri
@@ -33,4 +36,6 @@ def open_artifact_store(uri: str, **options: Any) -> ArtifactStore:
     cls = getattr(importlib.import_module(module), name)
     if scheme in ("file", "memory"):
         return cls(rest)
+    if scheme in ("http", "https"):
+        return cls(uri)
     return cls(uri, **options)

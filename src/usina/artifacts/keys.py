@@ -11,6 +11,8 @@ import re
 from usina.errors import InvalidKey
 
 MAX_KEY_LENGTH = 1024
+# Filesystems cap a file name at 255 bytes; the file store's temporary names add 38.
+MAX_SEGMENT_LENGTH = 200
 _SEGMENT = re.compile(r"[A-Za-z0-9._\-=+@,~ ()]+")
 
 
@@ -29,6 +31,12 @@ def check_key(key: object) -> str:
             f"artifact key {key!r} is absolute; use a path relative to the store", field="key"
         )
     for segment in key.split("/"):
+        if len(segment) > MAX_SEGMENT_LENGTH:
+            raise InvalidKey(
+                f"artifact key {key[:80]!r}... has a part longer than {MAX_SEGMENT_LENGTH} "
+                "characters; split it with '/'",
+                field="key",
+            )
         if segment in ("", ".", ".."):
             raise InvalidKey(
                 f"artifact key {key!r} has an empty, '.' or '..' segment; "

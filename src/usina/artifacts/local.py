@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from usina.artifacts.keys import check_key
-from usina.errors import InvalidKey, NotFound
+from usina.errors import Conflict, InvalidKey, NotFound
 
 CHUNK = 1 << 20
 _TMP_MARK = ".tmp-"
@@ -38,7 +38,12 @@ class FileArtifactStore:
 
     def write(self, key: str, data: bytes | BinaryIO) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise self._clash(key) from None
+        if path.is_dir():
+            raise self._clash(key)
         tmp = path.with_name(f".{path.name}{_TMP_MARK}{uuid.uuid4().hex}")
         try:
             with open(tmp, "wb") as out:
@@ -66,8 +71,18 @@ class FileArtifactStore:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            path = self._path(key)
+            if path.is_dir():
+                raise self._clash(key)
+            path.unlink()
+
+    def _clash(self, key: str) -> Conflict:
+        return Conflict(
+            f"artifact key {key!r} clashes with another: a key cannot be both a value and a "
+            "folder of values (as 'a' and 'a/b')",
+            field="key",
+        )
 
     def list(self, prefix: str = "") -> list[str]:
         base = self._path(prefix.rstrip("/")) if prefix else self.root

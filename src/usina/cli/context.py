@@ -1,4 +1,4 @@
-"""What every command needs: the client for the current settings."""
+"""What every command needs: the client for the current settings (or for ``--url``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,23 @@ if TYPE_CHECKING:
     from usina.client import Client
 
 _client: Client | None = None
+_url: str | None = None
+
+
+def use_url(url: str | None) -> None:
+    """Make commands work through the server at ``url`` (the global ``--url`` option)."""
+    global _url, _client
+    _url = url
+    _client = None
+
+
+def remote_url() -> str | None:
+    """The server commands go through: ``--url``, else ``USINA_URL``, else none."""
+    if _url:
+        return _url
+    from usina.settings import Settings
+
+    return Settings().url
 
 
 def client() -> Client:
@@ -17,5 +34,8 @@ def client() -> Client:
         from usina.client import Client
         from usina.settings import Settings
 
-        _client = Client.from_settings(Settings())
+        settings = Settings()
+        if _url:
+            settings = settings.model_copy(update={"url": _url})
+        _client = Client.from_settings(settings)
     return _client

@@ -9,14 +9,15 @@ from typing import Optional
 import typer
 
 from usina import __version__
-from usina.cli import experiments, models, pipelines, runs, schedules
+from usina.cli import context, experiments, models, pipelines, runs, schedules, server
 
 app = typer.Typer(
     name="usina",
     help="Self-hostable MLOps: tracking, a model registry with rollback, and more.\n\n"
     "State lives in USINA_HOME (default ./.usina): a SQLite database and an artifact folder. "
     "Set USINA_DB_URL (e.g. postgresql+psycopg://user@host/db) and USINA_ARTIFACTS "
-    "(a folder, gs://bucket/prefix or s3://bucket/prefix) to move to shared engines.",
+    "(a folder, gs://bucket/prefix or s3://bucket/prefix) to move to shared engines, or "
+    "USINA_URL (or --url) to work through a shared 'usina server'.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -27,6 +28,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 pipelines.register(app)
 schedules.register(app)
+app.command("server")(server.server)
 
 
 def _version(value: bool) -> None:
@@ -40,8 +42,16 @@ def root(
     version: Optional[bool] = typer.Option(  # noqa: UP045
         None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    url: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--url",
+        envvar="USINA_URL",
+        help="Work through the usina server at this URL "
+        "(http://host:port) instead of the local database. Also USINA_URL.",
+    ),
 ) -> None:
     """Self-hostable MLOps."""
+    context.use_url(url)
 
 
 @app.command()
@@ -54,7 +64,7 @@ def demo(
     """Run the end-to-end story: data, two candidates, registry, champion, rollback."""
     from usina.demo.story import run_demo
 
-    run_demo(rows=rows, seed=seed)
+    run_demo(rows=rows, seed=seed, client=context.client())
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ def run(
     ref: Optional[str] = typer.Argument(  # noqa: UP045
         None, metavar="FILE.py:NAME", help="The pipeline, e.g. src/pipeline.py:training."
     ),
-    param: list[str] = typer.Option([], "--param", "-p", help=PARAM_HELP),  # noqa: B008
+    param: list[str] = typer.Option([], "--param", "-p", help=PARAM_HELP),
     resume: Optional[str] = typer.Option(  # noqa: UP045
         None, "--resume", help="Rerun only what failed or did not run in this earlier run."
     ),
@@ -44,7 +44,7 @@ def run(
             )
         from usina.pipelines import PipelineStore
 
-        ref = PipelineStore(c.db).get_run(resume).ref
+        ref = PipelineStore(c.direct_db("pipelines")).get_run(resume).ref
     pipeline = load_pipeline(ref)
     params = parse_params(pipeline, param)
     runner = LocalRunner(c, max_workers=workers, show=True)
@@ -79,7 +79,7 @@ def lineage(
 
     c = client()
     if target.startswith("sha256:"):
-        links = artifact_lineage(c.db, target.removeprefix("sha256:"))
+        links = artifact_lineage(c.direct_db("pipelines"), target.removeprefix("sha256:"))
         if json:
             print_json(links)
             return
@@ -97,7 +97,7 @@ def lineage(
             f"{target!r} is neither a models:/ URI nor sha256:DIGEST; e.g. models:/credit-risk/3",
             field="target",
         )
-    found = model_lineage(c.db, target)
+    found = model_lineage(c.direct_db("pipelines"), target)
     if json:
         print_json(found)
         return
@@ -148,7 +148,7 @@ def runs(
 
     from usina.pipelines import PipelineStore
 
-    found = PipelineStore(client().db).list_runs(pipeline, limit=limit)
+    found = PipelineStore(client().direct_db("pipelines")).list_runs(pipeline, limit=limit)
     if json:
         print_json(found)
         return
@@ -168,7 +168,7 @@ def show(
 
     from usina.pipelines import PipelineStore
 
-    r = PipelineStore(client().db).get_run(run_id)
+    r = PipelineStore(client().direct_db("pipelines")).get_run(run_id)
     if json:
         print_json(r)
         return
@@ -192,7 +192,7 @@ def logs(
     from usina.pipelines import PipelineStore
 
     c = client()
-    s = PipelineStore(c.db).get_run(run_id).step(step)
+    s = PipelineStore(c.direct_db("pipelines")).get_run(run_id).step(step)
     if s.log_digest is None:
         console.print(f"step {step} wrote no output")
         return
@@ -228,7 +228,7 @@ def compile_pipeline(
     target: str = typer.Option("kfp", "--target", help="kfp: Kubeflow Pipelines v2 YAML."),
     output: str = typer.Option(..., "--output", "-o", help="The YAML file to write."),
     image: str = typer.Option(..., "--image", help=IMAGE_HELP),
-    env: list[str] = typer.Option([], "--env", help=ENV_HELP),  # noqa: B008
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     image_ref: Optional[str] = typer.Option(None, "--image-ref", help=REF_HELP),  # noqa: UP045
 ) -> None:
     """Compile a pipeline to Kubeflow Pipelines v2 YAML (Vertex AI Pipelines runs it too)."""
@@ -250,8 +250,8 @@ def submit(
     pipeline_root: str = typer.Option(
         ..., "--pipeline-root", help="gs:// folder for the run's files."
     ),
-    param: list[str] = typer.Option([], "--param", "-p", help=PARAM_HELP),  # noqa: B008
-    env: list[str] = typer.Option([], "--env", help=ENV_HELP),  # noqa: B008
+    param: list[str] = typer.Option([], "--param", "-p", help=PARAM_HELP),
+    env: list[str] = typer.Option([], "--env", help=ENV_HELP),
     service_account: Optional[str] = typer.Option(  # noqa: UP045
         None, "--service-account", help="The account the steps run as."
     ),

@@ -17,7 +17,7 @@ def create(
     name: str = typer.Argument(..., help="The schedule's name."),
     cron: str = typer.Option(..., "--cron", help="Five-field cron in UTC, e.g. '0 3 * * *'."),
     pipeline: str = typer.Option(..., "--pipeline", help="The pipeline, FILE.py:NAME."),
-    param: list[str] = typer.Option([], "--param", "-p", help="A parameter, KEY=VALUE."),  # noqa: B008
+    param: list[str] = typer.Option([], "--param", "-p", help="A parameter, KEY=VALUE."),
     catchup: str = typer.Option(
         "skip", "--catchup", help="After downtime: skip (drop missed ticks) or once (one run)."
     ),
@@ -35,7 +35,7 @@ def create(
     where, _, attr = pipeline.rpartition(":")
     ref = f"{Path(where).resolve()}:{attr}" if where.endswith(".py") else pipeline
     c = client()
-    s = ScheduleStore(c.db, c.actor).create(name, ref, cron, params, catchup)
+    s = ScheduleStore(c.direct_db("schedules"), c.actor).create(name, ref, cron, params, catchup)
     console.print(f"schedule {s.name}: {s.cron} → {loaded.name}; next run {when(s.next_tick)}")
 
 
@@ -46,7 +46,7 @@ def list_schedules(json: bool = typer.Option(False, "--json", help="Print JSON."
 
     from usina.pipelines.schedules import ScheduleStore
 
-    found = ScheduleStore(client().db).list()
+    found = ScheduleStore(client().direct_db("schedules")).list()
     if json:
         print_json(found)
         return
@@ -75,7 +75,7 @@ def pause(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
     """Stop firing a schedule until it is resumed."""
     from usina.pipelines.schedules import ScheduleStore
 
-    ScheduleStore(client().db).set_paused(name, True)
+    ScheduleStore(client().direct_db("schedules")).set_paused(name, True)
     console.print(f"schedule {name} paused")
 
 
@@ -84,7 +84,7 @@ def resume(name: str = typer.Argument(..., help="The schedule's name.")) -> None
     """Fire a paused schedule again, from its next tick (missed ticks are not run)."""
     from usina.pipelines.schedules import ScheduleStore
 
-    s = ScheduleStore(client().db).set_paused(name, False)
+    s = ScheduleStore(client().direct_db("schedules")).set_paused(name, False)
     console.print(f"schedule {name} resumed; next run {when(s.next_tick)}")
 
 
@@ -93,7 +93,7 @@ def delete(name: str = typer.Argument(..., help="The schedule's name.")) -> None
     """Delete a schedule (its past runs stay)."""
     from usina.pipelines.schedules import ScheduleStore
 
-    ScheduleStore(client().db).delete(name)
+    ScheduleStore(client().direct_db("schedules")).delete(name)
     console.print(f"schedule {name} deleted")
 
 
@@ -106,7 +106,7 @@ def scheduler(
     from usina.pipelines.schedules import Scheduler, run_inline
 
     c = client()
-    s = Scheduler(c.db, run_inline(c, max_workers=workers))
+    s = Scheduler(c.direct_db("schedules"), run_inline(c, max_workers=workers))
     if once:
         for fire in s.run_pending():
             what = f"run {fire.pipeline_run_id}" if fire.pipeline_run_id else "skipped (missed)"

@@ -203,7 +203,11 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         f"[bold green]Done in {time.perf_counter() - started:.1f} s.[/bold green] "
         "Everything is stored:"
     )
-    console.print(f"   metadata   {client.db.engine.url.render_as_string(hide_password=True)}")
+    if client.db is not None:
+        metadata = client.db.engine.url.render_as_string(hide_password=True)
+    else:
+        metadata = f"the usina server at {client.artifacts.uri}"
+    console.print(f"   metadata   {metadata}")
     console.print(f"   artifacts  {client.artifacts.uri}")
     bin_dir = Path(sys.executable).parent
     on_path = shutil.which("usina") == str(bin_dir / "usina")

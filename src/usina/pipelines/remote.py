@@ -147,7 +147,7 @@ def _ensure_run(runner: LocalRunner, run_id: str, pipeline: str, ref: str, job: 
             ["id"],
         )
 
-    runner.backend.db.write(tx)
+    runner.db.write(tx)
 
 
 def _maybe_finish(runner: LocalRunner, run_id: str, nodes: dict[str, Any]) -> None:

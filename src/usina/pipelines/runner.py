@@ -45,14 +45,14 @@ HEARTBEAT_EVERY_S = 10.0
 class Backend(Protocol):
     """Where a run keeps its state: ``usina.Client`` is one."""
 
-    db: Database
+    db: Database | None  # None for a client of a usina server, which pipelines refuse
     artifacts: ArtifactStore
     actor: str
 
 
 @dataclass
 class _Settings:
-    db: Database
+    db: Database | None
     artifacts: ArtifactStore
     actor: str
 
@@ -131,10 +131,17 @@ class LocalRunner:
             raise InvalidInput(
                 f"max_workers={max_workers!r} must be a whole number >= 1", field="max_workers"
             )
+        if backend.db is None:
+            raise InvalidInput(
+                "pipelines run on the metadata database directly and not through a usina "
+                "server yet; use a client made from USINA_DB_URL and USINA_ARTIFACTS",
+                field="client",
+            )
         self.backend = backend
+        self.db: Database = backend.db
         self.max_workers = max_workers or os.cpu_count() or 1
-        self.store = PipelineStore(backend.db, backend.actor)
-        self.tracking = SqlTrackingStore(backend.db, backend.actor)
+        self.store = PipelineStore(self.db, backend.actor)
+        self.tracking = SqlTrackingStore(self.db, backend.actor)
         self.show = show
         self.view = view
 
@@ -521,7 +528,7 @@ class LocalRunner:
         metrics = {
             k: float(v) for a in outputs.values() if a.kind == METRICS for k, v in a.value.items()
         }
-        SqlRegistryStore(self.backend.db, self.backend.actor).create_version(
+        SqlRegistryStore(self.db, self.backend.actor).create_version(
             r.task.step.register or "",
             digest=model.digest,
             size=model.size,

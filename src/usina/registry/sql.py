@@ -7,6 +7,7 @@ write transaction (SQLite) makes numbers gapless and unique under any number of 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -14,12 +15,13 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from usina.errors import Conflict, NotFound
+from usina.errors import Conflict, InvalidInput, MissingReference, NotFound
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
 from usina.registry.signature import Signature
 from usina.registry.uri import ModelRef, check_alias, check_model_name
 from usina.store import Database, insert_if_absent
 from usina.store import schema as t
+from usina.store.paging import check_page
 
 SET, ROLLBACK, DELETE = "set", "rollback", "delete"
 
@@ -47,6 +49,12 @@ class SqlRegistryStore:
         description: str = "",
     ) -> ModelVersion:
         check_model_name(name)
+        for key, value in metrics.items():
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidInput(
+                    f"version metric {key!r} is {value!r}; metrics are finite numbers",
+                    field="metrics",
+                )
         now = time.time()
 
         def tx(conn: Connection) -> int:
@@ -125,21 +133,64 @@ class SqlRegistryStore:
                 ).scalar_one()
             return self._version(conn, model_id, ref.name, int(version))
 
-    def list_versions(self, name: str) -> list[ModelVersion]:
+    def list_versions(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ModelVersion]:
+        check_page(limit, offset)
+        mv = t.model_versions
         with self.db.read() as conn:
             model_id = self._model_id(conn, name)
-            rows = conn.execute(
-                sa.select(t.model_versions)
-                .where(t.model_versions.c.model_id == model_id)
-                .order_by(t.model_versions.c.version.desc())
-            ).all()
+            query = sa.select(mv).where(mv.c.model_id == model_id).order_by(mv.c.version.desc())
+            if alias is not None:
+                check_alias(alias)
+                query = query.where(
+                    sa.exists().where(
+                        t.aliases.c.model_id == model_id,
+                        t.aliases.c.alias == alias,
+                        t.aliases.c.version == mv.c.version,
+                    )
+                )
+            if since is not None:
+                query = query.where(mv.c.created_at >= since)
+            if until is not None:
+                query = query.where(mv.c.created_at < until)
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execute(query.offset(offset)).all()
             by_version = self._aliases_by_version(conn, model_id)
             return [self._to_version(name, row, by_version.get(row.version, ())) for row in rows]
 
-    def list_models(self) -> list[RegisteredModel]:
+    def list_models(
+        self,
+        name: str | None = None,
+        alias: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[RegisteredModel]:
+        check_page(limit, offset)
+        query = sa.select(t.models).order_by(t.models.c.name).offset(offset)
+        if name:
+            query = query.where(t.models.c.name.contains(name, autoescape=True))
+        if alias is not None:
+            check_alias(alias)
+            query = query.where(
+                sa.exists().where(t.aliases.c.model_id == t.models.c.id, t.aliases.c.alias == alias)
+            )
+        if limit is not None:
+            query = query.limit(limit)
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(t.models).order_by(t.models.c.name)).all()
-            alias_rows = conn.execute(sa.select(t.aliases)).all()
+            rows = conn.execute(query).all()
+            ids = [r.id for r in rows]
+            alias_rows = conn.execute(
+                sa.select(t.aliases).where(t.aliases.c.model_id.in_(ids))
+            ).all()
         aliases: dict[int, dict[str, int]] = {}
         for a in alias_rows:
             aliases.setdefault(a.model_id, {})[a.alias] = a.version
@@ -175,7 +226,10 @@ class SqlRegistryStore:
 
         def tx(conn: Connection) -> AliasChange:
             model_id = self._lock_model(conn, name)
-            self._version(conn, model_id, name, version)
+            try:
+                self._version(conn, model_id, name, version)
+            except NotFound as exc:
+                raise MissingReference(exc.message, field="version") from None
             return self._move(conn, model_id, name, alias, version, SET, reason)
 
         return self.db.write(tx)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from usina.errors import InvalidInput, StoreUnavailable
 from usina.store import schema
 
 T = TypeVar("T")
+log = logging.getLogger("usina.store")
 
 BUSY_TIMEOUT_S = 30.0
 WRITE_ATTEMPTS = 12
@@ -99,6 +101,7 @@ class Database:
         if self._current_revision() != schema.HEAD:
             with self._migration_lock():
                 if self._current_revision() != schema.HEAD:
+                    log.info("migrating the metadata database to schema %s", schema.HEAD)
                     self._run_alembic()
         self._migrated = True
 

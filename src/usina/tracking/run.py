@@ -11,8 +11,9 @@ from typing import Any
 
 from usina.artifacts import ArtifactStore, check_key, put_file
 from usina.errors import InvalidInput
+from usina.tracking.base import TrackingStore
 from usina.tracking.entities import Metric, Run, RunStatus
-from usina.tracking.sql import SqlTrackingStore, metric
+from usina.tracking.sql import metric
 
 FLUSH_EVERY = 1000
 FLUSH_INTERVAL_S = 1.0
@@ -33,7 +34,7 @@ class ActiveRun:
         ...     run.log_metrics({"auc": 0.91}, step=0)
     """
 
-    def __init__(self, store: SqlTrackingStore, artifacts: ArtifactStore, run: Run) -> None:
+    def __init__(self, store: TrackingStore, artifacts: ArtifactStore, run: Run) -> None:
         self.store = store
         self.artifacts = artifacts
         self.info = run

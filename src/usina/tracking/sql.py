@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection
 from usina.errors import Conflict, InvalidInput, NotFound
 from usina.store import Database, insert_if_absent
 from usina.store import schema as t
+from usina.store.paging import check_page
 from usina.tracking.entities import (
     Experiment,
     Metric,
@@ -71,9 +73,26 @@ def metric(key: str, value: Any, step: int = 0, timestamp: float | None = None) 
         number = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"metric {key!r} has value {value!r}, not a number", field=key) from None
+    if not math.isfinite(number):
+        # SQLite stores NaN as NULL and JSON has no NaN or infinity: refuse them everywhere.
+        raise InvalidInput(
+            f"metric {key!r} is {number}; log finite numbers only (skip the step, or log a tag)",
+            field=key,
+        )
     if isinstance(step, bool) or not isinstance(step, int):
         raise InvalidInput(f"metric {key!r} step {step!r} is not an integer", field="step")
-    return Metric(key, number, step, time.time() if timestamp is None else timestamp)
+    if timestamp is None:
+        timestamp = time.time()
+    elif (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, int | float)
+        or not math.isfinite(timestamp)
+    ):
+        raise InvalidInput(
+            f"metric {key!r} timestamp {timestamp!r} is not a finite number of seconds",
+            field="timestamp",
+        )
+    return Metric(key, number, step, float(timestamp))
 
 
 class SqlTrackingStore:
@@ -141,6 +160,7 @@ class SqlTrackingStore:
     ) -> None:
         params = _checked(params, "param")
         tags = _checked(tags, "tag")
+        metrics = [metric(m.key, m.value, m.step, m.timestamp) for m in metrics]
         rows = [
             {
                 "run_id": run_id,
@@ -274,8 +294,18 @@ class SqlTrackingStore:
             return self._full_run(conn, row)
 
     def list_runs(
-        self, experiment: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        experiment: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[Run]:
+        check_page(limit, offset)
         self.fail_stale_runs()
         if status is not None and status not in {s.value for s in RunStatus}:
             raise InvalidInput(
@@ -285,19 +315,36 @@ class SqlTrackingStore:
         query = (
             sa.select(t.runs, t.experiments.c.name.label("experiment"))
             .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
-            .order_by(t.runs.c.start_time.desc())
+            .order_by(t.runs.c.start_time.desc(), t.runs.c.id)
             .limit(limit)
+            .offset(offset)
         )
         if experiment is not None:
             query = query.where(t.experiments.c.name == experiment)
         if status is not None:
             query = query.where(t.runs.c.status == status)
+        if name:
+            query = query.where(t.runs.c.name.contains(name, autoescape=True))
+        for key, value in (tags or {}).items():
+            query = query.where(
+                sa.exists().where(
+                    t.run_tags.c.run_id == t.runs.c.id,
+                    t.run_tags.c.key == key,
+                    t.run_tags.c.value == str(value),
+                )
+            )
+        if since is not None:
+            query = query.where(t.runs.c.start_time >= since)
+        if until is not None:
+            query = query.where(t.runs.c.start_time < until)
         with self.db.read() as conn:
             if experiment is not None:
                 self._experiment_id(conn, experiment, create=False)
             return [self._full_run(conn, row) for row in conn.execute(query).all()]
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(
+        self, name: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[Experiment]:
         counts = (
             sa.select(t.runs.c.experiment_id, sa.func.count().label("n"))
             .group_by(t.runs.c.experiment_id)
@@ -307,7 +354,13 @@ class SqlTrackingStore:
             sa.select(t.experiments, sa.func.coalesce(counts.c.n, 0).label("n"))
             .outerjoin(counts, counts.c.experiment_id == t.experiments.c.id)
             .order_by(t.experiments.c.name)
+            .offset(offset)
         )
+        check_page(limit, offset)
+        if limit is not None:
+            query = query.limit(limit)
+        if name:
+            query = query.where(t.experiments.c.name.contains(name, autoescape=True))
         with self.db.read() as conn:
             return [
                 Experiment(r.id, r.name, r.created_at, r.created_by, int(r.n))
@@ -315,6 +368,7 @@ class SqlTrackingStore:
             ]
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        _check_key(key, "metric")
         with self.db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(

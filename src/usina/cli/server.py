@@ -1,0 +1,46 @@
+"""``usina server``: the REST API for a team to share one usina."""
+
+from __future__ import annotations
+
+import typer
+
+
+def server(
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on; other than loopback, a warning: no auth yet.",
+    ),
+    port: int = typer.Option(8080, "--port", "-p", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="Worker processes."),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        help="A Host header name to answer (repeat; '*' for any). "
+        "Default: the bound host and localhost. Also USINA_ALLOWED_HOSTS.",
+    ),
+    cors_origin: list[str] = typer.Option(
+        [],
+        "--cors-origin",
+        help="A browser origin allowed to call the API (repeat). Default: none.",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the REST API (/api/v1, /docs, /healthz, /readyz, /metrics) over USINA_DB_URL and
+    USINA_ARTIFACTS."""
+    import os
+
+    from usina.cli.context import remote_url
+    from usina.errors import InvalidInput
+    from usina.server.serve import serve
+
+    if remote_url():
+        raise InvalidInput(
+            "'usina server' serves a database, not another server; unset USINA_URL / --url",
+            field="url",
+        )
+    if allowed_host:
+        os.environ["USINA_ALLOWED_HOSTS"] = ",".join(allowed_host)
+    if cors_origin:
+        os.environ["USINA_CORS_ORIGINS"] = ",".join(cors_origin)
+    serve(host=host, port=port, workers=workers, log_level=log_level)

@@ -1,0 +1,147 @@
+"""The management server's ASGI application: ``create_app(config)``.
+
+Every process (each of ``usina server --workers N``) builds its own app from the same
+``ServerConfig`` and migrates the database on start-up under a lock, so N workers starting
+together migrate once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
+
+from usina import __version__
+from usina.artifacts import open_artifact_store
+from usina.server import artifacts, errors, observability, registry, tracking
+from usina.server.deps import Backends
+from usina.server.guards import BodyLimit, HostGuard
+from usina.server.schemas import ErrorBody
+from usina.store import Database
+
+if TYPE_CHECKING:
+    from usina.settings import Settings
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What one server serves and whom it answers."""
+
+    db_url: str
+    artifacts: str
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    cors_origins: tuple[str, ...] = ()
+    max_upload_bytes: int = 50 * 2**30
+    heartbeat_timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
+        """The config ``settings`` describe; unless hosts are listed, the server answers to the
+        bound ``host`` and to localhost."""
+        hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
+        if not hosts:
+            hosts = list(LOCAL_HOSTS)
+            if host not in ("0.0.0.0", "::", ""):
+                hosts.append(host)
+        return cls(
+            db_url=settings.resolved_db_url(),
+            artifacts=settings.resolved_artifacts(),
+            allowed_hosts=tuple(hosts),
+            cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
+            max_upload_bytes=settings.max_upload_bytes,
+            heartbeat_timeout=settings.heartbeat_timeout,
+        )
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The REST API for ``config``'s database and artifact store."""
+    db = Database(config.db_url)
+    backends = Backends(db, open_artifact_store(config.artifacts), config.heartbeat_timeout)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(db.migrate)
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="usina",
+        version=__version__,
+        summary="Tracking and the model registry of a usina installation.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        responses={
+            400: {"model": ErrorBody, "description": "Bad input; `field` names it."},
+            404: {"model": ErrorBody, "description": "Not found."},
+            409: {"model": ErrorBody, "description": "Conflicts with the stored state."},
+            413: {"model": ErrorBody, "description": "Body over the server's limit."},
+            422: {"model": ErrorBody, "description": "Malformed request; `field` names it."},
+            503: {"model": ErrorBody, "description": "The metadata database is unavailable."},
+        },
+    )
+    app.state.backends = backends
+    errors.install(app)
+    for module in (tracking, registry, artifacts):
+        app.include_router(module.router)
+    app.include_router(observability.router)
+    _mount_docs(app)
+
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+            allow_headers=["content-type", "x-usina-actor"],
+        )
+    app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)
+    app.add_middleware(HostGuard, allowed=list(config.allowed_hosts))
+    app.add_middleware(observability.RequestMetrics)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs``, its assets served from the installed package (no CDN)."""
+    from starlette.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="usina API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
+
+
+def app_from_env() -> FastAPI:
+    """The app for the ``USINA_*`` environment: what each uvicorn worker builds."""
+    import logging
+    import os
+
+    usina_log = logging.getLogger("usina")
+    if not usina_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        usina_log.addHandler(handler)
+        usina_log.setLevel(logging.INFO)
+
+    from usina.settings import Settings
+
+    return create_app(
+        ServerConfig.from_settings(Settings(), os.environ.get("USINA_SERVER_HOST", "127.0.0.1"))
+    )

@@ -1,0 +1,61 @@
+"""What routes share: the server's stores, and the actor a request acts as."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi import Header, Request
+
+from usina.artifacts import ArtifactStore
+from usina.errors import InvalidInput
+from usina.registry import SqlRegistryStore
+from usina.store import Database
+from usina.tracking import SqlTrackingStore
+
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,127}")
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The metadata database and artifact store one server process works on."""
+
+    db: Database
+    artifacts: ArtifactStore
+    heartbeat_timeout: float
+
+
+def backends(request: Request) -> Backends:
+    found: Backends = request.app.state.backends
+    return found
+
+
+def actor(
+    x_usina_actor: str | None = Header(
+        default=None,
+        description="Who is acting, recorded on writes. Self-declared until access control lands.",
+    ),
+) -> str:
+    if x_usina_actor is None:
+        return "anonymous"
+    if not _ACTOR.fullmatch(x_usina_actor):
+        raise InvalidInput(
+            f"actor {x_usina_actor!r} is not valid; use letters, digits and '._@-'",
+            field="X-Usina-Actor",
+        )
+    return x_usina_actor
+
+
+def tracking(request: Request, who: str) -> SqlTrackingStore:
+    b = backends(request)
+    return SqlTrackingStore(b.db, who, b.heartbeat_timeout)
+
+
+def registry(request: Request, who: str) -> SqlRegistryStore:
+    return SqlRegistryStore(backends(request).db, who)
+
+
+def next_offset(count: int, limit: int, offset: int) -> int | None:
+    """The next page's offset, or ``None`` when this page was short (the last)."""
+    return offset + limit if count == limit else None

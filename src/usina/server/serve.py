@@ -1,0 +1,57 @@
+"""Run the server with uvicorn: one process, or N workers sharing the port."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning for listening beyond this machine while the API has no authentication."""
+    if host in LOOPBACK:
+        return None
+    return (
+        f"warning: listening on {host}: the usina API has no authentication yet, so anyone who "
+        "can reach this address can read and change every experiment, run and model. Put it "
+        "behind a proxy that authenticates, or bind 127.0.0.1."
+    )
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8080, workers: int = 1, log_level: str = "info"
+) -> None:
+    """Serve the API for the ``USINA_*`` environment until interrupted.
+
+    Each worker builds its own app from the environment (``app_from_env``); with more than one,
+    Prometheus counters go to a shared folder so ``/metrics`` sums them.
+    """
+    import uvicorn
+
+    from usina.server.app import ServerConfig, create_app
+    from usina.settings import Settings
+
+    # Build the app once here, so a malformed database URL or a missing extra is one clear
+    # error before any worker starts (each worker then builds its own and migrates).
+    create_app(ServerConfig.from_settings(Settings(), host))
+    warning = exposure_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    os.environ["USINA_SERVER_HOST"] = host
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="usina-metrics-")
+    uvicorn.run(
+        "usina.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+        # Longer than the clients' idle pool expiry (httpx: 5 s), so a client never reuses a
+        # connection at the moment the server closes it.
+        timeout_keep_alive=30,
+    )

@@ -1,0 +1,47 @@
+"""One suite, two clients: the SQL stores directly and the HTTP stores through a server, each
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from usina.artifacts.http import HttpArtifactStore
+from usina.testing import (
+    check_artifact_store,
+    check_model_round_trip,
+    check_registry_store,
+    check_tracking_store,
+)
+
+
+@pytest.fixture(params=["direct", "http"])
+def make_client(request: pytest.FixtureRequest, db_url: str, client_factory):  # type: ignore[no-untyped-def]
+    if request.param == "direct":
+        return lambda: client_factory(db_url)
+    return request.getfixturevalue("remote_factory")
+
+
+def test_tracking_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_tracking_store(make_client)
+
+
+def test_registry_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_registry_store(make_client)
+
+
+def test_model_round_trip(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    check_model_round_trip(make_client, model, tmp_path)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_http_artifact_store_conformance(live_server) -> None:  # type: ignore[no-untyped-def]
+    store = HttpArtifactStore(live_server.url)
+    try:
+        check_artifact_store(lambda: store)
+    finally:
+        store.server.close()
