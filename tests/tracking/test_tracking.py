@@ -144,3 +144,38 @@ def test_every_write_records_its_actor(db_url, client_factory) -> None:
         pass
     assert client.tracking.get_run(run.id).created_by == "ci-bot"
     assert client.tracking.list_experiments()[0].created_by == "ci-bot"
+
+
+def test_log_batch_checks_every_value_before_logging_any(client) -> None:
+    with client.start_run("exp") as run:
+        run.log_batch(
+            metrics=[("loss", 0.5, 0), ("loss", 0.25, 1)], params={"C": 1}, tags={"t": "x"}
+        )
+        with pytest.raises(InvalidInput, match="not a number"):
+            run.log_batch(metrics=[("loss", 0.1, 2), ("loss", "bad", 3)])
+    stored = client.tracking.get_run(run.id)
+    assert [(m.step, m.value) for m in client.tracking.metric_history(run.id, "loss")] == [
+        (0, 0.5),
+        (1, 0.25),
+    ]
+    assert stored.params == {"C": "1"} and stored.tags == {"t": "x"}
+
+
+def test_logging_does_not_wait_for_a_locked_database(sqlite_url, client_factory) -> None:
+    import sqlite3
+
+    client = client_factory(sqlite_url)
+    run = client.start_run("exp")
+    # Another process holds the write lock, as a long transaction elsewhere would.
+    blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        for i in range(3000):  # three batches' worth: the caller must not write them itself
+            run.log_metric("loss", 1.0 / (i + 1), step=i)
+        pending = len(run._buffer)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert pending > 0, "the values waited in memory while the database was locked"
+    run.end()
+    assert len(client.tracking.metric_history(run.id, "loss")) == 3000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,7 @@ from usina.tracking.entities import Metric, Run, RunStatus
 from usina.tracking.sql import metric
 
 FLUSH_EVERY = 1000
+MAX_BUFFERED = 100_000
 FLUSH_INTERVAL_S = 1.0
 HEARTBEAT_INTERVAL_S = 10.0
 
@@ -23,8 +25,9 @@ HEARTBEAT_INTERVAL_S = 10.0
 class ActiveRun:
     """A running run: log params, metrics, tags, artifacts and inputs to it.
 
-    Metrics are buffered in memory and written every ``FLUSH_EVERY`` values, every
-    ``FLUSH_INTERVAL_S`` seconds from a background thread, and when the run ends. The same
+    Metrics are buffered in memory and written by a background thread as soon as
+    ``FLUSH_EVERY`` values wait, at least every ``FLUSH_INTERVAL_S`` seconds, and when the run
+    ends; logging never waits for the database unless ``MAX_BUFFERED`` values pile up. The same
     thread beats the run's heartbeat; a run whose process died is failed once it goes stale.
 
     Example:
@@ -42,6 +45,7 @@ class ActiveRun:
         self._buffer: list[Metric] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._ended = False
         self._thread = threading.Thread(
             target=self._background, name=f"usina-run-{run.id[:8]}", daemon=True
@@ -70,23 +74,30 @@ class ActiveRun:
         self, key: str, value: Any, step: int = 0, timestamp: float | None = None
     ) -> None:
         """Buffer one metric value; it is written within ``FLUSH_INTERVAL_S`` seconds."""
-        item = metric(key, value, step, timestamp)
-        with self._lock:
-            self._buffer.append(item)
-            full = len(self._buffer) >= FLUSH_EVERY
-        if full:
-            self.flush()
+        self._buffer_metrics([metric(key, value, step, timestamp)])
 
     def log_metrics(
         self, metrics: dict[str, Any], step: int = 0, timestamp: float | None = None
     ) -> None:
         """Buffer several metrics at the same step."""
-        items = [metric(k, v, step, timestamp) for k, v in metrics.items()]
-        with self._lock:
-            self._buffer.extend(items)
-            full = len(self._buffer) >= FLUSH_EVERY
-        if full:
-            self.flush()
+        self._buffer_metrics([metric(k, v, step, timestamp) for k, v in metrics.items()])
+
+    def log_batch(
+        self,
+        metrics: Iterable[Metric | tuple[str, Any, int]] = (),
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        """Log many values at once: metrics as ``(key, value, step)`` tuples (buffered, like
+        ``log_metric``), params and tags written now. Every value is checked first, so a bad
+        one rejects the whole batch."""
+        items = [
+            metric(m.key, m.value, m.step, m.timestamp) if isinstance(m, Metric) else metric(*m)
+            for m in metrics
+        ]
+        if params or tags:
+            self.store.log_batch(self.id, params=params, tags=tags)
+        self._buffer_metrics(items)
 
     def log_artifact(
         self, local_path: str | os.PathLike[str], artifact_path: str | None = None
@@ -112,8 +123,17 @@ class ActiveRun:
         """Record a dataset the run read, by name and content digest (lineage)."""
         self.store.log_input(self.id, name, digest, rows)
 
+    def _buffer_metrics(self, items: list[Metric]) -> None:
+        with self._lock:
+            self._buffer.extend(items)
+            size = len(self._buffer)
+        if size >= MAX_BUFFERED:
+            self.flush()  # the writer has fallen far behind: make the caller wait for it
+        elif size >= FLUSH_EVERY:
+            self._wake.set()  # the background thread writes; the caller goes on
+
     def flush(self) -> None:
-        """Write buffered metrics now."""
+        """Write buffered metrics now; raises if the store refuses them (they stay buffered)."""
         with self._lock:
             batch, self._buffer = self._buffer, []
         if not batch:
@@ -133,6 +153,7 @@ class ActiveRun:
             return
         self._ended = True
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         try:
             self.flush()
@@ -172,10 +193,14 @@ class ActiveRun:
         beat_every = min(HEARTBEAT_INTERVAL_S, self.store.heartbeat_timeout / 4)
         tick = min(FLUSH_INTERVAL_S, beat_every)
         last_flush = last_beat = time.monotonic()
-        while not self._stop.wait(tick):
+        while not self._stop.is_set():
+            woken = self._wake.wait(tick)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             now = time.monotonic()
             try:
-                if now - last_flush >= FLUSH_INTERVAL_S:
+                if woken or now - last_flush >= FLUSH_INTERVAL_S:
                     last_flush = now
                     self.flush()
                 if now - last_beat >= beat_every:
