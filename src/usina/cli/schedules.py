@@ -113,8 +113,17 @@ def scheduler(
             console.print(f"{fire.schedule} @ {when(fire.tick)}: {what}")
         s.release_lease()
         return
+    import signal
+
+    def _stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)  # unwinds through serve(), which gives the lease back
+
+    signal.signal(signal.SIGTERM, _stop)
     console.print(f"scheduler {s.holder} checking every {interval:g}s; Ctrl-C to stop")
-    s.serve(interval)
+    try:
+        s.serve(interval)
+    except KeyboardInterrupt:
+        pass
 
 
 def register(root: typer.Typer) -> None:

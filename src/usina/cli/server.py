@@ -25,6 +25,11 @@ def server(
         help="A browser origin allowed to call the API (repeat). Default: none.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    scheduler: bool = typer.Option(
+        True,
+        "--scheduler/--no-scheduler",
+        help="Run 'usina scheduler' beside the API so schedules fire (default on).",
+    ),
 ) -> None:
     """Serve the REST API (/api/v1, /docs, /healthz, /readyz, /metrics) over USINA_DB_URL and
     USINA_ARTIFACTS."""
@@ -43,4 +48,4 @@ def server(
         os.environ["USINA_ALLOWED_HOSTS"] = ",".join(allowed_host)
     if cors_origin:
         os.environ["USINA_CORS_ORIGINS"] = ",".join(cors_origin)
-    serve(host=host, port=port, workers=workers, log_level=log_level)
+    serve(host=host, port=port, workers=workers, log_level=log_level, scheduler=scheduler)

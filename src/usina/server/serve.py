@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
+from typing import Any
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -21,12 +23,19 @@ def exposure_warning(host: str) -> str | None:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8080, workers: int = 1, log_level: str = "info"
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    log_level: str = "info",
+    scheduler: bool = True,
 ) -> None:
     """Serve the API for the ``USINA_*`` environment until interrupted.
 
     Each worker builds its own app from the environment (``app_from_env``); with more than one,
-    Prometheus counters go to a shared folder so ``/metrics`` sums them.
+    Prometheus counters go to a shared folder so ``/metrics`` sums them. With ``scheduler``, a
+    ``usina scheduler`` process runs beside the workers and stops with them: schedules fire
+    with no other process to start, and the scheduler's lease in the database keeps each tick
+    to one run however many servers run it.
     """
     import uvicorn
 
@@ -42,6 +51,25 @@ def serve(
     os.environ["USINA_SERVER_HOST"] = host
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="usina-metrics-")
+    companion = _start_scheduler() if scheduler else None
+    try:
+        _run_uvicorn(uvicorn, host, port, workers, log_level)
+    finally:
+        if companion is not None:
+            companion.terminate()
+            try:
+                companion.wait(10)
+            except subprocess.TimeoutExpired:
+                companion.kill()
+
+
+def _start_scheduler() -> subprocess.Popen[bytes]:
+    # A process of its own: pipelines fork their step workers, which a threaded server worker
+    # should not do.
+    return subprocess.Popen([sys.executable, "-m", "usina", "scheduler"], env=os.environ.copy())
+
+
+def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
     uvicorn.run(
         "usina.server.app:app_from_env",
         factory=True,
