@@ -113,6 +113,7 @@ def scheduler(
             console.print(f"{fire.schedule} @ {when(fire.tick)}: {what}")
         s.release_lease()
         return
+    import contextlib
     import signal
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -120,10 +121,8 @@ def scheduler(
 
     signal.signal(signal.SIGTERM, _stop)
     console.print(f"scheduler {s.holder} checking every {interval:g}s; Ctrl-C to stop")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         s.serve(interval)
-    except KeyboardInterrupt:
-        pass
 
 
 def register(root: typer.Typer) -> None:
