@@ -383,9 +383,11 @@ class InferenceService:
         }
 
     async def server_metadata(self, request: Request) -> Response:
-        return _json(
-            {"name": "usina", "version": __version__, "extensions": ["binary_tensor_data"]}
-        )
+        from importlib.metadata import version
+
+        # Read from the installed package: importing ``usina`` itself would pull in the edges.
+        body = {"name": "usina", "version": version("usina"), "extensions": ["binary_tensor_data"]}
+        return _json(body)
 
     async def live(self, request: Request) -> Response:
         return _json({"live": True})
