@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from usina.errors import InvalidInput
 from usina.registry import Signature
@@ -134,8 +135,11 @@ class InputCheck:
         if not self.names:
             return self._unsigned(data, field)
         self._name_mismatch(columns, f"{field}.columns", only_if_differs=True)
-        if len(set(columns)) != len(columns):
-            raise InvalidInput(f"'{field}.columns' repeats a column", field=f"{field}.columns")
+        repeated = [c for i, c in enumerate(columns) if c in columns[:i]]
+        if repeated:
+            raise InvalidInput(
+                f"'{field}.columns' repeats column {repeated[0]!r}", field=str(repeated[0])
+            )
         order = [columns.index(name) for name in self.names]
         matrix = []
         for i, row in enumerate(data):
@@ -246,3 +250,18 @@ class InputCheck:
             f"{_DESCRIBE[kind]}",
             field=name,
         )
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, np.ndarray):  # object or string arrays orjson cannot take directly
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes for responses and log rows: numpy arrays directly, anything else as text."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback)

@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from usina.errors import InvalidInput
-from usina.serving.inputs import InputCheck, ModelInput
+from usina.serving.inputs import InputCheck, ModelInput, dumps
 
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -110,4 +110,4 @@ def _converter(kind: str) -> Callable[[str], Any]:
 
 
 def encode(outputs: np.ndarray) -> bytes:
-    return orjson.dumps({"predictions": outputs}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return dumps({"predictions": outputs})

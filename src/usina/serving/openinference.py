@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from usina.errors import InvalidInput
-from usina.serving.inputs import InputCheck, ModelInput
+from usina.serving.inputs import InputCheck, ModelInput, dumps
 
 HEADER_LENGTH = "inference-header-content-length"
 OUTPUT_NAME = "predictions"
@@ -242,7 +242,7 @@ def encode(
             if datatype == "BYTES"
             else array.reshape(-1)
         )
-        return orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY), {}
+        return dumps(head), {}
     if datatype == "BYTES":
         parts = []
         for value in array.reshape(-1).tolist():

@@ -27,9 +27,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import orjson
-
 from usina.artifacts import ArtifactStore
+from usina.serving.inputs import dumps
 
 log = logging.getLogger("usina.serving")
 
@@ -177,4 +176,4 @@ def _json(value: Any) -> str | None:
         else:
             rows = data.tolist() if hasattr(data, "tolist") else list(data)
             value = [dict(zip(names, row, strict=False)) for row in rows] if names else rows
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return dumps(value).decode()

@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from usina.errors import InvalidInput
-from usina.serving.inputs import InputCheck, ModelInput
+from usina.serving.inputs import InputCheck, ModelInput, dumps
 
 
 def parse(body: bytes) -> Callable[[InputCheck], ModelInput]:
@@ -45,4 +45,4 @@ def encode(endpoint: str, model: str, version: int, outputs: np.ndarray) -> byte
         "modelDisplayName": model,
         "modelVersionId": str(version),
     }
-    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    return dumps(body)
