@@ -58,12 +58,25 @@ def gbc(credit_data: tuple[pd.DataFrame, np.ndarray]) -> Any:
     return GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0).fit(x, y)
 
 
-def constant_model(x: pd.DataFrame, value: int) -> Any:
-    """A model whose every prediction is ``value``, so a response shows which version answered."""
+def _constant_model(x: pd.DataFrame, value: int) -> Any:
     from sklearn.dummy import DummyClassifier
 
     y = np.array([value] * (len(x) - 1) + [value + 1])
     return DummyClassifier(strategy="constant", constant=value).fit(x, y)
+
+
+@pytest.fixture
+def three_versions(endpoints: Any, credit_data: Any) -> tuple[Client, SqlEndpointStore]:
+    """Versions 1, 2, 3 of credit-risk predict 10, 20, 30: an answer shows its version.
+
+    ``champion`` points at version 1.
+    """
+    client, store = endpoints
+    x, _ = credit_data
+    for value in (10, 20, 30):
+        client.register_model(_constant_model(x, value), "credit-risk", input_example=x.head())
+    client.set_alias("credit-risk", "champion", 1)
+    return client, store
 
 
 @dataclass
@@ -124,6 +137,7 @@ def serve() -> Iterator[Callable[..., Served]]:
 def usina_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """Start ``usina serve`` in a subprocess with the given settings; wait until it is ready."""
     running: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
 
     def start(client: Client, workers: int = 1, **env: str) -> Served:
         port = free_port()
@@ -136,7 +150,8 @@ def usina_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             **env,
         }
         environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        log = open(tmp_path / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(tmp_path / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
+        logs.append(log)
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "usina"), "serve"],
             env=environ,
@@ -166,3 +181,6 @@ def usina_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+    for log in logs:
+        log.close()

@@ -73,4 +73,5 @@ def serve(
         workers=settings.serve_workers,
         log_level="warning",
         access_log=False,
+        http="usina.serving.nodelay:NoDelayHttpProtocol",
     )

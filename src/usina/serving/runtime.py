@@ -162,7 +162,9 @@ class Runtime:
             model = load_model_bytes(
                 data, info.format, info.model_class, trusted=self.trust_pickles
             )
-            loaded = LoadedVersion(info, model, InputCheck(info.signature, _feature_names(model)))
+            numeric = InputCheck(info.signature).numeric
+            names = _feature_names(model, info.signature.names, numeric)
+            loaded = LoadedVersion(info, model, InputCheck(info.signature, names))
             _warm(loaded)
         except Exception as exc:  # noqa: BLE001 - any failure keeps the version out of traffic
             message = f"{type(exc).__name__}: {exc}"
@@ -175,9 +177,23 @@ class Runtime:
         return loaded
 
 
-def _feature_names(model: Any) -> list[str] | None:
+def _feature_names(model: Any, signature_names: list[str], numeric: bool) -> list[str] | None:
+    """The column names the model checks, or ``None`` when it can take a bare matrix.
+
+    A plain estimator fitted on a DataFrame checks column names, which costs a DataFrame per
+    request (about 0.7 ms for one row with scikit-learn 1.9). When every input is numeric and
+    the model's columns are the signature's, in the same order, the signature check has
+    already verified the names, so the estimator's copy is dropped and it gets the matrix.
+    Pipelines keep theirs: their steps may select columns by name.
+    """
     names = getattr(model, "feature_names_in_", None)
-    return [str(n) for n in names] if names is not None else None
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if numeric and names == signature_names and "feature_names_in_" in vars(model):
+        del model.feature_names_in_
+        return None
+    return names
 
 
 def _warm(loaded: LoadedVersion) -> None:
