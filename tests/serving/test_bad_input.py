@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -255,3 +256,25 @@ def test_arbitrary_json_never_yields_a_5xx(served: Any, path: str, body: Any) ->
         content = str(body).encode()
     r = httpx.post(served.url + path, content=content, headers={"Content-Type": "application/json"})
     assert r.status_code < 500, (body, r.text)
+
+
+def test_bare_invocations_with_several_endpoints_is_a_400(served, endpoints) -> None:  # type: ignore[no-untyped-def]
+    _, store = endpoints
+    store.create("second", "models:/credit-risk/1")
+    deadline = time.monotonic() + 20
+    while "second" not in served.service.runtime.routes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    r = httpx.post(served.url + MLFLOW, json={"instances": [GOOD]})
+    assert r.status_code == 400 and r.json()["field"] == "endpoint"
+    assert (
+        httpx.post(
+            served.url + "/v1/endpoints/second/invocations", json={"instances": [GOOD]}
+        ).status_code
+        == 200
+    )
+
+
+def test_unknown_endpoint_names_do_not_become_metric_labels(served) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        httpx.post(f"{served.url}/v1/endpoints/made-up-{i}:predict", json={"instances": [GOOD]})
+    assert "made-up" not in httpx.get(f"{served.url}/metrics").text

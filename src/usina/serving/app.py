@@ -137,16 +137,17 @@ class InferenceService:
         return await self._serve(request, request.path_params["name"], "v2", pinned)
 
     async def invocations(self, request: Request) -> Response:
-        name = request.path_params.get("name") or self._default_endpoint()
-        return await self._serve(request, name, "mlflow", None)
+        return await self._serve(request, request.path_params.get("name"), "mlflow", None)
 
     async def _serve(
-        self, request: Request, name: str, protocol: str, pinned: str | None
+        self, request: Request, name: str | None, protocol: str, pinned: str | None
     ) -> Response:
         start = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         version: LoadedVersion | None = None
         try:
+            if name is None:
+                name = self._default_endpoint()
             route = self._route(name)
             body = await self._body(request)
             infer = None
@@ -297,7 +298,7 @@ class InferenceService:
     def _failure(
         self,
         exc: Exception,
-        name: str,
+        name: str | None,
         protocol: str,
         version: LoadedVersion | None,
         start: float,
@@ -312,8 +313,10 @@ class InferenceService:
             message = str(exc)
         elapsed = time.perf_counter() - start
         number = version.version if version is not None else None
-        self.metrics.observe(name, str(number or ""), protocol, status, elapsed)
-        route = self.runtime.routes.get(name)
+        route = self.runtime.routes.get(name) if name is not None else None
+        # Names from the URL label metrics only when they are endpoints: no unbounded labels.
+        label = route.endpoint.name if route is not None else ""
+        self.metrics.observe(label, str(number or ""), protocol, status, elapsed)
         if route is not None and (
             route.endpoint.sample_rate >= 1.0 or random.random() < route.endpoint.sample_rate
         ):
@@ -321,7 +324,7 @@ class InferenceService:
                 LogRow(
                     request_id,
                     time.time(),
-                    name,
+                    route.endpoint.name,
                     route.endpoint.model,
                     number,
                     False,
