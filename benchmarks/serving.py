@@ -299,6 +299,8 @@ def mlflow_server(workdir: Path, args: argparse.Namespace) -> tuple[list[Measure
     model_dir = workdir / "mlflow-model"
     save = TRAIN + (
         "import mlflow, mlflow.sklearn, pandas as pd\n"
+        # MLflow hands the model a DataFrame; fitted on one, the same trees raise no warning.
+        f"model.fit(pd.DataFrame(X, columns={COLUMNS!r}), y)\n"
         f"mlflow.sklearn.save_model(model, {str(model_dir)!r}, "
         f"input_example=pd.DataFrame([{ROW!r}]), "
         # MLflow 3 stores scikit-learn with skops and asks which tree types to trust.
@@ -329,6 +331,11 @@ def mlflow_server(workdir: Path, args: argparse.Namespace) -> tuple[list[Measure
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # MLflow starts uvicorn by name, so its virtualenv's bin must come first on PATH.
+        env={
+            **os.environ,
+            "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
     )
     body = json.dumps({"dataframe_records": [ROW]}).encode()
     url = f"http://127.0.0.1:{port}/invocations"
