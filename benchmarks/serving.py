@@ -7,18 +7,21 @@ What it measures, for a one-row GradientBoostingClassifier (100 trees, 8 numeric
                the lean floor for a Python server.
 3. usina       ``usina serve`` (one worker) on the Vertex AI route, with signature checking,
                Prometheus metrics and the request log (every request logged) on.
-4. usina -log  the same server with the endpoint's log sampling at 0, to price the log.
+4. usina -log  the same server and version through a second endpoint whose log sampling is 0,
+               to price the request log.
 5. mlflow      ``mlflow models serve --env-manager local`` on ``/invocations``, from its own
                virtualenv (``--mlflow-python``), skipped with a note when absent.
 
 Every server gets one worker process, binds 127.0.0.1, and is driven by wrk (Debian's
-``wrk`` package) with the same JSON row, first for a warm-up, then at concurrency 1
-(``-t1 -c1``) and 32 (``-t2 -c32``). wrk reports p50/p99 latency and throughput; a non-2xx
-answer is counted and printed. Every model is trained from the same seeded data, so all sides
-predict with identical trees.
+``wrk`` package) with the same JSON row. All servers run at once: after a warm-up each, every
+round drives each server at concurrency 1 (``-t1 -c1``) then 32 (``-t2 -c32``), and the best
+of ``--repeat`` rounds (by throughput) is kept, so load from elsewhere on the machine falls on
+every server alike. wrk reports p50/p99 latency and throughput; a non-2xx answer is counted and
+printed. Every model is trained from the same seeded data, so all sides predict with identical
+trees.
 
-    python benchmarks/serving.py                        # 10 s per measurement
-    python benchmarks/serving.py --duration 3           # a smoke run
+    python benchmarks/serving.py                        # 3 rounds of 10 s
+    python benchmarks/serving.py --duration 2 --repeat 1   # a smoke run
     python benchmarks/serving.py --mlflow-python /work/bench-venv-serving/bin/python
     python benchmarks/serving.py --json
 """
@@ -186,23 +189,14 @@ def _percentile(out: str, p: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def drive(
-    name: str, url: str, body: bytes, args: argparse.Namespace, workdir: Path
-) -> list[Measure]:
-    wrk(url, body, 4, max(2.0, args.duration / 3), workdir)  # warm-up, excluded
-    found = []
-    for concurrency in (1, 32):
-        # Best of --repeat runs by throughput: other load on the machine only ever slows a run.
-        runs = [wrk(url, body, concurrency, args.duration, workdir) for _ in range(args.repeat)]
-        rate, p50, p99, errors = max(runs, key=lambda r: r[0])
-        errors = sum(r[3] for r in runs)
-        found.append(Measure(name, concurrency, rate, p50, p99, errors))
-        print(
-            f"  {name:<11} c={concurrency:<3} {rate:8.0f} req/s  "
-            f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms" + (f"  {errors} errors" if errors else ""),
-            file=sys.stderr,
-        )
-    return found
+@dataclass
+class Target:
+    """A running server to drive: its URL, request body, and how to stop it."""
+
+    name: str
+    url: str
+    body: bytes
+    process: subprocess.Popen[bytes]
 
 
 def in_process(model: Any, n: int) -> list[Measure]:
@@ -220,13 +214,15 @@ def in_process(model: Any, n: int) -> list[Measure]:
     p50, p99 = times[n // 2] * 1000, times[int(n * 0.99)] * 1000
     rate = n / sum(times)
     print(
-        f"  {'in-process':<11} c=1   {rate:8.0f} pred/s p50 {p50:7.2f} ms  p99 {p99:7.2f} ms",
+        f"  in-process  c=1   {rate:8.0f} pred/s p50 {p50:7.2f} ms  p99 {p99:7.2f} ms",
         file=sys.stderr,
     )
     return [Measure("in-process", 1, rate, p50, p99, 0)]
 
 
-def usina_server(model: Any, workdir: Path, args: argparse.Namespace) -> list[Measure]:
+def start_usina(model: Any, workdir: Path) -> list[Target]:
+    """One ``usina serve`` process with two endpoints on the same version: ``bench`` logs
+    every request, ``bench-nolog`` none, so the log's price is measured in one process."""
     import pandas as pd
 
     from usina.client import Client
@@ -234,45 +230,39 @@ def usina_server(model: Any, workdir: Path, args: argparse.Namespace) -> list[Me
 
     home = workdir / "usina"
     client = Client(f"sqlite:///{home / 'usina.db'}", str(home / "artifacts"))
-    example = pd.DataFrame([ROW])
-    client.register_model(model, "bench", input_example=example)
+    client.register_model(model, "bench", input_example=pd.DataFrame([ROW]))
     store = SqlEndpointStore(client.db)
     store.create("bench", "models:/bench/1", sample_rate=1.0)
+    store.create("bench-nolog", "models:/bench/1", sample_rate=0.0)
+    client.close()
     port = free_port()
     env = {
         **os.environ,
-        "USINA_DB_URL": client.db.url,
+        "USINA_DB_URL": f"sqlite:///{home / 'usina.db'}",
         "USINA_ARTIFACTS": str(home / "artifacts"),
         "USINA_SERVE_PORT": str(port),
         "USINA_SERVE_WORKERS": "1",
     }
     usina = shutil.which("usina", path=str(Path(sys.executable).parent)) or "usina"
     process = subprocess.Popen([usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/v2/models/bench/ready", process)
     body = json.dumps({"instances": [ROW]}).encode()
-    url = f"http://127.0.0.1:{port}/v1/endpoints/bench:predict"
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/v2/models/bench/ready", process)
-        found = drive("usina", url, body, args, workdir)
-        store.configure("bench", sample_rate=0.0)
-        time.sleep(1.5)  # three poll intervals: the server now logs nothing
-        found += drive("usina -log", url, body, args, workdir)
-    finally:
-        stop(process)
-        client.close()
-    return found
+    base = f"http://127.0.0.1:{port}/v1/endpoints"
+    return [
+        Target("usina", f"{base}/bench:predict", body, process),
+        Target("usina -log", f"{base}/bench-nolog:predict", body, process),
+    ]
 
 
-def bare_server(model: Any, workdir: Path, args: argparse.Namespace) -> list[Measure]:
+def start_bare(model: Any, workdir: Path) -> Target:
     model_path = workdir / "model.pkl"
     model_path.write_bytes(pickle.dumps(model))
     port = free_port()
     process = subprocess.Popen([sys.executable, __file__, "--bare", str(port), str(model_path)])
     body = json.dumps({"instances": [ROW]}).encode()
-    try:
-        wait_ready_post(f"http://127.0.0.1:{port}/predict", body, process)
-        return drive("bare", f"http://127.0.0.1:{port}/predict", body, args, workdir)
-    finally:
-        stop(process)
+    url = f"http://127.0.0.1:{port}/predict"
+    wait_ready_post(url, body, process)
+    return Target("bare", url, body, process)
 
 
 def wait_ready_post(url: str, body: bytes, process: subprocess.Popen[bytes]) -> None:
@@ -292,10 +282,12 @@ def wait_ready_post(url: str, body: bytes, process: subprocess.Popen[bytes]) -> 
     raise RuntimeError(f"{url} did not answer in 120 s")
 
 
-def mlflow_server(workdir: Path, args: argparse.Namespace) -> tuple[list[Measure], str]:
-    python = args.mlflow_python
+def start_mlflow(workdir: Path, python: str | None) -> tuple[Target | None, str]:
     if not python or not Path(python).exists():
-        return [], "MLflow skipped: pass --mlflow-python PATH to a virtualenv with mlflow installed"
+        return (
+            None,
+            "MLflow skipped: pass --mlflow-python PATH to a virtualenv with mlflow installed",
+        )
     model_dir = workdir / "mlflow-model"
     save = TRAIN + (
         "import mlflow, mlflow.sklearn, pandas as pd\n"
@@ -306,11 +298,10 @@ def mlflow_server(workdir: Path, args: argparse.Namespace) -> tuple[list[Measure
         # MLflow 3 stores scikit-learn with skops and asks which tree types to trust.
         "**({'skops_trusted_types': ['sklearn.tree._tree.Tree']} "
         "if mlflow.__version__ >= '3.' else {}))\n"
-        "import mlflow; print(mlflow.__version__)\n"
+        "print(mlflow.__version__)\n"
     )
-    version = subprocess.run(
-        [python, "-c", save], capture_output=True, text=True, check=True
-    ).stdout.split()[-1]
+    out = subprocess.run([python, "-c", save], capture_output=True, text=True, check=True)
+    version = out.stdout.split()[-1]
     port = free_port()
     mlflow = str(Path(python).parent / "mlflow")
     process = subprocess.Popen(
@@ -339,11 +330,34 @@ def mlflow_server(workdir: Path, args: argparse.Namespace) -> tuple[list[Measure
     )
     body = json.dumps({"dataframe_records": [ROW]}).encode()
     url = f"http://127.0.0.1:{port}/invocations"
-    try:
-        wait_ready_post(url, body, process)
-        return drive("mlflow", url, body, args, workdir), f"MLflow {version}"
-    finally:
-        stop(process)
+    wait_ready_post(url, body, process)
+    return Target("mlflow", url, body, process), f"MLflow {version}"
+
+
+def measure(targets: list[Target], args: argparse.Namespace, workdir: Path) -> list[Measure]:
+    """Warm every server, then run rounds in which each server is driven at c=1 and c=32 in
+    turn; interleaving spreads other load on the machine over all servers alike, and the best
+    round of each (server, concurrency) by throughput is kept."""
+    for t in targets:
+        wrk(t.url, t.body, 4, max(2.0, args.duration / 3), workdir)  # warm-up, excluded
+    runs: dict[tuple[str, int], list[tuple[float, float, float, int]]] = {}
+    for round_ in range(args.repeat):
+        for t in targets:
+            for concurrency in (1, 32):
+                result = wrk(t.url, t.body, concurrency, args.duration, workdir)
+                runs.setdefault((t.name, concurrency), []).append(result)
+                rate, p50, p99, errors = result
+                print(
+                    f"  round {round_ + 1} {t.name:<11} c={concurrency:<3} {rate:8.0f} req/s  "
+                    f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+                    + (f"  {errors} errors" if errors else ""),
+                    file=sys.stderr,
+                )
+    found = []
+    for (name, concurrency), results in runs.items():
+        rate, p50, p99, _ = max(results, key=lambda r: r[0])
+        found.append(Measure(name, concurrency, rate, p50, p99, sum(r[3] for r in results)))
+    return found
 
 
 def ratios(measures: list[Measure]) -> dict[str, float | None]:
@@ -387,7 +401,7 @@ def main() -> None:
         help="Python of a virtualenv with mlflow (for 'mlflow models serve').",
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="Runs per measurement; the best is kept."
+        "--repeat", type=int, default=3, help="Rounds over all servers; each keeps its best."
     )
     parser.add_argument("--json", action="store_true", help="Print results as JSON.")
     args = parser.parse_args()
@@ -395,13 +409,20 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     model = train()
     measures: list[Measure] = []
+    targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="usina-bench-serving-") as tmp:
         workdir = Path(tmp)
         measures += in_process(model, 5000)
-        measures += bare_server(model, workdir, args)
-        measures += usina_server(model, workdir, args)
-        mlflow, note = mlflow_server(workdir, args)
-        measures += mlflow
+        try:
+            targets.append(start_bare(model, workdir))
+            targets += start_usina(model, workdir)
+            mlflow, note = start_mlflow(workdir, args.mlflow_python)
+            if mlflow is not None:
+                targets.append(mlflow)
+            measures += measure(targets, args, workdir)
+        finally:
+            for process in {id(t.process): t.process for t in targets}.values():
+                stop(process)
     found = ratios(measures)
     if args.json:
         print(
@@ -412,7 +433,7 @@ def main() -> None:
         return
     print(
         f"\nOnline serving, one-row GradientBoostingClassifier; {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; {note}; best of {args.repeat} x {args.duration:g} s\n"
+        f"{os.cpu_count()} CPUs; {note}; best of {args.repeat} rounds of {args.duration:g} s\n"
     )
     print(f"{'server':<12} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for m in measures:

@@ -68,6 +68,7 @@ class InputCheck:
     def __init__(self, signature: Signature, feature_names: list[str] | None = None) -> None:
         self.signature = signature
         self.names = signature.names
+        self.column_names = tuple(self.names)  # immutable, so log rows holding it stay GC-untracked
         self.kinds = [_kind(c.dtype) for c in signature.inputs]
         self.numeric = all(k in ("number", "integer") for k in self.kinds)
         # Models fitted on a DataFrame check column names; give them one, in signature order.
@@ -260,6 +261,16 @@ def _fallback(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def log_inputs(check: InputCheck, data: Any) -> tuple[tuple[str, ...], bytes]:
+    """The model input as the request log keeps it until written: column names and JSON rows.
+
+    Serializing here (a few microseconds for a row) means a queued log row holds only strings
+    and bytes, which the garbage collector stops tracking, instead of arrays and DataFrames it
+    would scan on every collection until the row is written.
+    """
+    return check.column_names, dumps(data.to_numpy() if hasattr(data, "to_numpy") else data)
 
 
 def dumps(value: Any) -> bytes:

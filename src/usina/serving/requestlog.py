@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import orjson
+
 from usina.artifacts import ArtifactStore
 from usina.serving.inputs import dumps
 
@@ -169,11 +171,10 @@ def _drain(rows: collections.deque[LogRow]) -> Iterator[LogRow]:
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, tuple):  # (column names, model input): rows as objects
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, tuple):  # (column names, JSON rows): rows as objects
         names, data = value
-        if hasattr(data, "to_dict"):
-            value = data.to_dict(orient="records")
-        else:
-            rows = data.tolist() if hasattr(data, "tolist") else list(data)
-            value = [dict(zip(names, row, strict=False)) for row in rows] if names else rows
+        rows = orjson.loads(data) if isinstance(data, bytes) else data
+        value = [dict(zip(names, row, strict=False)) for row in rows] if names else rows
     return dumps(value).decode()
