@@ -342,7 +342,8 @@ def measure(targets: list[Target], args: argparse.Namespace, workdir: Path) -> l
         wrk(t.url, t.body, 4, max(2.0, args.duration / 3), workdir)  # warm-up, excluded
     runs: dict[tuple[str, int], list[tuple[float, float, float, int]]] = {}
     for round_ in range(args.repeat):
-        for t in targets:
+        # Rotate the order each round, so no server always follows the same neighbour.
+        for t in targets[round_ % len(targets) :] + targets[: round_ % len(targets)]:
             for concurrency in (1, 32):
                 result = wrk(t.url, t.body, concurrency, args.duration, workdir)
                 runs.setdefault((t.name, concurrency), []).append(result)
