@@ -56,6 +56,7 @@ def test_open_inference_metadata_health_and_readiness(credit: Any) -> None:
         ("income", "FP64"),
         ("debt", "FP64"),
     ]
+    assert meta["outputs"] == [{"name": "predictions", "datatype": "INT64", "shape": [-1]}]
     assert httpx.get(f"{served.url}/v2/models/credit/ready").status_code == 200
     assert httpx.get(f"{served.url}/v2/models/credit/versions/1/ready").status_code == 200
     assert httpx.get(f"{served.url}/v2/models/credit/versions/9/ready").status_code == 404

@@ -420,7 +420,13 @@ class InferenceService:
                     {"name": c.name, "datatype": _v2_type(c.dtype), "shape": [-1]}
                     for c in check.signature.inputs
                 ],
-                "outputs": [{"name": openinference.OUTPUT_NAME, "datatype": "FP64", "shape": [-1]}],
+                "outputs": [
+                    {
+                        "name": openinference.OUTPUT_NAME,
+                        "datatype": openinference.datatype_of_kind(version.output_kind),
+                        "shape": [-1],
+                    }
+                ],
             }
         )
 

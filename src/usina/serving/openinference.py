@@ -219,6 +219,13 @@ def to_model_input(tensors: list[Tensor], check: InputCheck) -> ModelInput:
     return check.columns(columns, "inputs")
 
 
+def datatype_of_kind(kind: str | None) -> str:
+    """The V2 datatype predictions of NumPy kind ``kind`` are sent as (FP64 when unknown)."""
+    if kind in ("O", "U", "S"):
+        return "BYTES"
+    return _BY_KIND.get(kind or "f", "FP64")
+
+
 def encode(
     model: str, version: int, request_id: str | None, outputs: np.ndarray, binary: bool
 ) -> tuple[bytes, dict[str, str]]:

@@ -13,6 +13,7 @@ that did load), and the failure is kept in :attr:`Runtime.failures` and reported
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import random
 import threading
@@ -38,6 +39,8 @@ class LoadedVersion:
     info: ModelVersion
     model: Any
     check: InputCheck
+    # NumPy kind of the predictions ("i", "f", "O", ...), learnt from the warm-up when it ran.
+    output_kind: str | None = None
 
     @property
     def version(self) -> int:
@@ -165,7 +168,7 @@ class Runtime:
             numeric = InputCheck(info.signature).numeric
             names = _feature_names(model, info.signature.names, numeric)
             loaded = LoadedVersion(info, model, InputCheck(info.signature, names))
-            _warm(loaded)
+            loaded = dataclasses.replace(loaded, output_kind=_warm(loaded))
         except Exception as exc:  # noqa: BLE001 - any failure keeps the version out of traffic
             message = f"{type(exc).__name__}: {exc}"
             self.failures[key] = message
@@ -196,16 +199,18 @@ def _feature_names(model: Any, signature_names: list[str], numeric: bool) -> lis
     return names
 
 
-def _warm(loaded: LoadedVersion) -> None:
-    """One prediction on a synthetic row, so the first real request pays no first-call costs."""
+def _warm(loaded: LoadedVersion) -> str | None:
+    """One prediction on a synthetic row, so the first real request pays no first-call costs;
+    returns the NumPy kind of the predictions, or ``None`` when no warm-up could run."""
     check = loaded.check
     if not check.names:
-        return
+        return None
     samples = {"number": 0.0, "integer": 0, "string": "", "bool": False, "any": ""}
     row = [samples[kind] for kind in check.kinds]
     try:
-        loaded.predict(check.records([row], "warmup"))
+        return str(loaded.predict(check.records([row], "warmup")).dtype.kind)
     except InvalidInput:
         if check.numeric:
             raise
         # A synthetic string is often an unknown category; the model loaded, which is the check.
+        return None
