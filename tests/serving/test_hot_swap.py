@@ -152,3 +152,24 @@ def test_new_endpoints_and_deletions_are_picked_up(three_versions, serve) -> Non
         ),
         "the deletion",
     )
+
+
+def test_a_failed_version_is_retried_and_serves_once_it_loads(three_versions, serve) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    store.create("credit", "models:/credit-risk@champion")
+    served = serve(client, retry_failed_after=0.3)
+    key = blob_key(client.get_version("models:/credit-risk/3").digest)
+    with client.artifacts.open(key) as f:
+        original = f.read()
+    _corrupt(client, 3)
+    client.set_alias("credit-risk", "champion", 3, reason="its artifact is briefly unreadable")
+    _wait_for(
+        lambda: httpx.get(f"{served.url}/v1/endpoints/credit").json()["failures"],
+        "the load failure to be reported",
+    )
+    http = FastClient(served.url)
+    assert http.post(PATH, ROW)[:2] == (200, "1")
+    client.artifacts.write(key, original)  # the store recovers
+    _wait_for(lambda: http.post(PATH, ROW)[:2] == (200, "3"), "version 3 to serve after a retry")
+    assert httpx.get(f"{served.url}/v1/endpoints/credit").json()["failures"] == []
+    http.close()

@@ -64,6 +64,7 @@ class ServingConfig:
     log_max_rows: int = 10_000
     trust_pickles: bool = False
     default_endpoint: str | None = None
+    retry_failed_after: float = 60.0
 
 
 class PayloadTooLarge(UsinaError):
@@ -93,6 +94,7 @@ class InferenceService:
             artifacts,
             config.trust_pickles,
             self.metrics.load_failed,
+            config.retry_failed_after,
         )
         self.log = RequestLog(
             artifacts, flush_interval=config.log_flush_interval, max_rows=config.log_max_rows

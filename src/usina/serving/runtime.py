@@ -7,7 +7,9 @@ endpoint's :class:`Route` replaced, in one assignment. A request reads the route
 answered entirely by the old versions or entirely by the new ones; requests already running on
 an old version finish on it (it stays referenced until they do). A version that fails to load
 or warm gets no traffic: the endpoint keeps its previous route (or, for a split, the versions
-that did load), and the failure is kept in :attr:`Runtime.failures` and reported.
+that did load), and the failure is kept in :attr:`Runtime.failures` and reported. A failed
+version is tried again every ``retry_after`` seconds (a minute), so a passing outage of the
+artifact store does not keep it out for good.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +70,8 @@ class Route:
     cumulative: tuple[float, ...]
     shadow: LoadedVersion | None = None
     state: tuple[int, int | None] = (0, None)
+    # Versions the endpoint wants (in its split or as its shadow) that failed to load.
+    missing: tuple[int, ...] = ()
 
     def pick(self) -> LoadedVersion:
         """A version drawn with the endpoint's traffic split."""
@@ -92,10 +97,12 @@ class Runtime:
     artifacts: ArtifactStore
     trust_pickles: bool = False
     on_failure: Callable[[str, int, str], None] | None = None
+    retry_after: float = 60.0
     routes: dict[str, Route] = field(default_factory=dict)
     failures: dict[tuple[str, int], str] = field(default_factory=dict)
     ready: bool = False
     _loaded: dict[tuple[str, int], LoadedVersion] = field(default_factory=dict)
+    _failed_at: dict[tuple[str, int], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self) -> None:
@@ -107,7 +114,7 @@ class Runtime:
                 seen.add(row.name)
                 current = self.routes.get(row.name)
                 state = (row.generation, row.alias_version)
-                if current is not None and current.state == state:
+                if current is not None and current.state == state and not self._retry_due(current):
                     continue
                 try:
                     endpoint = self.store.get(row.name)
@@ -137,27 +144,40 @@ class Runtime:
             wanted = {state[1]: 100} if state[1] is not None else {}
         else:
             wanted = {d.version: d.traffic for d in endpoint.deployments if d.traffic > 0}
-        versions, weights = [], []
+        versions, weights, missing = [], [], []
         for number, share in sorted(wanted.items()):
             loaded = self._load(endpoint, number)
             if loaded is not None:
                 versions.append(loaded)
                 weights.append(float(share))
+            else:
+                missing.append(number)
         shadow = self._load(endpoint, endpoint.shadow_version) if endpoint.shadow_version else None
+        if endpoint.shadow_version and shadow is None:
+            missing.append(endpoint.shadow_version)
         if not versions:
             if current is not None and current.versions:
-                # Nothing new could be loaded: keep serving what was serving, remember the state
-                # so the failure is not retried on every poll.
-                return Route(endpoint, current.versions, current.cumulative, shadow, state)
-            return Route(endpoint, (), (), shadow, state)
+                # Nothing new could be loaded: keep serving what was serving, and remember the
+                # state, so the failed versions are retried only every ``retry_after`` seconds.
+                return Route(
+                    endpoint, current.versions, current.cumulative, shadow, state, tuple(missing)
+                )
+            return Route(endpoint, (), (), shadow, state, tuple(missing))
         cumulative = tuple(float(x) for x in np.cumsum(weights))
-        return Route(endpoint, tuple(versions), cumulative, shadow, state)
+        return Route(endpoint, tuple(versions), cumulative, shadow, state, tuple(missing))
+
+    def _retry_due(self, route: Route) -> bool:
+        now = time.monotonic()
+        return any(
+            now - self._failed_at.get((route.endpoint.model, v), 0.0) >= self.retry_after
+            for v in route.missing
+        )
 
     def _load(self, endpoint: Endpoint, number: int) -> LoadedVersion | None:
         key = (endpoint.model, number)
         if key in self._loaded:
             return self._loaded[key]
-        if key in self.failures:
+        if key in self.failures and time.monotonic() - self._failed_at[key] < self.retry_after:
             return None
         try:
             info = self.store.registry.resolve(ModelRef(endpoint.model, version=number))
@@ -172,11 +192,14 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - any failure keeps the version out of traffic
             message = f"{type(exc).__name__}: {exc}"
             self.failures[key] = message
+            self._failed_at[key] = time.monotonic()
             log.error("model %s v%s failed to load or warm; it gets no traffic: %s", *key, message)
             if self.on_failure is not None:
                 self.on_failure(endpoint.name, number, message)
             return None
         self._loaded[key] = loaded
+        self.failures.pop(key, None)
+        self._failed_at.pop(key, None)
         return loaded
 
 
