@@ -21,7 +21,7 @@ def _store() -> SqlEndpointStore:
     from usina.serving import SqlEndpointStore
 
     c = client()
-    return SqlEndpointStore(c.db, c.actor)
+    return SqlEndpointStore(c.direct_db("endpoint commands"), c.actor)
 
 
 def _print(endpoint: Endpoint) -> None:
@@ -114,7 +114,7 @@ def show(
 @app.command("split")
 def split(
     name: str = typer.Argument(..., help="The endpoint's name."),
-    shares: list[str] = typer.Argument(  # noqa: B008 - Typer reads the default, never mutates it
+    shares: list[str] = typer.Argument(
         ..., help="VERSION=PERCENT pairs summing to 100: 3=90 4=10."
     ),
 ) -> None:
