@@ -58,6 +58,40 @@ class Settings(BaseSettings):
         description="Server: the largest artifact it accepts in one upload, in bytes.",
     )
 
+    serve_host: str = Field(
+        default="127.0.0.1", description="Address `usina serve` listens on (0.0.0.0 for all)."
+    )
+    serve_port: int = Field(default=8080, ge=1, le=65535, description="Port of `usina serve`.")
+    serve_workers: int = Field(
+        default=1, ge=1, le=64, description="Worker processes of `usina serve`, each a full server."
+    )
+    serve_endpoint: str | None = Field(
+        default=None,
+        description="Endpoint answering MLflow's bare /invocations route (the only one if unset).",
+    )
+    serve_poll_interval: float = Field(
+        default=0.5,
+        gt=0,
+        le=2.0,
+        description="Seconds between a serving worker's checks for alias moves and split changes.",
+    )
+    serve_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body; a larger one gets 413."
+    )
+    serve_trust_pickles: bool = Field(
+        default=False,
+        description="Let serving load versions stored as pickles (they can run any code).",
+    )
+    request_log_flush_ms: int = Field(
+        default=1000,
+        ge=10,
+        le=60_000,
+        description="Request log flush interval; a SIGKILL loses about this much of the log.",
+    )
+    request_log_max_rows: int = Field(
+        default=10_000, ge=1, description="Queued request log rows that trigger an early flush."
+    )
+
     def resolved_db_url(self) -> str:
         """The metadata URL, defaulting to ``usina.db`` in the home."""
         if self.db_url:

@@ -9,7 +9,18 @@ from typing import Optional
 import typer
 
 from usina import __version__
-from usina.cli import context, experiments, models, pipelines, runs, schedules, server
+from usina.cli import (
+    context,
+    endpoints,
+    experiments,
+    logs,
+    models,
+    pipelines,
+    runs,
+    schedules,
+    serve,
+    server,
+)
 
 app = typer.Typer(
     name="usina",
@@ -29,6 +40,9 @@ app.add_typer(models.app, name="models")
 pipelines.register(app)
 schedules.register(app)
 app.command("server")(server.server)
+app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(logs.app, name="logs")
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

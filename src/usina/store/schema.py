@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0002"
+HEAD = "0003"
 
 metadata = sa.MetaData()
 
@@ -217,4 +217,33 @@ leases = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("holder", sa.String(128), nullable=False),
     sa.Column("expires_at", sa.Double, nullable=False),
+)
+
+# -- serving (migration 0003) -------------------------------------------------------------
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("model", sa.String(256), nullable=False),
+    # Set when the endpoint follows an alias; NULL when it serves explicit deployments.
+    sa.Column("alias", sa.String(128)),
+    sa.Column("shadow_version", sa.Integer),
+    sa.Column("sample_rate", sa.Double, nullable=False, server_default="1.0"),
+    sa.Column("max_batch_size", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_latency_ms", sa.Double, nullable=False, server_default="5.0"),
+    # Bumped by every change, so a serving worker notices one with a single cheap query.
+    sa.Column("generation", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+endpoint_deployments = sa.Table(
+    "endpoint_deployments",
+    metadata,
+    sa.Column("endpoint_id", _id, sa.ForeignKey("endpoints.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("traffic", sa.Integer, nullable=False),
 )

@@ -1,0 +1,77 @@
+"""``usina serve``: the inference app alone, with N uvicorn workers.
+
+Each worker builds its app from ``USINA_*`` settings through :func:`build_app`, so the same
+command runs one process on a laptop or one replica of a Deployment behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+
+def build_app() -> Starlette:
+    """The inference app for the current ``USINA_*`` settings (uvicorn's factory)."""
+    from usina.serving import ServingConfig, create_app
+    from usina.settings import Settings
+
+    s = Settings()
+    config = ServingConfig(
+        poll_interval=s.serve_poll_interval,
+        max_body_bytes=s.serve_max_body_bytes,
+        log_flush_interval=s.request_log_flush_ms / 1000.0,
+        log_max_rows=s.request_log_max_rows,
+        trust_pickles=s.serve_trust_pickles,
+        default_endpoint=s.serve_endpoint,
+    )
+    return create_app(s.resolved_db_url(), s.resolved_artifacts(), config)
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Listen address (USINA_SERVE_HOST)."),  # noqa: UP045
+    port: Optional[int] = typer.Option(None, "--port", "-p", help="Port (USINA_SERVE_PORT)."),  # noqa: UP045
+    workers: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--workers", "-w", min=1, max=64, help="Worker processes (USINA_SERVE_WORKERS)."
+    ),
+    endpoint: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--endpoint", help="Endpoint for the bare /invocations route (USINA_SERVE_ENDPOINT)."
+    ),
+) -> None:
+    """Serve every endpoint over HTTP: Vertex AI, Open Inference (V2) and MLflow protocols."""
+    import tempfile
+
+    import uvicorn
+
+    from usina.settings import Settings
+
+    # Workers read their settings from the environment, so options travel that way.
+    for key, value in (
+        ("HOST", host),
+        ("PORT", port),
+        ("WORKERS", workers),
+        ("ENDPOINT", endpoint),
+    ):
+        if value is not None:
+            os.environ[f"USINA_SERVE_{key}"] = str(value)
+    settings = Settings()
+    if settings.serve_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="usina-metrics-")
+    typer.echo(
+        f"usina serving on http://{settings.serve_host}:{settings.serve_port} "
+        f"with {settings.serve_workers} worker(s)"
+    )
+    uvicorn.run(
+        "usina.cli.serve:build_app",
+        factory=True,
+        host=settings.serve_host,
+        port=settings.serve_port,
+        workers=settings.serve_workers,
+        log_level="warning",
+        access_log=False,
+        http="usina.serving.nodelay:NoDelayHttpProtocol",
+    )

@@ -1,0 +1,186 @@
+"""Serving fixtures: small registered models and a real HTTP server on a loopback port.
+
+``serve(client)`` starts the inference app under uvicorn in a thread on 127.0.0.1 and a free
+port; ``usina_serve(...)`` starts ``usina serve`` as a subprocess (for multi-worker and SIGKILL
+tests). Both are stopped gracefully at the end of the test unless the test killed them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from usina.client import Client
+from usina.serving import ServingConfig, SqlEndpointStore, create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def credit_data() -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, 400).astype("int64"),
+            "income": rng.normal(5.0, 1.5, 400),
+            "debt": rng.normal(2.0, 1.0, 400),
+        }
+    )
+    y = ((x["income"] - x["debt"] + rng.normal(0, 0.5, 400)) < 3.0).astype(int).to_numpy()
+    return x, y
+
+
+@pytest.fixture(scope="session")
+def gbc(credit_data: tuple[pd.DataFrame, np.ndarray]) -> Any:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    x, y = credit_data
+    return GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0).fit(x, y)
+
+
+def _constant_model(x: pd.DataFrame, value: int) -> Any:
+    from sklearn.dummy import DummyClassifier
+
+    y = np.array([value] * (len(x) - 1) + [value + 1])
+    return DummyClassifier(strategy="constant", constant=value).fit(x, y)
+
+
+@pytest.fixture
+def three_versions(endpoints: Any, credit_data: Any) -> tuple[Client, SqlEndpointStore]:
+    """Versions 1, 2, 3 of credit-risk predict 10, 20, 30: an answer shows its version.
+
+    ``champion`` points at version 1.
+    """
+    client, store = endpoints
+    x, _ = credit_data
+    for value in (10, 20, 30):
+        client.register_model(_constant_model(x, value), "credit-risk", input_example=x.head())
+    client.set_alias("credit-risk", "champion", 1)
+    return client, store
+
+
+@dataclass
+class Served:
+    """A running server: its base URL and, in-process, the service behind it."""
+
+    url: str
+    service: Any = None
+    stop: Callable[[], None] = lambda: None
+    process: subprocess.Popen[bytes] | None = None
+
+
+@pytest.fixture
+def endpoints(client_factory: Any, sqlite_url: str) -> Iterator[tuple[Client, SqlEndpointStore]]:
+    client = client_factory(sqlite_url)
+    yield client, SqlEndpointStore(client.db, "tester")
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    """Start the inference app in a thread; stop it gracefully at the end."""
+    import uvicorn
+
+    running: list[Served] = []
+
+    def start(client: Client, **config: Any) -> Served:
+        options = {"poll_interval": 0.2, "log_flush_interval": 0.2, **config}
+        app = create_app(client.db, client.artifacts, ServingConfig(**options))
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        stopped = False
+
+        def stop() -> None:
+            nonlocal stopped
+            if not stopped:
+                stopped = True
+                server.should_exit = True
+                thread.join(30)
+
+        served = Served(f"http://127.0.0.1:{port}", app.state.service, stop)
+        running.append(served)
+        return served
+
+    yield start
+    for served in running:
+        served.stop()
+
+
+@pytest.fixture
+def usina_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start ``usina serve`` in a subprocess with the given settings; wait until it is ready."""
+    running: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
+
+    def start(client: Client, workers: int = 1, **env: str) -> Served:
+        port = free_port()
+        environ = {
+            **os.environ,
+            "USINA_DB_URL": client.db.url,
+            "USINA_ARTIFACTS": str(client.artifacts.uri).removeprefix("file://"),
+            "USINA_SERVE_PORT": str(port),
+            "USINA_SERVE_WORKERS": str(workers),
+            **env,
+        }
+        environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        log = open(tmp_path / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
+        logs.append(log)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "usina"), "serve"],
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+        running.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError((tmp_path / f"serve-{port}.log").read_text())
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    return Served(url, process=process)
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("usina serve did not become ready in 90 s")
+
+    yield start
+    for process in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    for log in logs:
+        log.close()

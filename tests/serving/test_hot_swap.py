@@ -1,0 +1,175 @@
+"""Hot swap: alias moves under continuous load fail no request and reach every worker within
+2 s; a version that fails to load gets no traffic and the failure is reported."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from resources.fast_http import FastClient
+from usina.artifacts import blob_key
+
+ROW = orjson.dumps({"instances": [{"age": 30, "income": 5.0, "debt": 1.0}]})
+PATH = "/v1/endpoints/credit:predict"
+
+
+@pytest.mark.slow
+def test_20000_requests_while_the_alias_moves_every_half_second(
+    three_versions, usina_serve
+) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    store.create("credit", "models:/credit-risk@champion", sample_rate=0.01)
+    served = usina_serve(client, workers=2, USINA_SERVE_POLL_INTERVAL="0.5")
+    answers: list[tuple[int, str | None, bytes]] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def load(count: int) -> None:
+        http = FastClient(served.url)
+        mine = [http.post(PATH, ROW) for _ in range(count)]
+        http.close()
+        with lock:
+            answers.extend(mine)
+
+    moves = 0
+
+    def move_alias() -> None:
+        nonlocal moves
+        while not done.wait(0.5):
+            moves += 1
+            client.set_alias("credit-risk", "champion", moves % 3 + 1, reason="load test")
+
+    mover = threading.Thread(target=move_alias)
+    mover.start()
+    loaders = [threading.Thread(target=load, args=(5_000,)) for _ in range(4)]
+    for t in loaders:
+        t.start()
+    for t in loaders:
+        t.join()
+    done.set()
+    mover.join()
+
+    assert len(answers) == 20_000
+    statuses = Counter(status for status, _, _ in answers)
+    assert statuses == {200: 20_000}
+    # Every answer is whole: the version header and the prediction agree.
+    for _, version, body in answers:
+        assert orjson.loads(body)["predictions"] == [int(version or 0) * 10]
+    assert len({version for _, version, _ in answers}) == 3
+    assert moves >= 4
+
+    # After a move, both workers answer with the new version within 2 s.
+    current = moves % 3 + 1
+    target = current % 3 + 1
+    client.set_alias("credit-risk", "champion", target, reason="visibility check")
+    time.sleep(2.0)
+    seen = Counter()
+    for _ in range(40):
+        http = FastClient(served.url)  # a new connection each time, to reach both workers
+        status, version, _ = http.post(PATH, ROW)
+        http.close()
+        seen[(status, version)] += 1
+    assert seen == {(200, str(target)): 40}
+
+
+def _corrupt(client: Any, version: int) -> None:
+    digest = client.get_version(f"models:/credit-risk/{version}").digest
+    client.artifacts.write(blob_key(digest), b"not the model any more")
+
+
+def _wait_for(check: Any, what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_version_that_fails_to_load_gets_no_traffic(three_versions, serve) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    store.create("credit", "models:/credit-risk@champion")
+    served = serve(client)
+    _corrupt(client, 3)
+    client.set_alias("credit-risk", "champion", 3, reason="a broken candidate")
+
+    def failure_reported() -> Any:
+        info = httpx.get(f"{served.url}/v1/endpoints/credit").json()
+        return info if info["failures"] else None
+
+    info = _wait_for(failure_reported, "the load failure to be reported")
+    assert info["failures"][0]["version"] == 3
+    assert "IntegrityError" in info["failures"][0]["error"]
+    assert info["serving"] == [{"version": 1, "traffic": 100.0}]
+    http = FastClient(served.url)
+    assert {http.post(PATH, ROW)[:2] for _ in range(200)} == {(200, "1")}
+
+    # In a split, the broken version's share goes to the versions that loaded.
+    generation = store.split("credit", {1: 50, 3: 50}).generation
+    _wait_for(
+        lambda: httpx.get(f"{served.url}/v1/endpoints/credit").json()["generation"] == generation,
+        "the split to be picked up",
+    )
+    assert {http.post(PATH, ROW)[:2] for _ in range(200)} == {(200, "1")}
+    http.close()
+    metrics = httpx.get(f"{served.url}/metrics").text
+    assert 'usina_version_load_failures_total{endpoint="credit",version="3"} 1.0' in metrics
+
+
+def test_an_endpoint_with_no_loadable_version_answers_503(three_versions, serve) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    _corrupt(client, 2)
+    store.create("broken", "models:/credit-risk/2")
+    served = serve(client)
+    r = httpx.post(f"{served.url}/v1/endpoints/broken:predict", content=ROW)
+    assert r.status_code == 503
+    assert "no loaded version" in r.json()["error"]
+    assert httpx.get(f"{served.url}/v2/models/broken/ready").status_code == 503
+
+
+def test_new_endpoints_and_deletions_are_picked_up(three_versions, serve) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    served = serve(client)
+    assert httpx.post(f"{served.url}/v1/endpoints/credit:predict", content=ROW).status_code == 404
+    store.create("credit", "models:/credit-risk/2")
+    _wait_for(
+        lambda: (
+            httpx.post(f"{served.url}/v1/endpoints/credit:predict", content=ROW).status_code == 200
+        ),
+        "the new endpoint",
+    )
+    store.delete("credit")
+    _wait_for(
+        lambda: (
+            httpx.post(f"{served.url}/v1/endpoints/credit:predict", content=ROW).status_code == 404
+        ),
+        "the deletion",
+    )
+
+
+def test_a_failed_version_is_retried_and_serves_once_it_loads(three_versions, serve) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    store.create("credit", "models:/credit-risk@champion")
+    served = serve(client, retry_failed_after=0.3)
+    key = blob_key(client.get_version("models:/credit-risk/3").digest)
+    with client.artifacts.open(key) as f:
+        original = f.read()
+    _corrupt(client, 3)
+    client.set_alias("credit-risk", "champion", 3, reason="its artifact is briefly unreadable")
+    _wait_for(
+        lambda: httpx.get(f"{served.url}/v1/endpoints/credit").json()["failures"],
+        "the load failure to be reported",
+    )
+    http = FastClient(served.url)
+    assert http.post(PATH, ROW)[:2] == (200, "1")
+    client.artifacts.write(key, original)  # the store recovers
+    _wait_for(lambda: http.post(PATH, ROW)[:2] == (200, "3"), "version 3 to serve after a retry")
+    assert httpx.get(f"{served.url}/v1/endpoints/credit").json()["failures"] == []
+    http.close()
