@@ -21,7 +21,9 @@ def test_four_workers_serve_sixteen_clients(db_url: str, start_server, tmp_path:
     from sklearn.linear_model import LogisticRegression
 
     env = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": str(tmp_path / "artifacts")}
-    server = start_server("--workers", "4", env=env)
+    # Without the scheduler companion, which would migrate before the workers start: this test
+    # is about four workers racing to migrate a fresh database.
+    server = start_server("--workers", "4", "--no-scheduler", env=env)
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
     failures: list[BaseException] = []
     run_ids: list[str] = []

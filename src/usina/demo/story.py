@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from usina.pipelines import PipelineRun
 
 MODEL = "credit-risk"
-EXPERIMENT = "credit-risk"
 
 
 @dataclass
@@ -125,37 +124,65 @@ def chapter_promote(story: Story) -> None:
         story.say(f"The challenger does not beat it ({gain:+.4f} AUC): the baseline stays.")
 
 
-def chapter_rollback(story: Story) -> None:
-    story.title("Rolling back, and forward again")
-    assert story.champion is not None
-    c = story.client
-    if story.champion is story.candidates[0]:
-        story.say("Only one model was ever champion, so there is nothing to roll back to.")
-        return
-    current = story.champion.version.version
-    change = c.rollback(MODEL, "champion", reason=f"drill: pretend v{current} misbehaves")
-    story.say(
-        f"`usina models rollback {MODEL}` puts the previous holder back: "
-        f"champion v{change.from_version} → v{change.to_version}."
-    )
-    c.set_alias(MODEL, "champion", current, reason="drill over: roll forward")
-    story.say(f"Rolling forward is just moving the alias again: champion → v{current}.")
-
-
-def chapter_score(story: Story) -> None:
-    story.title("Loading the champion by its alias")
-    assert story.run is not None
-    features = story.run.output("features").digest
+def _applicants(story: Story, rows: int | None = None) -> Any:
+    """Feature rows (without the label) from the pipeline's features step."""
     import pyarrow.parquet as pq
 
     from usina.artifacts import blob_key
 
-    with story.client.artifacts.open(blob_key(features)) as f:
-        x_test = pq.read_table(f).to_pandas().drop(columns=[LABEL])
+    assert story.run is not None
+    with story.client.artifacts.open(blob_key(story.run.output("features").digest)) as f:
+        frame = pq.read_table(f).to_pandas().drop(columns=[LABEL])
+    return frame if rows is None else frame.head(rows)
+
+
+def chapter_serve(story: Story) -> None:
+    story.title("Serving the champion, and rolling back under live traffic")
+    assert story.champion is not None
+    if story.champion is story.candidates[0]:
+        story.say("Only one model was ever champion, so there is nothing to roll back to.")
+        return
+    from usina.serving.demo import roll_back_under_traffic
+
+    current = story.champion.version.version
+    instances = _applicants(story, 200).to_dict(orient="records")
+    with story.console.status("   sending 2,000 requests to the endpoint…"):
+        report = roll_back_under_traffic(
+            story.client.direct_db("the demo's serving chapter"),
+            story.client.artifacts,
+            MODEL,
+            instances,
+            endpoint="credit",
+            actor=story.client.actor,
+        )
+    story.say(
+        f"Endpoint [bold]credit[/bold] follows models:/{MODEL}@champion; "
+        f"{report.requests:,} requests from 4 clients (Vertex AI :predict format)."
+    )
+    story.say(
+        f"Halfway, `usina models rollback {MODEL}`: champion v{report.rollback.from_version} → "
+        f"v{report.rollback.to_version}, swapped in while requests kept coming."
+    )
+    answered = ", ".join(f"v{v}: {n:,}" for v, n in report.answers_by_version.items())
+    story.say(f"Answers by version: {answered}. Failed requests: [bold]{report.failed}[/bold].")
+    for st in report.stats:
+        if st.version is None or not st.requests:
+            continue
+        story.say(
+            f"  v{st.version}: {st.requests:,} logged, p50 {st.p50_ms:.1f} ms, "
+            f"p99 {st.p99_ms:.1f} ms, errors {st.error_rate:.1%}"
+        )
+    story.client.set_alias(MODEL, "champion", current, reason="drill over: roll forward")
+    story.say(f"Rolling forward is just moving the alias again: champion → v{current}.")
+    story.say("See it again with: usina endpoints stats credit")
+
+
+def chapter_score(story: Story) -> None:
+    story.title("Loading the champion by its alias")
     uri = f"models:/{MODEL}@champion"
     model = story.client.load_model(uri)
     version = story.client.get_version(uri)
-    sample = x_test.head(3)
+    sample = _applicants(story, 3)
     proba = model.predict_proba(sample)[:, 1]
     story.say(f"usina.load_model({uri!r}) → v{version.version}, digest checked before loading.")
     for (_, row), p in zip(sample.iterrows(), proba, strict=True):
@@ -180,7 +207,7 @@ def chapter_history(story: Story) -> None:
     story.console.print(table)
 
 
-CHAPTERS = [chapter_train, chapter_promote, chapter_rollback, chapter_score, chapter_history]
+CHAPTERS = [chapter_train, chapter_promote, chapter_serve, chapter_score, chapter_history]
 
 
 def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) -> Story:
@@ -216,7 +243,10 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         "usina models list",
         f"usina models show models:/{MODEL}@champion",
         f"usina models history {MODEL}",
-        f"usina runs list --experiment {EXPERIMENT}",
+        f"usina lineage models:/{MODEL}@champion",
+        "usina pipelines runs",
+        "usina endpoints stats credit",
+        "usina serve        # the endpoint over HTTP on 127.0.0.1:8080 (docs/serving.md)",
     ):
         console.print(f"   {command}")
     return story
