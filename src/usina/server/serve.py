@@ -77,6 +77,9 @@ def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: st
         port=port,
         workers=workers,
         log_level=log_level,
+        # With several workers uvicorn leaves TCP_NODELAY off and each answer waits ~40 ms
+        # on the client's delayed ACK; the serving module's protocol sets it.
+        http="usina.serving.nodelay:NoDelayHttpProtocol",
         proxy_headers=False,
         server_header=False,
         # Longer than the clients' idle pool expiry (httpx: 5 s), so a client never reuses a
