@@ -10,25 +10,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import usina.pipelines as up
-from usina.demo.data import CATEGORICAL, LABEL
+from usina.demo.data import CATEGORICAL, FEATURES, LABEL
 from usina.pipelines import Dataset, Metrics, Model
 
 MODEL = "credit-risk"
 FEATURES_SQL = str(Path(__file__).parent / "queries" / "credit_features.sql")
-NUMERIC = [
-    "age",
-    "income",
-    "employment_years",
-    "loan_amount",
-    "term_months",
-    "interest_rate",
-    "credit_score",
-    "open_accounts",
-    "late_payments",
-    "debt_to_income",
-    "loan_to_income",
-    "late_share",
-]
+NUMERIC = [f for f in FEATURES if f not in CATEGORICAL] + ["loan_to_income", "late_share"]
 
 
 class Trained(NamedTuple):
