@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from usina.pipelines import PipelineRun
 
 MODEL = "credit-risk"
+TRAFFIC = 800  # requests the serving chapter sends; a few seconds of a pipeline model's time
 
 
 @dataclass
@@ -146,13 +147,14 @@ def chapter_serve(story: Story) -> None:
 
     current = story.champion.version.version
     instances = _applicants(story, 200).to_dict(orient="records")
-    with story.console.status("   sending 2,000 requests to the endpoint…"):
+    with story.console.status(f"   sending {TRAFFIC:,} requests to the endpoint…"):
         report = roll_back_under_traffic(
             story.client.direct_db("the demo's serving chapter"),
             story.client.artifacts,
             MODEL,
             instances,
             endpoint="credit",
+            requests=TRAFFIC,
             actor=story.client.actor,
         )
     story.say(
