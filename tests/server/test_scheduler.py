@@ -37,3 +37,36 @@ def test_no_scheduler_when_asked(start_server, sqlite_url) -> None:
     with db.read() as conn:
         assert conn.execute(sa.text("select count(*) from leases")).scalar() == 0
     db.dispose()
+
+
+def test_the_scheduler_stops_when_its_server_is_killed(start_server, sqlite_url) -> None:
+    import os
+    import signal
+    import subprocess
+
+    # A server killed outright cannot stop its companion; the companion notices instead.
+    server = start_server(env={"USINA_DB_URL": sqlite_url})
+    deadline = time.monotonic() + 30
+    children: list[str] = []
+    while not children and time.monotonic() < deadline:
+        out = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid), "-f", "usina scheduler"],
+            capture_output=True,
+            text=True,
+        )
+        children = out.stdout.split()
+        time.sleep(0.2)
+    assert children, server.output()
+    companion = int(children[0])
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(companion, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(companion, signal.SIGKILL)
+        raise AssertionError("the scheduler outlived its killed server by 20 s")

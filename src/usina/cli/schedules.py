@@ -114,6 +114,7 @@ def scheduler(
         s.release_lease()
         return
     import contextlib
+    import os
     import signal
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -121,8 +122,9 @@ def scheduler(
 
     signal.signal(signal.SIGTERM, _stop)
     console.print(f"scheduler {s.holder} checking every {interval:g}s; Ctrl-C to stop")
+    parent = os.environ.get("USINA_SCHEDULER_PARENT")  # set by 'usina server' for its companion
     with contextlib.suppress(KeyboardInterrupt):
-        s.serve(interval)
+        s.serve(interval, stop=lambda: parent is not None and os.getppid() != int(parent))
 
 
 def register(root: typer.Typer) -> None:

@@ -338,7 +338,9 @@ class Scheduler:
         try:
             while not stop():
                 self.run_pending()
-                time.sleep(interval)
+                wake = time.monotonic() + interval
+                while time.monotonic() < wake and not stop():  # stop() is checked each second
+                    time.sleep(min(1.0, interval))
         finally:
             self.release_lease()
 

@@ -66,7 +66,10 @@ def serve(
 def _start_scheduler() -> subprocess.Popen[bytes]:
     # A process of its own: pipelines fork their step workers, which a threaded server worker
     # should not do.
-    return subprocess.Popen([sys.executable, "-m", "usina", "scheduler"], env=os.environ.copy())
+    # It watches this process and stops when it is gone, even after a SIGKILL that leaves no
+    # chance to stop it from here.
+    env = {**os.environ, "USINA_SCHEDULER_PARENT": str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "usina", "scheduler"], env=env)
 
 
 def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
