@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -28,6 +29,24 @@ from usina.client import Client
 from usina.serving import ServingConfig, SqlEndpointStore, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_usina(client: Any, *args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run the ``usina`` command on ``client``'s database and artifact folder."""
+    env = {
+        **os.environ,
+        "USINA_DB_URL": client.db.url,
+        "USINA_ARTIFACTS": str(client.artifacts.root),
+    }
+    usina = str(Path(sys.executable).parent / "usina")
+    return subprocess.run([usina, *args], env=env, capture_output=True, cwd=cwd)
+
+
+def usina_json(client: Any, *args: str, cwd: Path) -> Any:
+    """The ``--json`` output of a ``usina`` command that must succeed."""
+    done = run_usina(client, *args, "--json", cwd=cwd)
+    assert done.returncode == 0, done.stderr.decode()
+    return orjson.loads(done.stdout)
 
 
 def free_port() -> int:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import orjson
 
 from resources.fast_http import FastClient
+from serving.conftest import run_usina, usina_json
 
 GOOD = orjson.dumps({"instances": [{"age": 30, "income": 5.0, "debt": 1.0}]})
 BAD = orjson.dumps({"instances": [{"age": "thirty", "income": 5.0, "debt": 1.0}]})
@@ -51,31 +49,12 @@ def test_usina_endpoints_stats(three_versions, serve, tmp_path: Path) -> None:  
         http.post("/v1/endpoints/credit:predict", BAD)
     http.close()
     served.stop()
-    env = {
-        **os.environ,
-        "USINA_DB_URL": client.db.url,
-        "USINA_ARTIFACTS": str(client.artifacts.root),
-    }
-    usina = str(Path(sys.executable).parent / "usina")
-    out = subprocess.run(
-        [usina, "endpoints", "stats", "credit", "--json"],
-        env=env,
-        capture_output=True,
-        check=True,
-        cwd=tmp_path,
-    ).stdout
-    stats = orjson.loads(out)
+    stats = usina_json(client, "endpoints", "stats", "credit", cwd=tmp_path)
     assert [s["version"] for s in stats] == [1, 2]
     assert sum(s["requests"] for s in stats) == 80
     assert sum(s["errors"] for s in stats) == 20
     for s in stats:
         assert 0 < s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"]
         assert s["error_rate"] == s["errors"] / s["requests"]
-    table = subprocess.run(
-        [usina, "endpoints", "stats", "credit"],
-        env=env,
-        capture_output=True,
-        check=True,
-        cwd=tmp_path,
-    ).stdout.decode()
+    table = run_usina(client, "endpoints", "stats", "credit", cwd=tmp_path).stdout.decode()
     assert "p99 ms" in table and "v1" in table and "v2" in table

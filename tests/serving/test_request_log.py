@@ -3,10 +3,7 @@ documented SIGKILL bound, and SQL over it from the command line."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import orjson
 import pytest
 
 from resources.fast_http import FastClient
+from serving.conftest import run_usina, usina_json
 from usina.serving import query_log
 
 PATH = "/v1/endpoints/credit:predict"
@@ -126,25 +124,14 @@ def test_usina_logs_query_runs_sql(three_versions, serve, tmp_path: Path) -> Non
         assert _send(http, f"q{i}") == 200
     http.close()
     served.stop()
-    env = {
-        **os.environ,
-        "USINA_DB_URL": client.db.url,
-        "USINA_ARTIFACTS": str(client.artifacts.root),
-    }
-    usina = str(Path(sys.executable).parent / "usina")
-    out = subprocess.run(
-        [usina, "logs", "query", "select count(*) as n, max(version) as v from requests", "--json"],
-        env=env,
-        capture_output=True,
-        check=True,
-        cwd=tmp_path,
-    ).stdout
-    assert orjson.loads(out) == [{"n": 5, "v": 1}]
-    bad = subprocess.run(
-        [usina, "logs", "query", "select nope from requests"],
-        env=env,
-        capture_output=True,
+    out = usina_json(
+        client,
+        "logs",
+        "query",
+        "select count(*) as n, max(version) as v from requests",
         cwd=tmp_path,
     )
+    assert out == [{"n": 5, "v": 1}]
+    bad = run_usina(client, "logs", "query", "select nope from requests", cwd=tmp_path)
     assert bad.returncode == 2
     assert b"nope" in bad.stderr
