@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let serving load versions stored as pickles (they can run any code).",
     )
+    serve_fast_predict: bool = Field(
+        default=True,
+        description="Answer supported scikit-learn models with a checked fast predictor that "
+        "skips scikit-learn's repeated input checks.",
+    )
     request_log_flush_ms: int = Field(
         default=1000,
         ge=10,

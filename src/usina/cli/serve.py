@@ -28,6 +28,7 @@ def build_app() -> Starlette:
         log_max_rows=s.request_log_max_rows,
         trust_pickles=s.serve_trust_pickles,
         default_endpoint=s.serve_endpoint,
+        fast_predict=s.serve_fast_predict,
     )
     return create_app(s.resolved_db_url(), s.resolved_artifacts(), config)
 

@@ -65,6 +65,7 @@ class ServingConfig:
     trust_pickles: bool = False
     default_endpoint: str | None = None
     retry_failed_after: float = 60.0
+    fast_predict: bool = True
 
 
 class PayloadTooLarge(UsinaError):
@@ -95,6 +96,7 @@ class InferenceService:
             config.trust_pickles,
             self.metrics.load_failed,
             config.retry_failed_after,
+            config.fast_predict,
         )
         self.log = RequestLog(
             artifacts, flush_interval=config.log_flush_interval, max_rows=config.log_max_rows

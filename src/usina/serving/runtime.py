@@ -30,6 +30,7 @@ from usina.artifacts import ArtifactStore, read_bytes
 from usina.errors import InvalidInput, UsinaError
 from usina.registry import ModelRef, ModelVersion, load_model_bytes
 from usina.serving.endpoints import Endpoint, SqlEndpointStore
+from usina.serving.fastpath import Predictor, compile_predictor
 from usina.serving.inputs import InputCheck, ModelInput
 
 log = logging.getLogger("usina.serving")
@@ -44,6 +45,8 @@ class LoadedVersion:
     check: InputCheck
     # NumPy kind of the predictions ("i", "f", "O", ...), learnt from the warm-up when it ran.
     output_kind: str | None = None
+    # The checked fast predictor for a matrix input, when the model has one (see fastpath).
+    fast: Predictor | None = None
 
     @property
     def version(self) -> int:
@@ -51,8 +54,11 @@ class LoadedVersion:
 
     def predict(self, batch: ModelInput) -> np.ndarray:
         """Run the model; an exception raised by the model on this input is the client's 400."""
+        data = batch.data
         try:
-            return np.asarray(self.model.predict(batch.data))
+            if self.fast is not None and type(data) is np.ndarray:
+                return self.fast(data)
+            return np.asarray(self.model.predict(data))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise InvalidInput(
                 f"model {self.info.name} v{self.version} rejected the input: "
@@ -98,6 +104,7 @@ class Runtime:
     trust_pickles: bool = False
     on_failure: Callable[[str, int, str], None] | None = None
     retry_after: float = 60.0
+    fast_predict: bool = True
     routes: dict[str, Route] = field(default_factory=dict)
     failures: dict[tuple[str, int], str] = field(default_factory=dict)
     ready: bool = False
@@ -187,7 +194,11 @@ class Runtime:
             )
             numeric = InputCheck(info.signature).numeric
             names = _feature_names(model, info.signature.names, numeric)
-            loaded = LoadedVersion(info, model, InputCheck(info.signature, names))
+            check = InputCheck(info.signature, names)
+            fast = None
+            if self.fast_predict and check.names and check.numeric and not check.wants_frame:
+                fast = compile_predictor(model, len(check.names))
+            loaded = LoadedVersion(info, model, check, fast=fast)
             loaded = dataclasses.replace(loaded, output_kind=_warm(loaded))
         except Exception as exc:  # noqa: BLE001 - any failure keeps the version out of traffic
             message = f"{type(exc).__name__}: {exc}"
