@@ -135,3 +135,46 @@ def test_usina_logs_query_runs_sql(three_versions, serve, tmp_path: Path) -> Non
     bad = run_usina(client, "logs", "query", "select nope from requests", cwd=tmp_path)
     assert bad.returncode == 2
     assert b"nope" in bad.stderr
+
+
+def test_rows_land_in_the_partition_of_their_utc_day_in_chunks(tmp_path: Path) -> None:
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import CHUNK_ROWS, LogRow, RequestLog
+
+    store = open_artifact_store(str(tmp_path / "artifacts"))
+    log = RequestLog(store)
+    midnight = 1_764_201_600.0  # 2025-11-27T00:00:00Z
+    times = [midnight - 0.05] * (CHUNK_ROWS * 3 + 5) + [midnight + 0.05] * 7
+    for i, t in enumerate(times):
+        log.append(
+            LogRow(
+                f"r{i}",
+                t,
+                "credit",
+                "credit-risk",
+                1,
+                False,
+                "vertex",
+                200,
+                0.4,
+                (("age",), b"[[30]]"),
+                b"[1]",
+                None,
+            )
+        )
+    assert log.flush() == len(times)
+    days = {}
+    for key in store.list("request-log/endpoint=credit/"):
+        day = key.split("/")[2]
+        days[day] = days.get(day, 0) + 1
+    assert sorted(days) == ["date=2025-11-26", "date=2025-11-27"]
+    result = query_log(
+        store,
+        "select cast(time as date)::varchar, count(*), min(inputs) from requests "
+        "group by 1 order by 1",
+    )
+    assert [row[:2] for row in result.rows] == [
+        ("2025-11-26", CHUNK_ROWS * 3 + 5),
+        ("2025-11-27", 7),
+    ]
+    assert orjson.loads(result.rows[0][2]) == [{"age": 30}]
