@@ -9,6 +9,8 @@ What it measures, for a one-row GradientBoostingClassifier (100 trees, 8 numeric
                Prometheus metrics and the request log (every request logged) on.
 4. usina -log  the same server and version through a second endpoint whose log sampling is 0,
                to price the request log.
+   usina predict()  a second ``usina serve`` with ``USINA_SERVE_FAST_PREDICT=false``: the same
+               server calling the model's own ``predict``, to show what the fast predictor adds.
 5. mlflow      ``mlflow models serve --env-manager local`` on ``/invocations``, from its own
                virtualenv (``--mlflow-python``), skipped with a note when absent.
 
@@ -222,7 +224,8 @@ def in_process(model: Any, n: int) -> list[Measure]:
 
 def start_usina(model: Any, workdir: Path) -> list[Target]:
     """One ``usina serve`` process with two endpoints on the same version: ``bench`` logs
-    every request, ``bench-nolog`` none, so the log's price is measured in one process."""
+    every request, ``bench-nolog`` none, so the log's price is measured in one process; and a
+    second one with the fast predictor off."""
     import pandas as pd
 
     from usina.client import Client
@@ -235,23 +238,30 @@ def start_usina(model: Any, workdir: Path) -> list[Target]:
     store.create("bench", "models:/bench/1", sample_rate=1.0)
     store.create("bench-nolog", "models:/bench/1", sample_rate=0.0)
     client.close()
-    port = free_port()
-    env = {
-        **os.environ,
-        "USINA_DB_URL": f"sqlite:///{home / 'usina.db'}",
-        "USINA_ARTIFACTS": str(home / "artifacts"),
-        "USINA_SERVE_PORT": str(port),
-        "USINA_SERVE_WORKERS": "1",
-    }
-    usina = shutil.which("usina", path=str(Path(sys.executable).parent)) or "usina"
-    process = subprocess.Popen([usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL)
-    wait_ready(f"http://127.0.0.1:{port}/v2/models/bench/ready", process)
     body = json.dumps({"instances": [ROW]}).encode()
-    base = f"http://127.0.0.1:{port}/v1/endpoints"
-    return [
-        Target("usina", f"{base}/bench:predict", body, process),
-        Target("usina -log", f"{base}/bench-nolog:predict", body, process),
-    ]
+    targets = []
+    for fast in ("true", "false"):
+        port = free_port()
+        env = {
+            **os.environ,
+            "USINA_DB_URL": f"sqlite:///{home / 'usina.db'}",
+            "USINA_ARTIFACTS": str(home / "artifacts"),
+            "USINA_SERVE_PORT": str(port),
+            "USINA_SERVE_WORKERS": "1",
+            "USINA_SERVE_FAST_PREDICT": fast,
+        }
+        usina = shutil.which("usina", path=str(Path(sys.executable).parent)) or "usina"
+        process = subprocess.Popen(
+            [usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL
+        )
+        wait_ready(f"http://127.0.0.1:{port}/v2/models/bench/ready", process)
+        base = f"http://127.0.0.1:{port}/v1/endpoints"
+        if fast == "true":
+            targets.append(Target("usina", f"{base}/bench:predict", body, process))
+            targets.append(Target("usina -log", f"{base}/bench-nolog:predict", body, process))
+        else:
+            targets.append(Target("usina predict()", f"{base}/bench:predict", body, process))
+    return targets
 
 
 def start_bare(model: Any, workdir: Path) -> Target:
@@ -349,7 +359,7 @@ def measure(targets: list[Target], args: argparse.Namespace, workdir: Path) -> l
                 runs.setdefault((t.name, concurrency), []).append(result)
                 rate, p50, p99, errors = result
                 print(
-                    f"  round {round_ + 1} {t.name:<11} c={concurrency:<3} {rate:8.0f} req/s  "
+                    f"  round {round_ + 1} {t.name:<16} c={concurrency:<3} {rate:8.0f} req/s  "
                     f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
                     + (f"  {errors} errors" if errors else ""),
                     file=sys.stderr,
@@ -387,6 +397,19 @@ def ratios(measures: list[Measure]) -> dict[str, float | None]:
     bare1 = get("bare", 1)
     if bare1 and limit:
         out["bare p50 overhead over in-process (ms, c=1)"] = bare1.p50_ms - limit.p50_ms
+    for c in (1, 32):
+        plain, bare, mlflow = get("usina predict()", c), get("bare", c), get("mlflow", c)
+        if plain and bare:
+            out[f"usina predict() / bare throughput (c={c})"] = (
+                plain.requests_per_s / bare.requests_per_s
+            )
+        if plain and mlflow:
+            out[f"usina predict() / mlflow throughput (c={c})"] = (
+                plain.requests_per_s / mlflow.requests_per_s
+            )
+    plain1 = get("usina predict()", 1)
+    if plain1 and limit:
+        out["usina predict() p99 overhead over in-process (ms, c=1)"] = plain1.p99_ms - limit.p99_ms
     return out
 
 
@@ -436,17 +459,17 @@ def main() -> None:
         f"\nOnline serving, one-row GradientBoostingClassifier; {platform.python_version()}, "
         f"{os.cpu_count()} CPUs; {note}; best of {args.repeat} rounds of {args.duration:g} s\n"
     )
-    print(f"{'server':<12} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'server':<16} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for m in measures:
         print(
-            f"{m.server:<12} {m.concurrency:>3} {m.requests_per_s:>9.0f} "
+            f"{m.server:<16} {m.concurrency:>3} {m.requests_per_s:>9.0f} "
             f"{m.p50_ms:>8.2f} {m.p99_ms:>8.2f} {m.errors:>7}"
         )
     print()
     for name, value in found.items():
         goal = next((g for key, g in GOALS.items() if name.startswith(key.split(" (")[0])), None)
         shown = "n/a" if value is None else f"{value:.3f}"
-        print(f"{name:<48} {shown:>8}" + (f"   goal {goal:g}" if goal is not None else ""))
+        print(f"{name:<56} {shown:>8}" + (f"   goal {goal:g}" if goal is not None else ""))
 
 
 if __name__ == "__main__":

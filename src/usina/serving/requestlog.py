@@ -37,9 +37,11 @@ from usina.serving.inputs import dumps
 log = logging.getLogger("usina.serving")
 
 PREFIX = "request-log"
-# Rows serialized between two pauses of the writer, and the pause: see ``RequestLog._write``.
+# Rows looked at between two pauses of the writer, the pause, and the rows per record batch
+# (each batch costs ~0.1 ms however small): see ``RequestLog._write``.
 CHUNK_ROWS = 32
 YIELD_SECONDS = 0.0002
+SEAL_ROWS = 64
 
 
 class LogRow(NamedTuple):
@@ -137,9 +139,10 @@ class RequestLog:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        # Serializing a row takes the GIL for ~10 us; the request path waits for it. Rows are
-        # serialized a few at a time with a short sleep between, so a request never waits for
-        # more than one chunk, instead of up to the interpreter's 5 ms switch interval.
+        # Serializing rows holds the GIL, which the request path then waits for: up to the
+        # interpreter's 5 ms switch interval. Rows are grouped a chunk at a time and turned
+        # into Arrow ``SEAL_ROWS`` at a time, with a short sleep between chunks, so a request
+        # waits for at most one chunk and one batch (well under 1 ms).
         groups: dict[tuple[str, int], _Columns] = {}
         for start in range(0, len(rows), CHUNK_ROWS):
             for row in rows[start : start + CHUNK_ROWS]:
@@ -148,11 +151,11 @@ class RequestLog:
                 if columns is None:
                     columns = groups[key] = _Columns()
                 columns.add(row)
-            for columns in groups.values():
-                columns.seal(pa)  # to Arrow while the chunk is small: pa.array holds the GIL
+                columns.seal(pa)  # to Arrow a few rows at a time: pa.array holds the GIL
             if pause:
                 time.sleep(pause)
         for (endpoint, day_number), columns in groups.items():
+            columns.seal(pa, at_least=1)
             day = (dt.date(1970, 1, 1) + dt.timedelta(days=day_number)).isoformat()
             buffer = io.BytesIO()
             pq.write_table(pa.Table.from_batches(columns.batches), buffer, compression="zstd")
@@ -163,64 +166,53 @@ class RequestLog:
 
 
 class _Columns:
-    """One Parquet file's rows: Python lists filled a row at a time, sealed into record
-    batches a chunk at a time."""
+    """One Parquet file's rows, turned into Arrow record batches ``SEAL_ROWS`` at a time."""
 
     def __init__(self) -> None:
         self.batches: list[Any] = []
-        self._clear()
+        self.pending: list[LogRow] = []
 
-    def _clear(self) -> None:
-        self.request_id: list[str] = []
-        self.time: list[int] = []
-        self.endpoint: list[str] = []
-        self.model: list[str] = []
-        self.version: list[int | None] = []
-        self.shadow: list[bool] = []
-        self.protocol: list[str] = []
-        self.status: list[int] = []
-        self.latency_ms: list[float] = []
-        self.inputs: list[str | None] = []
-        self.outputs: list[str | None] = []
-        self.error: list[str | None] = []
+    def add(self, row: LogRow) -> None:
+        self.pending.append(row)
 
-    def add(self, r: LogRow) -> None:
-        self.request_id.append(r.request_id)
-        self.time.append(int(r.time * 1_000_000))
-        self.endpoint.append(r.endpoint)
-        self.model.append(r.model)
-        self.version.append(r.version)
-        self.shadow.append(r.shadow)
-        self.protocol.append(r.protocol)
-        self.status.append(r.status)
-        self.latency_ms.append(r.latency_ms)
-        self.inputs.append(_json(r.inputs))
-        self.outputs.append(_json(r.outputs))
-        self.error.append(r.error)
-
-    def seal(self, pa: Any) -> None:
-        """Move the rows added since the last seal into a record batch."""
-        if not self.request_id:
+    def seal(self, pa: Any, at_least: int = SEAL_ROWS) -> None:
+        """Move the pending rows into a record batch once there are ``at_least`` of them."""
+        if not self.pending or len(self.pending) < at_least:
             return
-        self.batches.append(self._batch(pa))
-        self._clear()
-
-    def _batch(self, pa: Any) -> Any:
-        return pa.record_batch(
-            {
-                "request_id": pa.array(self.request_id, pa.string()),
-                "time": pa.array(self.time, pa.timestamp("us", tz="UTC")),
-                "endpoint": pa.array(self.endpoint, pa.string()),
-                "model": pa.array(self.model, pa.string()),
-                "version": pa.array(self.version, pa.int32()),
-                "shadow": pa.array(self.shadow, pa.bool_()),
-                "protocol": pa.array(self.protocol, pa.string()),
-                "status": pa.array(self.status, pa.int16()),
-                "latency_ms": pa.array(self.latency_ms, pa.float64()),
-                "inputs": pa.array(self.inputs, pa.string()),
-                "outputs": pa.array(self.outputs, pa.string()),
-                "error": pa.array(self.error, pa.string()),
-            }
+        (
+            request_id,
+            times,
+            endpoint,
+            model,
+            version,
+            shadow,
+            protocol,
+            status,
+            latency_ms,
+            inputs,
+            outputs,
+            error,
+        ) = zip(*self.pending, strict=True)
+        self.pending = []
+        self.batches.append(
+            pa.record_batch(
+                {
+                    "request_id": pa.array(request_id, pa.string()),
+                    "time": pa.array(
+                        [int(t * 1_000_000) for t in times], pa.timestamp("us", tz="UTC")
+                    ),
+                    "endpoint": pa.array(endpoint, pa.string()),
+                    "model": pa.array(model, pa.string()),
+                    "version": pa.array(version, pa.int32()),
+                    "shadow": pa.array(shadow, pa.bool_()),
+                    "protocol": pa.array(protocol, pa.string()),
+                    "status": pa.array(status, pa.int16()),
+                    "latency_ms": pa.array(latency_ms, pa.float64()),
+                    "inputs": pa.array([_json(v) for v in inputs], pa.string()),
+                    "outputs": pa.array([_json(v) for v in outputs], pa.string()),
+                    "error": pa.array(error, pa.string()),
+                }
+            )
         )
 
 
