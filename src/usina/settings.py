@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Server: the largest artifact it accepts in one upload, in bytes.",
     )
+    server_serving: bool = Field(
+        default=True,
+        description="Server: also answer every endpoint's inference routes, as `usina serve` "
+        "does, on the API's port (its `USINA_SERVE_*` settings apply, but for host, port and "
+        "workers).",
+    )
 
     serve_host: str = Field(
         default="127.0.0.1", description="Address `usina serve` listens on (0.0.0.0 for all)."

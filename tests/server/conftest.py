@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,26 +31,41 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The API over ``db_url`` (SQLite, then PostgreSQL) in a uvicorn thread."""
+def serve_app() -> Iterator[Callable[[Any], str]]:
+    """Serve ASGI apps in uvicorn threads on free loopback ports (their base URLs); each is
+    stopped gracefully, its lifespan's shutdown included, after the test."""
     import uvicorn
 
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def start(app: Any) -> str:
+        port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(db_url: str, tmp_path: Path, serve_app) -> LiveServer:  # type: ignore[no-untyped-def]
+    """The API over ``db_url`` (SQLite, then PostgreSQL) in a uvicorn thread."""
     from usina.server import ServerConfig, create_app
 
     artifacts = tmp_path / "server-artifacts"
     app = create_app(ServerConfig(db_url=db_url, artifacts=str(artifacts)))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", artifacts)
-    server.should_exit = True
-    thread.join(10)
+    return LiveServer(serve_app(app), artifacts)
 
 
 @pytest.fixture

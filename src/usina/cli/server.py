@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 
@@ -30,9 +32,15 @@ def server(
         "--scheduler/--no-scheduler",
         help="Run 'usina scheduler' beside the API so schedules fire (default on).",
     ),
+    serving: Optional[bool] = typer.Option(  # noqa: UP045
+        None,
+        "--serving/--no-serving",
+        help="Answer every endpoint's inference routes (those of 'usina serve') on the same "
+        "port. Default: USINA_SERVER_SERVING, on.",
+    ),
 ) -> None:
     """Serve the REST API (/api/v1, /docs, /healthz, /readyz, /metrics) over USINA_DB_URL and
-    USINA_ARTIFACTS."""
+    USINA_ARTIFACTS, and every endpoint's inference routes."""
     import os
 
     from usina.cli.context import remote_url
@@ -48,4 +56,7 @@ def server(
         os.environ["USINA_ALLOWED_HOSTS"] = ",".join(allowed_host)
     if cors_origin:
         os.environ["USINA_CORS_ORIGINS"] = ",".join(cors_origin)
+    # Workers read their settings from the environment, so the option travels that way.
+    if serving is not None:
+        os.environ["USINA_SERVER_SERVING"] = "true" if serving else "false"
     serve(host=host, port=port, workers=workers, log_level=log_level, scheduler=scheduler)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -27,14 +27,25 @@ from usina.server.schemas import ErrorBody
 from usina.store import Database
 
 if TYPE_CHECKING:
+    from usina.serving import InferenceService, ServingConfig
     from usina.settings import Settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+def _default_serving() -> ServingConfig:
+    from usina.serving import ServingConfig
+
+    return ServingConfig()
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    """What one server serves and whom it answers."""
+    """What one server serves and whom it answers.
+
+    ``serving`` configures the inference routes the server answers beside the REST API (those
+    of ``usina serve``, at the same paths); ``None`` turns them off.
+    """
 
     db_url: str
     artifacts: str
@@ -42,6 +53,7 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     max_upload_bytes: int = 50 * 2**30
     heartbeat_timeout: float = 60.0
+    serving: ServingConfig | None = field(default_factory=_default_serving)
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -59,19 +71,36 @@ class ServerConfig:
             cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
             max_upload_bytes=settings.max_upload_bytes,
             heartbeat_timeout=settings.heartbeat_timeout,
+            serving=_serving_config(settings) if settings.server_serving else None,
         )
 
 
+def _serving_config(settings: Settings) -> ServingConfig:
+    # Imported here: the serving stack loads numpy, which a server without serving never needs.
+    from usina.server.inference import serving_config
+
+    return serving_config(settings)
+
+
 def create_app(config: ServerConfig) -> FastAPI:
-    """The REST API for ``config``'s database and artifact store."""
+    """The REST API for ``config``'s database and artifact store, and, unless
+    ``config.serving`` is ``None``, the inference routes of its endpoints."""
     db = Database(config.db_url)
-    backends = Backends(db, open_artifact_store(config.artifacts), config.heartbeat_timeout)
+    store = open_artifact_store(config.artifacts)
+    backends = Backends(db, store, config.heartbeat_timeout)
+    inference: InferenceService | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.migrate)
-        yield
-        db.dispose()
+        if inference is not None:
+            await inference.startup()
+        try:
+            yield
+        finally:
+            if inference is not None:
+                await inference.shutdown()
+            db.dispose()
 
     app = FastAPI(
         title="usina",
@@ -96,6 +125,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)
+    if config.serving is not None:
+        from usina.server.inference import add_inference
+
+        inference = add_inference(app, db, store, config.serving)
+    # /metrics adds the serving metrics when there are any.
+    app.state.inference = inference
 
     if config.cors_origins:
         app.add_middleware(

@@ -1,5 +1,8 @@
 """``/healthz``, ``/readyz`` and Prometheus ``/metrics``, with the middleware that counts requests.
 
+``/metrics`` also carries the serving metrics (``usina_requests_total`` and friends) when the
+server answers the inference routes.
+
 With several workers, ``usina server`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder so
 ``/metrics`` sums every worker's counters, whichever worker answers the scrape.
 """
@@ -83,12 +86,20 @@ def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
-    """Prometheus metrics (summed over workers when there are several)."""
+def metrics(request: Request) -> Response:
+    """Prometheus metrics (summed over workers when there are several), serving's included."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
+        # Every metric of every worker is a file in that folder, the serving metrics too
+        # (whichever registry they belong to): one collector reads them all.
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest()
+    # The serving metrics live in their service's own registry (so several services in one
+    # process never collide); their names differ from the server's, so the two texts concatenate.
+    inference = getattr(request.app.state, "inference", None)
+    if inference is not None:
+        body += generate_latest(inference.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -477,17 +477,9 @@ def _v2_type(dtype: str) -> str:
     }.get(dtype, "BYTES")
 
 
-def create_app(
-    db: Database | str, artifacts: ArtifactStore | str, config: ServingConfig | None = None
-) -> Starlette:
-    """The inference app for the endpoints in ``db``, models read from ``artifacts``.
-
-    The service is available as ``app.state.service`` (a host mounting the app calls its
-    ``startup`` and ``shutdown``).
-    """
-    database = Database(db) if isinstance(db, str) else db
-    store = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
-    service = InferenceService(database, store, config or ServingConfig())
+def inference_routes(service: InferenceService, *, with_ops: bool = True) -> list[HttpRoute]:
+    """The routes answered by ``service``: every protocol, and with ``with_ops`` also
+    ``/metrics``, ``/ping`` and ``/health`` (a host with its own leaves them out)."""
     s = service
     routes = [
         HttpRoute("/v1/endpoints/{name}:predict", s.vertex_predict, methods=["POST"]),
@@ -504,10 +496,28 @@ def create_app(
         HttpRoute("/v2/models/{name}/versions/{version}", s.model_metadata, methods=["GET"]),
         HttpRoute("/v2/models/{name}/ready", s.model_ready, methods=["GET"]),
         HttpRoute("/v2/models/{name}/versions/{version}/ready", s.model_ready, methods=["GET"]),
-        HttpRoute("/metrics", s.prometheus, methods=["GET"]),
-        HttpRoute("/ping", s.live, methods=["GET"]),
-        HttpRoute("/health", s.live, methods=["GET"]),
     ]
+    if with_ops:
+        routes += [
+            HttpRoute("/metrics", s.prometheus, methods=["GET"]),
+            HttpRoute("/ping", s.live, methods=["GET"]),
+            HttpRoute("/health", s.live, methods=["GET"]),
+        ]
+    return routes
+
+
+def create_app(
+    db: Database | str, artifacts: ArtifactStore | str, config: ServingConfig | None = None
+) -> Starlette:
+    """The inference app for the endpoints in ``db``, models read from ``artifacts``.
+
+    The service is available as ``app.state.service`` (a host mounting the app calls its
+    ``startup`` and ``shutdown``).
+    """
+    database = Database(db) if isinstance(db, str) else db
+    store = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
+    service = InferenceService(database, store, config or ServingConfig())
+    routes = inference_routes(service)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
