@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -180,6 +180,13 @@ def test_the_servers_body_limit_applies_to_inference(credit_server) -> None:  # 
     body = b'{"instances": [' + b" " * (17 * 2**20) + b"]}"
     r = credit.http.post("/v1/endpoints/credit:predict", content=body)
     _server_error(r, 413, "body")
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: the guard counts while reading
+        for start in range(0, len(body), 2**20):
+            yield body[start : start + 2**20]
+
+    r = credit.http.post("/v1/endpoints/credit:predict", content=streamed())
+    assert r.status_code == 413, r.text
 
 
 @on_sqlite

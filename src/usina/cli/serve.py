@@ -21,15 +21,7 @@ def build_app() -> Starlette:
     from usina.settings import Settings
 
     s = Settings()
-    config = ServingConfig(
-        poll_interval=s.serve_poll_interval,
-        max_body_bytes=s.serve_max_body_bytes,
-        log_flush_interval=s.request_log_flush_ms / 1000.0,
-        log_max_rows=s.request_log_max_rows,
-        trust_pickles=s.serve_trust_pickles,
-        default_endpoint=s.serve_endpoint,
-        fast_predict=s.serve_fast_predict,
-    )
+    config = ServingConfig.from_settings(s)
     return create_app(s.resolved_db_url(), s.resolved_artifacts(), config)
 
 

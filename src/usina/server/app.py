@@ -77,9 +77,9 @@ class ServerConfig:
 
 def _serving_config(settings: Settings) -> ServingConfig:
     # Imported here: the serving stack loads numpy, which a server without serving never needs.
-    from usina.server.inference import serving_config
+    from usina.serving import ServingConfig
 
-    return serving_config(settings)
+    return ServingConfig.from_settings(settings)
 
 
 def create_app(config: ServerConfig) -> FastAPI:

@@ -25,20 +25,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from usina.artifacts import ArtifactStore
-    from usina.settings import Settings
     from usina.store import Database
-
-
-def serving_config(settings: Settings) -> ServingConfig:
-    """How ``usina serve`` would serve under ``settings`` (its host, port and workers aside)."""
-    return ServingConfig(
-        poll_interval=settings.serve_poll_interval,
-        max_body_bytes=settings.serve_max_body_bytes,
-        log_flush_interval=settings.request_log_flush_ms / 1000.0,
-        log_max_rows=settings.request_log_max_rows,
-        trust_pickles=settings.serve_trust_pickles,
-        default_endpoint=settings.serve_endpoint,
-    )
 
 
 class TemplateRoute(Route):

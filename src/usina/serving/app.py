@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
@@ -40,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
 from usina.artifacts import ArtifactStore, open_artifact_store
-from usina.errors import InvalidInput, NotFound, UsinaError
+from usina.errors import InvalidInput, NotFound, PayloadTooLarge, UsinaError
 from usina.serving import mlflow_scoring, openinference, vertex
 from usina.serving.batching import MicroBatcher
 from usina.serving.endpoints import SqlEndpointStore
@@ -49,6 +49,9 @@ from usina.serving.metrics import ServingMetrics
 from usina.serving.requestlog import LogRow, RequestLog
 from usina.serving.runtime import LoadedVersion, Route, Runtime
 from usina.store import Database
+
+if TYPE_CHECKING:
+    from usina.settings import Settings
 
 log = logging.getLogger("usina.serving")
 JSON = "application/json"
@@ -67,19 +70,29 @@ class ServingConfig:
     retry_failed_after: float = 60.0
     fast_predict: bool = True
 
-
-class PayloadTooLarge(UsinaError):
-    """The request body is larger than the configured limit."""
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServingConfig:
+        """How ``usina serve`` and ``usina server`` serve under ``settings``."""
+        return cls(
+            poll_interval=settings.serve_poll_interval,
+            max_body_bytes=settings.serve_max_body_bytes,
+            log_flush_interval=settings.request_log_flush_ms / 1000.0,
+            log_max_rows=settings.request_log_max_rows,
+            trust_pickles=settings.serve_trust_pickles,
+            default_endpoint=settings.serve_endpoint,
+            fast_predict=settings.serve_fast_predict,
+        )
 
 
 class Unavailable(UsinaError):
     """The endpoint exists but no version of it could be loaded."""
 
 
+# Most specific first: PayloadTooLarge is an InvalidInput.
 _STATUS: list[tuple[type[Exception], int]] = [
+    (PayloadTooLarge, 413),
     (InvalidInput, 400),
     (NotFound, 404),
-    (PayloadTooLarge, 413),
     (Unavailable, 503),
 ]
 
