@@ -1,15 +1,16 @@
-"""Online serving speed: one scikit-learn model, one load generator, four servers, one run.
+"""Online serving speed: one scikit-learn model, one load generator, five servers, one run.
 
 What it measures, for a one-row GradientBoostingClassifier (100 trees, 8 numeric inputs):
 
-1. in-process  ``model.predict`` on a one-row array: the limit no server can beat.
+1. in-process  ``model.predict`` on a one-row array: the limit for a server that calls it.
 2. bare        a Starlette handler on uvicorn doing the same predict (orjson in, orjson out):
                the lean floor for a Python server.
 3. usina       ``usina serve`` (one worker) on the Vertex AI route, with signature checking,
                Prometheus metrics and the request log (every request logged) on.
-4. usina -log  the same server and version through a second endpoint whose log sampling is 0,
+   usina -log  the same server and version through a second endpoint whose log sampling is 0,
                to price the request log.
-   usina predict()  a second ``usina serve`` with ``USINA_SERVE_FAST_PREDICT=false``: the same
+4. usina predict()
+               a second ``usina serve`` with ``USINA_SERVE_FAST_PREDICT=false``: the same
                server calling the model's own ``predict``, to show what the fast predictor adds.
 5. mlflow      ``mlflow models serve --env-manager local`` on ``/invocations``, from its own
                virtualenv (``--mlflow-python``), skipped with a note when absent.
@@ -24,7 +25,7 @@ trees.
 
     python benchmarks/serving.py                        # 3 rounds of 10 s
     python benchmarks/serving.py --duration 2 --repeat 1   # a smoke run
-    python benchmarks/serving.py --mlflow-python /work/bench-venv-serving/bin/python
+    python benchmarks/serving.py --mlflow-python /tmp/mlflow-venv/bin/python
     python benchmarks/serving.py --json
 """
 
