@@ -176,3 +176,16 @@ def test_a_memory_artifact_store_works_across_worker_processes(
     run = p.chain.run(client, workdir=workdir, max_workers=2)
     assert run.ok
     assert run.output("report").value == {"total": 2.0 * sum(range(40)), "rows": 40.0}
+
+
+def test_steps_using_openmp_finish_when_the_caller_already_used_openmp(client) -> None:
+    """As from a notebook that fitted a model before running a pipeline: GNU OpenMP's thread
+    pool does not survive fork, and a forked worker's parallel region would wait forever."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.random.default_rng(9).normal(size=(2000, 5))
+    HistGradientBoostingClassifier(max_iter=5).fit(x, (x[:, 1] > 0).astype(int))
+    run = LocalRunner(client, max_workers=2).run(p.openmp_fits, {"seed": 3}, cache=False)
+    assert run.ok, [s.error for s in run.steps]
+    assert sorted(s.status.value for s in run.steps) == ["done", "done"]

@@ -173,3 +173,20 @@ def crash(workdir: str) -> int:
 def crashing(workdir: str):
     crash(workdir)
     one(workdir)
+
+
+@usina.step(timeout=120)
+def fit_histogram_boosting(seed: int) -> float:
+    """Fits a model whose training runs OpenMP parallel regions."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.random.default_rng(seed).normal(size=(2000, 5))
+    y = (x[:, 0] > 0).astype(int)
+    return float(HistGradientBoostingClassifier(max_iter=5).fit(x, y).score(x, y))
+
+
+@usina.pipeline
+def openmp_fits(seed: int = 0, other_seed: int = 1):
+    fit_histogram_boosting(seed=seed)
+    fit_histogram_boosting(seed=other_seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,24 +30,41 @@ BINARY = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
 THREE = np.where(X[:, 0] > 0.5, "high", np.where(X[:, 0] < -0.5, "low", "mid"))
 VALUE = 2 * X[:, 0] - X[:, 3] + RNG.normal(scale=0.1, size=400)
 
-SUPPORTED = [
-    GradientBoostingClassifier(n_estimators=30, random_state=0).fit(X, BINARY),
-    GradientBoostingClassifier(n_estimators=10, random_state=0).fit(X, THREE),
-    GradientBoostingRegressor(n_estimators=30, random_state=0).fit(X, VALUE),
-    RandomForestClassifier(n_estimators=15, random_state=0).fit(X, THREE),
-    RandomForestRegressor(n_estimators=15, random_state=0).fit(X, VALUE),
-    ExtraTreesClassifier(n_estimators=15, random_state=0).fit(X, BINARY),
-    DecisionTreeClassifier(random_state=0).fit(X, THREE),
-    DecisionTreeRegressor(random_state=0).fit(X, VALUE),
-    LogisticRegression().fit(X, BINARY),
-    LogisticRegression().fit(X, THREE),
-    SGDClassifier(random_state=0).fit(X, BINARY),
-    LinearRegression().fit(X, VALUE),
-]
+# Factories, so collecting the tests fits nothing: models are fitted when a test runs.
+SUPPORTED: dict[str, Callable[[], Any]] = {
+    "gradient-boosting-binary": lambda: GradientBoostingClassifier(
+        n_estimators=30, random_state=0
+    ).fit(X, BINARY),
+    "gradient-boosting-3-classes": lambda: GradientBoostingClassifier(
+        n_estimators=10, random_state=0
+    ).fit(X, THREE),
+    "gradient-boosting-regressor": lambda: GradientBoostingRegressor(
+        n_estimators=30, random_state=0
+    ).fit(X, VALUE),
+    "random-forest": lambda: RandomForestClassifier(n_estimators=15, random_state=0).fit(X, THREE),
+    "random-forest-regressor": lambda: RandomForestRegressor(n_estimators=15, random_state=0).fit(
+        X, VALUE
+    ),
+    "extra-trees": lambda: ExtraTreesClassifier(n_estimators=15, random_state=0).fit(X, BINARY),
+    "decision-tree": lambda: DecisionTreeClassifier(random_state=0).fit(X, THREE),
+    "decision-tree-regressor": lambda: DecisionTreeRegressor(random_state=0).fit(X, VALUE),
+    "logistic-binary": lambda: LogisticRegression().fit(X, BINARY),
+    "logistic-3-classes": lambda: LogisticRegression().fit(X, THREE),
+    "sgd": lambda: SGDClassifier(random_state=0).fit(X, BINARY),
+    "linear-regression": lambda: LinearRegression().fit(X, VALUE),
+}
+UNSUPPORTED: dict[str, Callable[[], Any]] = {
+    "hist-gradient-boosting": lambda: HistGradientBoostingClassifier(max_iter=10).fit(X, BINARY),
+    "pipeline": lambda: make_pipeline(StandardScaler(), LogisticRegression()).fit(X, BINARY),
+    "gradient-boosting-with-fitted-init": lambda: GradientBoostingClassifier(
+        n_estimators=5, init=LogisticRegression()
+    ).fit(X, BINARY),
+}
 
 
-@pytest.mark.parametrize("model", SUPPORTED, ids=lambda m: type(m).__name__)
-def test_fast_predictions_equal_the_models_own(model: Any) -> None:
+@pytest.mark.parametrize("kind", SUPPORTED)
+def test_fast_predictions_equal_the_models_own(kind: str) -> None:
+    model = SUPPORTED[kind]()
     predictor = compile_predictor(model, X.shape[1])
     assert predictor is not None
     fresh = np.random.default_rng(11).normal(scale=3.0, size=(500, X.shape[1]))
@@ -64,21 +82,13 @@ def test_fast_predictions_equal_the_models_own(model: Any) -> None:
         assert one[0] == model.predict(row.reshape(1, -1))[0]
 
 
-@pytest.mark.parametrize(
-    "model",
-    [
-        HistGradientBoostingClassifier(max_iter=10).fit(X, BINARY),
-        make_pipeline(StandardScaler(), LogisticRegression()).fit(X, BINARY),
-        GradientBoostingClassifier(n_estimators=5, init=LogisticRegression()).fit(X, BINARY),
-    ],
-    ids=["hist-gradient-boosting", "pipeline", "gradient-boosting-with-fitted-init"],
-)
-def test_other_models_keep_their_own_predict(model: Any) -> None:
-    assert compile_predictor(model, X.shape[1]) is None
+@pytest.mark.parametrize("kind", UNSUPPORTED)
+def test_other_models_keep_their_own_predict(kind: str) -> None:
+    assert compile_predictor(UNSUPPORTED[kind](), X.shape[1]) is None
 
 
 def test_a_width_the_model_was_not_fitted_on_gets_no_fast_path() -> None:
-    assert compile_predictor(SUPPORTED[0], X.shape[1] + 1) is None
+    assert compile_predictor(SUPPORTED["gradient-boosting-binary"](), X.shape[1] + 1) is None
 
 
 def test_a_predictor_that_disagrees_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -113,6 +113,23 @@ class WorkerPool:
         return Worker(process, here)
 
 
+def _one_openmp_thread_if_inherited() -> None:
+    """Keep a forked worker from hanging in OpenMP code.
+
+    GNU OpenMP's thread pool does not survive ``fork``: if the coordinator already ran a
+    parallel region (a notebook that fitted a ``HistGradientBoostingClassifier``, say), the
+    worker's first parallel region waits forever for threads that do not exist. A worker that
+    inherits a loaded OpenMP runtime therefore runs OpenMP code on one thread; steps still run
+    in parallel, one per worker.
+    """
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:  # no scikit-learn, so no OpenMP runtime of its to inherit
+        return
+    if any(info.get("user_api") == "openmp" for info in threadpool_info()):
+        threadpool_limits(1, user_api="openmp")
+
+
 @dataclass
 class Worker:
     """A worker process and the pipe to it."""
@@ -127,6 +144,7 @@ def _serve(
     """A worker's life: run each step it is sent, writing its output to the step's log file."""
     sys.stdout.flush()
     sys.stderr.flush()
+    _one_openmp_thread_if_inherited()
     while True:
         try:
             message = conn.recv()
