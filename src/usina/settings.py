@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="Answer supported scikit-learn models with a checked fast predictor that "
         "skips scikit-learn's repeated input checks.",
     )
+    request_log_process: bool = Field(
+        default=True,
+        description="Write the request log from a separate process (for a folder, gs:// or "
+        "s3:// store), so serving never waits on it.",
+    )
     request_log_flush_ms: int = Field(
         default=1000,
         ge=10,

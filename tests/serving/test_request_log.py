@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -178,3 +179,81 @@ def test_rows_land_in_the_partition_of_their_utc_day_in_chunks(tmp_path: Path) -
         ("2025-11-27", 7),
     ]
     assert orjson.loads(result.rows[0][2]) == [{"age": 30}]
+
+
+def _rows(n: int, start: int = 0) -> list[Any]:
+    from usina.serving.requestlog import LogRow
+
+    return [
+        LogRow(
+            f"r{start + i}",
+            time.time(),
+            "credit",
+            "credit-risk",
+            1,
+            False,
+            "vertex",
+            200,
+            0.4,
+            (("age",), b"[[30]]"),
+            b"[1]",
+            None,
+        )
+        for i in range(n)
+    ]
+
+
+def _ids_in(store: Any) -> set[str]:
+    result = query_log(store, "select request_id from requests")
+    return {row[0] for row in result.rows}
+
+
+def test_the_writer_process_writes_every_row_and_exits_on_close(tmp_path: Path) -> None:
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    store = open_artifact_store(str(tmp_path / "artifacts"))
+    log = RequestLog(store, flush_interval=0.05, out_of_process=True)
+    log.start()
+    process = log._process
+    assert process is not None, "a folder store gets a writer process"
+    for row in _rows(1500):
+        log.append(row)
+    time.sleep(0.3)  # several flush intervals: batches cross the pipe while rows keep coming
+    for row in _rows(700, start=1500):
+        log.append(row)
+    log.close()
+    assert process.returncode == 0
+    assert _ids_in(store) == {f"r{i}" for i in range(2200)}
+
+
+def test_rows_are_written_here_when_the_writer_process_is_gone(tmp_path: Path) -> None:
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    store = open_artifact_store(str(tmp_path / "artifacts"))
+    log = RequestLog(store, flush_interval=3600, out_of_process=True)
+    log.start()
+    assert log._process is not None
+    log._process.kill()
+    log._process.wait()
+    for row in _rows(50):
+        log.append(row)
+    assert log.flush() == 50
+    assert log._process is None
+    log.close()
+    assert _ids_in(store) == {f"r{i}" for i in range(50)}
+
+
+def test_a_store_another_process_cannot_open_is_written_in_process() -> None:
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    store = open_artifact_store("memory://request-log-test")
+    log = RequestLog(store, out_of_process=True)
+    log.start()
+    assert log._process is None
+    for row in _rows(10):
+        log.append(row)
+    log.close()
+    assert _ids_in(store) == {f"r{i}" for i in range(10)}

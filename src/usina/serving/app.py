@@ -69,6 +69,7 @@ class ServingConfig:
     default_endpoint: str | None = None
     retry_failed_after: float = 60.0
     fast_predict: bool = True
+    log_out_of_process: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingConfig:
@@ -81,6 +82,7 @@ class ServingConfig:
             trust_pickles=settings.serve_trust_pickles,
             default_endpoint=settings.serve_endpoint,
             fast_predict=settings.serve_fast_predict,
+            log_out_of_process=settings.request_log_process,
         )
 
 
@@ -112,7 +114,10 @@ class InferenceService:
             config.fast_predict,
         )
         self.log = RequestLog(
-            artifacts, flush_interval=config.log_flush_interval, max_rows=config.log_max_rows
+            artifacts,
+            flush_interval=config.log_flush_interval,
+            max_rows=config.log_max_rows,
+            out_of_process=config.log_out_of_process,
         )
         self._batchers: dict[tuple[str, int, int], MicroBatcher] = {}
         self._stop = threading.Event()
