@@ -122,7 +122,14 @@ def serve() -> Iterator[Callable[..., Served]]:
     running: list[Served] = []
 
     def start(client: Client, **config: Any) -> Served:
-        options = {"poll_interval": 0.2, "log_flush_interval": 0.2, **config}
+        # The log is written by a thread here: the writer process starts a Python per server,
+        # and the tests that need it run ``usina serve`` (``usina_serve``) or test it directly.
+        options = {
+            "poll_interval": 0.2,
+            "log_flush_interval": 0.2,
+            "log_out_of_process": False,
+            **config,
+        }
         app = create_app(client.db, client.artifacts, ServingConfig(**options))
         port = free_port()
         server = uvicorn.Server(
