@@ -140,29 +140,14 @@ def test_usina_logs_query_runs_sql(three_versions, serve, tmp_path: Path) -> Non
 
 def test_rows_land_in_the_partition_of_their_utc_day_in_chunks(tmp_path: Path) -> None:
     from usina.artifacts import open_artifact_store
-    from usina.serving.requestlog import CHUNK_ROWS, LogRow, RequestLog
+    from usina.serving.requestlog import CHUNK_ROWS, RequestLog
 
     store = open_artifact_store(str(tmp_path / "artifacts"))
     log = RequestLog(store)
     midnight = 1_764_201_600.0  # 2025-11-27T00:00:00Z
     times = [midnight - 0.05] * (CHUNK_ROWS * 3 + 5) + [midnight + 0.05] * 7
-    for i, t in enumerate(times):
-        log.append(
-            LogRow(
-                f"r{i}",
-                t,
-                "credit",
-                "credit-risk",
-                1,
-                False,
-                "vertex",
-                200,
-                0.4,
-                (("age",), b"[[30]]"),
-                b"[1]",
-                None,
-            )
-        )
+    for row in _rows(len(times), times=times):
+        log.append(row)
     assert log.flush() == len(times)
     days = {}
     for key in store.list("request-log/endpoint=credit/"):
@@ -181,13 +166,15 @@ def test_rows_land_in_the_partition_of_their_utc_day_in_chunks(tmp_path: Path) -
     assert orjson.loads(result.rows[0][2]) == [{"age": 30}]
 
 
-def _rows(n: int, start: int = 0) -> list[Any]:
+def _rows(n: int, start: int = 0, times: list[float] | None = None) -> list[Any]:
+    """``n`` logged requests ``r{start}``, ``r{start + 1}``, ...; answered now unless
+    ``times`` says when."""
     from usina.serving.requestlog import LogRow
 
     return [
         LogRow(
             f"r{start + i}",
-            time.time(),
+            times[i] if times is not None else time.time(),
             "credit",
             "credit-risk",
             1,
