@@ -140,7 +140,8 @@ def test_usina_logs_query_runs_sql(three_versions, serve, tmp_path: Path) -> Non
 
 def test_rows_land_in_the_partition_of_their_utc_day_in_chunks(tmp_path: Path) -> None:
     from usina.artifacts import open_artifact_store
-    from usina.serving.requestlog import CHUNK_ROWS, RequestLog
+    from usina.serving.logfiles import CHUNK_ROWS
+    from usina.serving.requestlog import RequestLog
 
     store = open_artifact_store(str(tmp_path / "artifacts"))
     log = RequestLog(store)
