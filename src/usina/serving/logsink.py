@@ -86,6 +86,7 @@ class LogSink:
         self._backoff = retry_min
         self._next_try = 0.0
         self._said_full: float = -SAY_EVERY_SECONDS
+        self._said: float = -SAY_EVERY_SECONDS
 
     def add(self, rows: list[LogRow]) -> None:
         """Buffer ``rows``; those beyond ``max_buffered`` are dropped and counted."""
