@@ -22,8 +22,8 @@ import orjson
 import pytest
 
 from resources.fast_http import FastClient
-from serving.conftest import child_pids
-from usina.serving import endpoint_stats, query_log
+from serving.conftest import child_pids, usina_json
+from usina.serving import query_log
 
 PATH = "/v1/endpoints/credit:predict"
 INSTANCES = 2000  # rows per request: a row of the log then holds about 80 KB of JSON
@@ -197,6 +197,6 @@ def test_a_store_outage_under_load(three_versions, usina_serve, tmp_path: Path) 
     assert len(stored_ids) == len(set(stored_ids)) == metrics[("written", "")]
     assert set(stored_ids) <= set(load.answered)
     assert set(load.answered[-20:]) <= set(stored_ids)  # answered after the outage: stored
-    [stats] = endpoint_stats(client.artifacts, "credit", since_s=600)
-    assert stats.dropped == dropped
-    assert stats.requests + sum(stats.dropped.values()) == answered
+    [stats] = usina_json(client, "endpoints", "stats", "credit", "--since", "600", cwd=tmp_path)
+    assert stats["dropped"] == dropped
+    assert stats["requests"] + sum(stats["dropped"].values()) == answered

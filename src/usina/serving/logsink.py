@@ -184,6 +184,11 @@ class LogSink:
         with self._lock:
             rows, self._rows = self._rows, []
         if rows:
+            log.error(
+                "request log: the store is still failing at shutdown; dropping the %d rows "
+                "waiting for it",
+                len(rows),
+            )
             self.drop(rows, STORE_ERROR)
         if self._drops:
             lost = sum(self._drops.values())
