@@ -20,10 +20,11 @@ handed to a writer process that exited without writing them). Logged rows = writ
 dropped + rows still on their way.
 
 What a crash can lose: a graceful stop (SIGTERM, Ctrl-C) writes everything (the store
-permitting). A SIGKILL of the server loses the rows still queued in it, uncounted: at most
-those answered in the last ``flush_interval`` seconds plus one batch being handed over (at
-most ``max_rows``); rows already handed to the writer process are written when its input
-ends. A SIGKILL of the writer process alone loses the rows it held, counted as
+permitting). A SIGKILL of the server loses the rows still queued in it, uncounted, the
+newest: while the writer keeps up, those answered in the last ``flush_interval`` seconds plus
+one batch being handed over; never more than ``max_queued`` (plus the count of rows refused
+since the last hand-over). Rows already handed to the writer process are written when its
+input ends. A SIGKILL of the writer process alone loses the rows it held, counted as
 ``writer_crash``, and the server goes on writing in-process.
 """
 
