@@ -107,6 +107,27 @@ class Settings(BaseSettings):
     request_log_max_rows: int = Field(
         default=10_000, ge=1, description="Queued request log rows that trigger an early flush."
     )
+    request_log_max_queued: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most request log rows a serving worker queues; new rows beyond are dropped "
+        "and counted (reason queue_full).",
+    )
+    request_log_max_buffered: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most request log rows held for a slow or failing store; new rows beyond "
+        "are dropped and counted (reason store_error, or queue_full when the store is only slow).",
+    )
+    request_log_retry_ms: int = Field(
+        default=500,
+        ge=10,
+        description="First wait before retrying a failed request log write; it doubles per "
+        "failure up to USINA_REQUEST_LOG_RETRY_MAX_MS.",
+    )
+    request_log_retry_max_ms: int = Field(
+        default=30_000, ge=10, description="Longest wait between retries of request log writes."
+    )
 
     def resolved_db_url(self) -> str:
         """The metadata URL, defaulting to ``usina.db`` in the home."""

@@ -49,6 +49,14 @@ def usina_json(client: Any, *args: str, cwd: Path) -> Any:
     return orjson.loads(done.stdout)
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started (its request log writer, for ``usina serve``)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -56,5 +56,6 @@ def test_usina_endpoints_stats(three_versions, serve, tmp_path: Path) -> None:  
     for s in stats:
         assert 0 < s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"]
         assert s["error_rate"] == s["errors"] / s["requests"]
+        assert s["dropped"] == {}  # the log kept every row
     table = run_usina(client, "endpoints", "stats", "credit", cwd=tmp_path).stdout.decode()
-    assert "p99 ms" in table and "v1" in table and "v2" in table
+    assert "p99 ms" in table and "v1" in table and "v2" in table and "dropped" in table

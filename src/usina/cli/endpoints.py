@@ -183,7 +183,7 @@ def stats(
     since: float = typer.Option(3600.0, "--since", min=1.0, help="Look back this many seconds."),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Latency p50/p95/p99 and error rate per version, from the request log."""
+    """Latency p50/p95/p99, error rate and dropped log rows per version, from the request log."""
     from usina.serving import endpoint_stats
 
     _store().get(name)
@@ -199,7 +199,9 @@ def stats(
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
-    table = Table("version", "requests", "errors", "error rate", "p50 ms", "p95 ms", "p99 ms")
+    table = Table(
+        "version", "requests", "errors", "error rate", "p50 ms", "p95 ms", "p99 ms", "dropped"
+    )
     for s in found:
         table.add_row(
             f"v{s.version}" if s.version is not None else "-",
@@ -209,5 +211,6 @@ def stats(
             ms(s.p50_ms),
             ms(s.p95_ms),
             ms(s.p99_ms),
+            str(sum(s.dropped.values())),
         )
     console.print(table)

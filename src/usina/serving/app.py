@@ -70,6 +70,10 @@ class ServingConfig:
     retry_failed_after: float = 60.0
     fast_predict: bool = True
     log_out_of_process: bool = True
+    log_max_queued: int = 50_000
+    log_max_buffered: int = 100_000
+    log_retry_min: float = 0.5
+    log_retry_max: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingConfig:
@@ -83,6 +87,10 @@ class ServingConfig:
             default_endpoint=settings.serve_endpoint,
             fast_predict=settings.serve_fast_predict,
             log_out_of_process=settings.request_log_process,
+            log_max_queued=settings.request_log_max_queued,
+            log_max_buffered=settings.request_log_max_buffered,
+            log_retry_min=settings.request_log_retry_ms / 1000.0,
+            log_retry_max=settings.request_log_retry_max_ms / 1000.0,
         )
 
 
@@ -117,7 +125,12 @@ class InferenceService:
             artifacts,
             flush_interval=config.log_flush_interval,
             max_rows=config.log_max_rows,
+            max_queued=config.log_max_queued,
+            max_buffered=config.log_max_buffered,
+            retry_min=config.log_retry_min,
+            retry_max=config.log_retry_max,
             out_of_process=config.log_out_of_process,
+            metrics=self.metrics,
         )
         self._batchers: dict[tuple[str, int, int], MicroBatcher] = {}
         self._stop = threading.Event()

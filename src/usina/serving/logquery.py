@@ -1,4 +1,4 @@
-"""SQL over the request log with DuckDB, and the latency and error figures of an endpoint.
+"""SQL over the request log with DuckDB, and the latency, error and drop figures of an endpoint.
 
 The log's Parquet files are exposed as one view, ``requests`` (columns: request_id, time,
 endpoint, model, version, shadow, protocol, status, latency_ms, inputs, outputs, error). Local
@@ -9,12 +9,13 @@ windows an operator queries and is the limitation to know about for months of lo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from usina.artifacts import ArtifactStore
 from usina.errors import InvalidInput
-from usina.serving.requestlog import PREFIX
+from usina.serving.logfiles import DROPS_PREFIX, PREFIX
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,9 @@ class QueryResult:
 
 @dataclass(frozen=True)
 class VersionStats:
-    """Latency percentiles and error rate of a version (``None``: no version answered)."""
+    """Latency percentiles and error rate of a version (``None``: no version answered), and
+    the rows of its requests the log dropped (by reason: ``queue_full``, ``store_error``,
+    ``writer_crash``), which the other figures leave out."""
 
     version: int | None
     requests: int
@@ -35,6 +38,7 @@ class VersionStats:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float:
@@ -93,10 +97,11 @@ def query_log(store: ArtifactStore, sql: str) -> QueryResult:
 def endpoint_stats(
     store: ArtifactStore, endpoint: str, since_s: float = 3600.0
 ) -> list[VersionStats]:
-    """p50/p95/p99 latency and error rate per version over the last ``since_s`` seconds.
+    """p50/p95/p99 latency, error rate and dropped log rows per version over the last
+    ``since_s`` seconds.
 
     Figures come from the request log, so they cover the sampled requests, and shadow answers
-    are left out.
+    are left out. A version whose rows were all dropped appears with 0 requests.
     """
     conn = _connect(store, endpoint)
     rows = conn.execute(
@@ -110,4 +115,35 @@ def endpoint_stats(
         """,
         [endpoint, time.time() - since_s],
     ).fetchall()
-    return [VersionStats(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    found = {r[0]: VersionStats(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows}
+    for version, dropped in _drops(store, endpoint, since_s).items():
+        stats = found.get(version) or VersionStats(version, 0, 0, None, None, None)
+        found[version] = replace(stats, dropped=dropped)
+    return sorted(found.values(), key=lambda s: (s.version is None, s.version or 0))
+
+
+def _drops(store: ArtifactStore, endpoint: str, since_s: float) -> dict[int | None, dict[str, int]]:
+    """Rows of ``endpoint`` the log dropped in the window, by version and reason (not shadow)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    prefix = f"{DROPS_PREFIX}/endpoint={endpoint}"
+    since_us = int((time.time() - since_s) * 1_000_000)
+    found: dict[int | None, Counter[str]] = {}
+    for key in store.list(prefix):
+        if not key.endswith(".parquet"):
+            continue
+        with store.open(key) as f:
+            table = pq.read_table(pa.BufferReader(f.read()))
+        columns = table.to_pydict()
+        for when, version, shadow, reason, rows in zip(
+            table.column("time").cast(pa.int64()).to_pylist(),
+            columns["version"],
+            columns["shadow"],
+            columns["reason"],
+            columns["rows"],
+            strict=True,
+        ):
+            if not shadow and when >= since_us:
+                found.setdefault(version, Counter())[reason] += rows
+    return {v: dict(sorted(c.items())) for v, c in found.items()}

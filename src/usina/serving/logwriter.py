@@ -1,42 +1,107 @@
-"""The request log's writer process: ``python -m usina.serving.logwriter STORE_URI``.
+"""The request log's writer process: ``python -m usina.serving.logwriter STORE_URI [options]``.
 
 A serving worker started with the writer out of process (the default for a folder, ``gs://``
 or ``s3://`` store) hands it each flush interval's rows over a pipe, as pickled tuples, and this
 process turns them into Parquet files in the store. The serving process then spends about a
 microsecond of its GIL per logged request instead of ten, and requests never wait on Parquet.
 
-It writes a batch as soon as the batch has arrived whole, and when its input ends (the server
-stopped, or died) it writes what it holds and exits. A write that fails is retried with the
-next batch; past ``max_buffered`` rows the oldest are dropped and counted, as in the server.
+A thread reads the pipe into a :class:`~usina.serving.logsink.LogSink` as frames arrive, so the
+worker is never held up by a slow or failing store: the sink holds at most ``--max-buffered``
+rows, drops and counts the rest, and retries the store with backoff (``--retry-min`` doubling up
+to ``--retry-max`` seconds). The main thread writes a batch as soon as it has arrived whole,
+and each retry when it is due. Every file written and every drop is reported to the worker as a
+line on stdout (see :mod:`usina.serving.logpipe`). When its input ends (the server stopped, or
+died) it writes what it holds and exits.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import signal
 import sys
+import threading
+import uuid
+from collections import Counter
+from typing import BinaryIO
 
 from usina.artifacts import open_artifact_store
-from usina.serving.requestlog import RequestLog, read_batches
+from usina.serving.logfiles import RowKey
+from usina.serving.logpipe import read_frames, status_line
+from usina.serving.logsink import LogSink
 
 log = logging.getLogger("usina.serving")
 
 
+class _Status:
+    """Status lines to the worker; once the worker is gone, writing goes on without them."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream: BinaryIO | None = stream
+        self.lock = threading.Lock()
+
+    def send(self, line: bytes) -> None:
+        with self.lock:
+            if self.stream is None:
+                return
+            try:
+                self.stream.write(line)
+                self.stream.flush()
+            except OSError:
+                self.stream = None
+
+    def written(self, counts: Counter[RowKey]) -> None:
+        self.send(status_line(counts))
+
+    def dropped(self, counts: Counter[RowKey], reason: str) -> None:
+        self.send(status_line(counts, reason))
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m usina.serving.logwriter STORE_URI", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m usina.serving.logwriter")
+    parser.add_argument("store_uri")
+    parser.add_argument("--max-buffered", type=int, default=100_000)
+    parser.add_argument("--retry-min", type=float, default=0.5)
+    parser.add_argument("--retry-max", type=float, default=30.0)
+    args = parser.parse_args(argv)
     # The server decides when this process ends, by closing its input.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="usina request log writer: %(message)s")
-    writer = RequestLog(open_artifact_store(argv[0]))
-    for batch in read_batches(sys.stdin.buffer):
-        for row in batch:
-            writer.append(row)
-        writer.flush(pause=0.0)
-    writer.flush(pause=0.0)
-    if writer.dropped:
-        log.error("%d request log rows were dropped after failed writes", writer.dropped)
+    status = _Status(sys.stdout.buffer)
+    sink = LogSink(
+        open_artifact_store(args.store_uri),
+        f"{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        max_buffered=args.max_buffered,
+        retry_min=args.retry_min,
+        retry_max=args.retry_max,
+        on_written=status.written,
+        on_dropped=status.dropped,
+    )
+    wake = threading.Event()
+    ended = threading.Event()
+
+    def read() -> None:
+        try:
+            for frame in read_frames(sys.stdin.buffer):
+                if frame.drops:
+                    sink.add_drops(frame.drops)
+                if frame.rows:
+                    sink.add(frame.rows)
+                if frame.end:
+                    wake.set()
+        finally:
+            ended.set()
+            wake.set()
+
+    reader = threading.Thread(target=read, name="usina-request-log-reader", daemon=True)
+    reader.start()
+    while not ended.is_set():
+        wake.wait(sink.wait_time() if sink.failing else None)
+        wake.clear()
+        sink.write()
+    reader.join()
+    sink.close()
     return 0
 
 

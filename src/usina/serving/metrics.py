@@ -1,4 +1,5 @@
-"""Prometheus metrics per endpoint and version: requests, errors, latency, load failures.
+"""Prometheus metrics per endpoint and version: requests, errors, latency, load failures, and
+the request log's rows (logged, written, dropped by reason).
 
 Each app owns its registry, so several apps in one process (tests, the server) do not collide.
 With several workers, ``usina serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` before they start and
@@ -39,6 +40,25 @@ class ServingMetrics:
             "usina_version_load_failures",
             "Versions that failed to load or warm and were kept out of traffic.",
             ["endpoint", "version"],
+            registry=self.registry,
+        )
+        self.log_logged = Counter(
+            "usina_request_log_rows_logged",
+            "Rows the request log took (sampled requests and shadow answers), by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.log_written = Counter(
+            "usina_request_log_rows_written",
+            "Request log rows stored durably (their Parquet file is in the store), by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "usina_request_log_rows_dropped",
+            "Request log rows dropped, by endpoint and reason (queue_full, store_error, "
+            "writer_crash).",
+            ["endpoint", "reason"],
             registry=self.registry,
         )
         self._children: dict[tuple[Any, ...], Any] = {}

@@ -1,82 +1,68 @@
 """The request log: what each sampled request asked and got, written off the request path.
 
-A request appends one tuple to an in-memory deque (thread-safe, no lock, no serialization on
-the request path). A writer thread wakes every ``flush_interval`` seconds, or as soon as
-``max_rows`` are waiting, and drains the deque. With ``out_of_process`` (what serving uses for
-a folder, ``gs://`` or ``s3://`` store) it pickles the rows as plain tuples and hands them over
-a pipe to a writer process (:mod:`usina.serving.logwriter`), which does the rest; otherwise,
-or once that process is gone, the thread does it: one Parquet file per (endpoint, date) under
-``request-log/endpoint=NAME/date=YYYY-MM-DD/`` in the artifact store, ``CHUNK_ROWS`` rows
-serialized at a time with a short sleep between chunks, so a request waiting for the GIL waits
-for one chunk rather than the interpreter's 5 ms switch interval. Each file is written
-atomically by the store, so readers never see a partial file.
+A request appends one tuple to an in-memory queue (thread-safe, no lock, no serialization on
+the request path). The queue is bounded: it holds at most ``max_queued`` rows, counting those
+being handed over; a row that arrives when it is full is dropped and counted (reason
+``queue_full``), so memory stays bounded and a request never waits for the log.
 
-What a crash can lose: a graceful stop (SIGTERM, Ctrl-C) writes everything. A SIGKILL of the
-server or a power loss loses the rows still in its memory: at most those answered in the last
-``flush_interval`` seconds (1 s by default), and never more than ``max_rows`` plus what arrived
-during a flush. Rows already handed to the writer process are written when its input ends,
-unless it dies too; a SIGKILL of the writer process alone loses the batch it held, and the
-server goes on writing in-process. If writes keep failing, the buffer is capped at
-``max_buffered`` rows and the oldest are dropped and counted.
+A thread wakes every ``flush_interval`` seconds, or as soon as ``max_rows`` are waiting, and
+drains the queue. With ``out_of_process`` (what serving uses for a folder, ``gs://`` or ``s3://``
+store) it hands the rows over a pipe to a writer process (:mod:`usina.serving.logwriter`,
+protocol in :mod:`usina.serving.logpipe`), which writes them; otherwise, or once that process
+is gone, the thread puts them in a :class:`~usina.serving.logsink.LogSink` and writes them
+itself. Both write one Parquet file per (endpoint, date) under
+``request-log/endpoint=NAME/date=YYYY-MM-DD/``, retry a failing store with backoff, and hold
+at most ``max_buffered`` rows meanwhile.
+
+Counters (``ServingMetrics``): rows logged, written durably (reported back by the writer
+process), and dropped by reason: ``queue_full``, ``store_error``, and ``writer_crash`` (rows
+handed to a writer process that exited without writing them). Logged rows = written +
+dropped + rows still on their way.
+
+What a crash can lose: a graceful stop (SIGTERM, Ctrl-C) writes everything (the store
+permitting). A SIGKILL of the server loses the rows still queued in it, uncounted, the
+newest: while the writer keeps up, those answered in the last ``flush_interval`` seconds plus
+one batch being handed over; never more than ``max_queued`` (plus the count of rows refused
+since the last hand-over). Rows already handed to the writer process are written when its
+input ends. A SIGKILL of the writer process alone loses the rows it held, counted as
+``writer_crash``, and the server goes on writing in-process.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
-import datetime as dt
-import io
-import itertools
 import logging
 import os
-import pickle
-import struct
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any, BinaryIO, NamedTuple
-
-import orjson
+from collections import Counter
 
 from usina.artifacts import ArtifactStore
-from usina.serving.inputs import dumps
+from usina.serving.logfiles import (
+    PREFIX,
+    QUEUE_FULL,
+    WRITER_CRASH,
+    DropKey,
+    LogRow,
+    RowKey,
+    row_key,
+)
+from usina.serving.logpipe import end_writer, keys_of, read_status, send, spawn_writer
+from usina.serving.logsink import SAY_EVERY_SECONDS, LogSink
+from usina.serving.metrics import ServingMetrics
+
+__all__ = ["PREFIX", "YIELD_SECONDS", "LogRow", "RequestLog"]
 
 log = logging.getLogger("usina.serving")
 
-PREFIX = "request-log"
-# Rows looked at between two pauses of the writer, the pause, and the rows per record batch
-# (each batch costs ~0.1 ms however small): see ``RequestLog._write``.
-CHUNK_ROWS = 32
+# The pause between chunks of rows when this process writes Parquet (see logfiles.row_file).
 YIELD_SECONDS = 0.0002
-SEAL_ROWS = 64
-# Artifact stores a writer process can open again from their URI.
-OUT_OF_PROCESS_SCHEMES = ("file", "gs", "gcs", "s3")
-SEND_ROWS = 256
-END_OF_BATCH = struct.pack("<I", 0)
-
-
-class LogRow(NamedTuple):
-    """One logged request (or one shadow answer)."""
-
-    request_id: str
-    time: float
-    endpoint: str
-    model: str
-    version: int | None
-    shadow: bool
-    protocol: str
-    status: int
-    latency_ms: float
-    inputs: Any
-    outputs: Any
-    error: str | None
 
 
 class RequestLog:
-    """Buffers rows and writes them in batches to Parquet partitions (endpoint, date)."""
+    """Queues rows (bounded) and writes them in batches to Parquet partitions (endpoint, date)."""
 
     def __init__(
         self,
@@ -84,27 +70,54 @@ class RequestLog:
         *,
         flush_interval: float = 1.0,
         max_rows: int = 10_000,
-        max_buffered: int = 200_000,
+        max_queued: int = 50_000,
+        max_buffered: int = 100_000,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
         out_of_process: bool = False,
+        metrics: ServingMetrics | None = None,
     ) -> None:
         self.store = store
         self.out_of_process = out_of_process
         self.flush_interval = flush_interval
         self.max_rows = max_rows
-        self.max_buffered = max_buffered
-        self.dropped = 0
+        self.max_queued = max_queued
+        self.metrics = metrics if metrics is not None else ServingMetrics()
+        # Exact totals, as on /metrics (for this process): rows taken, written, dropped.
+        self.logged = 0
         self.written = 0
+        self.dropped: Counter[str] = Counter()
         self._rows: collections.deque[LogRow] = collections.deque()
+        self._in_flight = 0
+        self._full: Counter[DropKey] = Counter()
+        self._full_lock = threading.Lock()
+        self._full_said = -SAY_EVERY_SECONDS
+        self._count_lock = threading.Lock()
+        self._handed: Counter[RowKey] = Counter()
+        self._acked: Counter[RowKey] = Counter()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._flush_lock = threading.Lock()
-        self._seq = itertools.count()
         self._tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.sink = LogSink(
+            store,
+            self._tag,
+            max_buffered=max_buffered,
+            retry_min=retry_min,
+            retry_max=retry_max,
+            on_written=self._count_written,
+            on_dropped=self._count_dropped,
+        )
         self._process: subprocess.Popen[bytes] | None = None
+        self._status: threading.Thread | None = None
 
     def append(self, row: LogRow) -> None:
-        """Queue a row; called on the request path, so it only appends."""
+        """Queue a row, or drop and count it when the queue is full; called on the request
+        path, so it only appends."""
+        if len(self._rows) + self._in_flight >= self.max_queued:
+            self._refuse(row)
+            return
         self._rows.append(row)
         if len(self._rows) >= self.max_rows:
             self._wake.set()
@@ -112,7 +125,20 @@ class RequestLog:
     def start(self) -> None:
         """Start the writer thread (and, with ``out_of_process``, the writer process)."""
         if self.out_of_process and self._process is None:
-            self._process = _spawn_writer(self.store)
+            options = [
+                f"--max-buffered={self.sink.max_buffered}",
+                f"--retry-min={self.sink.retry_min}",
+                f"--retry-max={self.sink.retry_max}",
+            ]
+            self._process = spawn_writer(self.store, options)
+            if self._process is not None and self._process.stdout is not None:
+                self._status = threading.Thread(
+                    target=read_status,
+                    args=(self._process.stdout, self._acked_written, self._acked_dropped),
+                    name="usina-request-log-status",
+                    daemon=True,
+                )
+                self._status.start()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="usina-request-log", daemon=True)
             self._thread.start()
@@ -125,213 +151,134 @@ class RequestLog:
             self._thread.join()
             self._thread = None
         self.flush(pause=0.0)
-        process, self._process = self._process, None
-        if process is not None:
-            _end(process)
+        with self._flush_lock:
+            self._writer_gone(stopping=True)
+            self.sink.close()
 
     def flush(self, pause: float = YIELD_SECONDS) -> int:
-        """Write the queued rows now; returns how many were written. ``pause`` is the sleep
-        between chunks of rows that lets request threads take the GIL (0 when none run)."""
+        """Hand the queued rows to the writer process, or write them here; returns how many.
+        ``pause`` is the sleep between chunks of rows that lets request threads take the GIL
+        (0 when none run)."""
         with self._flush_lock:
-            rows = list(_drain(self._rows))
-            if not rows:
-                return 0
-            if self._process is not None:
-                try:
-                    _send(self._process, rows)
-                    self.written += len(rows)
-                    return len(rows)
-                except OSError as exc:
-                    log.error(
-                        "the request log writer process is gone (%s); writing from this "
-                        "process from now on",
-                        exc,
-                    )
-                    _end(self._process)
-                    self._process = None
+            if self._process is not None and self._process.poll() is not None:
+                self._writer_gone()
+            n = len(self._rows)
+            self._in_flight = n
             try:
-                self._write(rows, pause)
-            except Exception:
-                log.exception(
-                    "request log write failed; keeping %d rows for the next try", len(rows)
-                )
-                self._rows.extendleft(reversed(rows))
-                overflow = len(self._rows) - self.max_buffered
-                for _ in range(max(overflow, 0)):
-                    self._rows.popleft()
-                    self.dropped += 1
+                rows = [self._rows.popleft() for _ in range(n)]
+                with self._full_lock:
+                    full, self._full = self._full, Counter()
+                self._count_taken(rows, full)
+                if self._process is not None:
+                    sent = send(self._process, rows, full, self._hand)
+                    if sent == len(rows):
+                        return sent
+                    self._writer_gone()
+                    if sent >= 0:
+                        full = Counter()  # the drop records went before the writer died
+                    rows = rows[max(sent, 0) :]
+                self.sink.add_drops(full)
+                self.sink.add(rows)
+            finally:
+                self._in_flight = 0
+            if self.sink.wait_time() is None:
                 return 0
-            self.written += len(rows)
-            return len(rows)
+            return self.sink.write(pause)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:
+                log.exception("request log: a flush failed; the rows stay queued")
 
-    def _write(self, rows: list[LogRow], pause: float = YIELD_SECONDS) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        # Serializing rows holds the GIL, which the request path then waits for: up to the
-        # interpreter's 5 ms switch interval. Rows are grouped a chunk at a time and turned
-        # into Arrow ``SEAL_ROWS`` at a time, with a short sleep between chunks, so a request
-        # waits for at most one chunk and one batch (well under 1 ms).
-        groups: dict[tuple[str, int], _Columns] = {}
-        for start in range(0, len(rows), CHUNK_ROWS):
-            for row in rows[start : start + CHUNK_ROWS]:
-                key = (row.endpoint, int(row.time // 86_400))
-                columns = groups.get(key)
-                if columns is None:
-                    columns = groups[key] = _Columns()
-                columns.add(row)
-                columns.seal(pa)  # to Arrow a few rows at a time: pa.array holds the GIL
-            if pause:
-                time.sleep(pause)
-        for (endpoint, day_number), columns in groups.items():
-            columns.seal(pa, at_least=1)
-            day = (dt.date(1970, 1, 1) + dt.timedelta(days=day_number)).isoformat()
-            buffer = io.BytesIO()
-            pq.write_table(pa.Table.from_batches(columns.batches), buffer, compression="zstd")
-            name = f"{int(time.time() * 1000)}-{self._tag}-{next(self._seq):06d}.parquet"
-            self.store.write(f"{PREFIX}/endpoint={endpoint}/date={day}/{name}", buffer.getvalue())
-            if pause:
-                time.sleep(pause)
-
-
-class _Columns:
-    """One Parquet file's rows, turned into Arrow record batches ``SEAL_ROWS`` at a time."""
-
-    def __init__(self) -> None:
-        self.batches: list[Any] = []
-        self.pending: list[LogRow] = []
-
-    def add(self, row: LogRow) -> None:
-        self.pending.append(row)
-
-    def seal(self, pa: Any, at_least: int = SEAL_ROWS) -> None:
-        """Move the pending rows into a record batch once there are ``at_least`` of them."""
-        if not self.pending or len(self.pending) < at_least:
-            return
-        (
-            request_id,
-            times,
-            endpoint,
-            model,
-            version,
-            shadow,
-            protocol,
-            status,
-            latency_ms,
-            inputs,
-            outputs,
-            error,
-        ) = zip(*self.pending, strict=True)
-        self.pending = []
-        self.batches.append(
-            pa.record_batch(
-                {
-                    "request_id": pa.array(request_id, pa.string()),
-                    "time": pa.array(
-                        [int(t * 1_000_000) for t in times], pa.timestamp("us", tz="UTC")
-                    ),
-                    "endpoint": pa.array(endpoint, pa.string()),
-                    "model": pa.array(model, pa.string()),
-                    "version": pa.array(version, pa.int32()),
-                    "shadow": pa.array(shadow, pa.bool_()),
-                    "protocol": pa.array(protocol, pa.string()),
-                    "status": pa.array(status, pa.int16()),
-                    "latency_ms": pa.array(latency_ms, pa.float64()),
-                    "inputs": pa.array([_json(v) for v in inputs], pa.string()),
-                    "outputs": pa.array([_json(v) for v in outputs], pa.string()),
-                    "error": pa.array(error, pa.string()),
-                }
+    def _refuse(self, row: LogRow) -> None:
+        with self._full_lock:
+            self._full[(int(row.time), *row_key(row), QUEUE_FULL)] += 1
+            now = time.monotonic()
+            say = now - self._full_said >= SAY_EVERY_SECONDS
+            if say:
+                self._full_said = now
+        if say:
+            log.warning(
+                "request log: the queue is full (%d rows); dropping new rows until the writer "
+                'catches up, counted in usina_request_log_rows_dropped_total{reason="queue_full"}',
+                self.max_queued,
             )
-        )
 
-
-def _spawn_writer(store: ArtifactStore) -> subprocess.Popen[bytes] | None:
-    """Start ``python -m usina.serving.logwriter URI``, or ``None`` when the store cannot be
-    opened from another process (``memory://``, a usina server)."""
-    uri = getattr(store, "uri", "")
-    if uri.partition("://")[0] not in OUT_OF_PROCESS_SCHEMES:
-        return None
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "usina.serving.logwriter", uri],
-            stdin=subprocess.PIPE,
-            # Its own session: a Ctrl-C to the server's process group must not stop it before
-            # the server has handed it the last rows; it exits when its input ends.
-            start_new_session=True,
-        )
-    except OSError:
-        log.exception("could not start the request log writer process; writing in this one")
-        return None
-
-
-def _end(process: subprocess.Popen[bytes]) -> None:
-    """Close the writer process's input, so it writes what it holds and exits; wait for it."""
-    if process.stdin is not None:
-        with contextlib.suppress(OSError):
-            process.stdin.close()
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        log.error("the request log writer process did not finish in 60 s; killing it")
-        process.kill()
-        process.wait()
-
-
-def _send(process: subprocess.Popen[bytes], rows: list[LogRow]) -> None:
-    """Hand ``rows`` to the writer process: pickled frames of ``SEND_ROWS`` plain tuples, each
-    prefixed with its length, then an empty frame that tells it to write them."""
-    pipe = process.stdin
-    if pipe is None or process.poll() is not None:
-        raise BrokenPipeError("the writer process has exited")
-    for start in range(0, len(rows), SEND_ROWS):
-        payload = pickle.dumps([tuple(r) for r in rows[start : start + SEND_ROWS]], 5)
-        pipe.write(struct.pack("<I", len(payload)) + payload)
-    pipe.write(END_OF_BATCH)
-    pipe.flush()
-
-
-def read_batches(stream: BinaryIO) -> Iterator[list[LogRow]]:
-    """The batches ``_send`` wrote, until the stream ends; a batch cut short by the end of the
-    stream (the server died mid-send) is yielded too."""
-    batch: list[LogRow] = []
-    while True:
-        header = stream.read(4)
-        if len(header) < 4:
-            break
-        (size,) = struct.unpack("<I", header)
-        if size == 0:
-            yield batch
-            batch = []
-            continue
-        payload = stream.read(size)
-        if len(payload) < size:
-            break
-        batch.extend(LogRow(*row) for row in pickle.loads(payload))
-    if batch:
-        yield batch
-
-
-def _drain(rows: collections.deque[LogRow]) -> Iterator[LogRow]:
-    for _ in range(len(rows)):
-        try:
-            yield rows.popleft()
-        except IndexError:
+    def _writer_gone(self, stopping: bool = False) -> None:
+        """The writer process exited (or is told to): count the rows it never accounted for
+        as ``writer_crash`` drops; from now on this process writes. Under ``_flush_lock``."""
+        process, self._process = self._process, None
+        if process is None:
             return
+        end_writer(process)
+        if self._status is not None:
+            self._status.join(30)
+            self._status = None
+        if process.stdout is not None:
+            process.stdout.close()
+        with self._count_lock:
+            lost = self._handed - self._acked
+            self._handed.clear()
+            self._acked.clear()
+        if lost:
+            self._count_dropped(lost, WRITER_CRASH)
+            second = int(time.time())
+            self.sink.add_drops(Counter({(second, *k, WRITER_CRASH): n for k, n in lost.items()}))
+        if lost or not stopping:
+            log.error(
+                "request log: the writer process exited (code %s) and lost %d rows it held; "
+                "writing from this process from now on",
+                process.returncode,
+                sum(lost.values()),
+            )
 
+    # -- counting ----------------------------------------------------------------------------
 
-def _json(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, tuple):  # (column names, JSON rows): rows as objects
-        names, data = value
-        rows = orjson.loads(data) if isinstance(data, bytes) else data
-        value = [dict(zip(names, row, strict=False)) for row in rows] if names else rows
-    return dumps(value).decode()
+    def _hand(self, rows: list[LogRow]) -> None:
+        with self._count_lock:
+            self._handed.update(keys_of(rows))
+
+    def _acked_written(self, counts: Counter[RowKey]) -> None:
+        with self._count_lock:
+            self._acked.update(counts)
+        self._count_written(counts)
+
+    def _acked_dropped(self, counts: Counter[RowKey], reason: str) -> None:
+        with self._count_lock:
+            self._acked.update(counts)
+        self._count_dropped(counts, reason)
+
+    def _count_taken(self, rows: list[LogRow], full: Counter[DropKey]) -> None:
+        by_endpoint: Counter[str] = Counter(r.endpoint for r in rows)
+        refused: Counter[RowKey] = Counter()
+        for (_second, endpoint, version, shadow, _reason), n in full.items():
+            by_endpoint[endpoint] += n
+            refused[(endpoint, version, shadow)] += n
+        with self._count_lock:
+            self.logged += sum(by_endpoint.values())
+        for endpoint, n in by_endpoint.items():
+            self.metrics.log_logged.labels(endpoint).inc(n)
+        if refused:
+            self._count_dropped(refused, QUEUE_FULL)
+
+    def _count_written(self, counts: Counter[RowKey]) -> None:
+        by_endpoint: Counter[str] = Counter()
+        for key, n in counts.items():
+            by_endpoint[key[0]] += n
+        with self._count_lock:
+            self.written += sum(by_endpoint.values())
+        for endpoint, n in by_endpoint.items():
+            self.metrics.log_written.labels(endpoint).inc(n)
+
+    def _count_dropped(self, counts: Counter[RowKey], reason: str) -> None:
+        by_endpoint: Counter[str] = Counter()
+        for key, n in counts.items():
+            by_endpoint[key[0]] += n
+        with self._count_lock:
+            self.dropped[reason] += sum(by_endpoint.values())
+        for endpoint, n in by_endpoint.items():
+            self.metrics.log_dropped.labels(endpoint, reason).inc(n)

@@ -1,0 +1,166 @@
+"""The pipes between a serving worker and its request log writer process.
+
+Worker to writer (the writer's stdin): frames, each a 4-byte little-endian length and a pickle
+of either a list of plain row tuples (at most ``SEND_ROWS``) or a dict ``{"drops": [...]}`` of
+drop records the worker counted (its queue was full); an empty frame ends a batch, so the
+writer writes it. The writer exits when its stdin ends.
+
+Writer to worker (the writer's stdout): one JSON line per file written or rows dropped,
+``{"written": [[endpoint, version, shadow, rows], ...]}`` or ``{"dropped": REASON, "rows":
+[...]}``. The worker adds them to its Prometheus counters and, for rows it handed over that
+the writer never accounted for when it exits, counts ``writer_crash`` drops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import pickle
+import struct
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import IO, Any, BinaryIO, NamedTuple
+
+import orjson
+
+from usina.artifacts import ArtifactStore
+from usina.serving.logfiles import DropKey, LogRow, RowKey, row_key
+
+log = logging.getLogger("usina.serving")
+
+# Artifact stores a writer process can open again from their URI.
+OUT_OF_PROCESS_SCHEMES = ("file", "gs", "gcs", "s3")
+SEND_ROWS = 256
+END_OF_BATCH = struct.pack("<I", 0)
+
+
+class Frame(NamedTuple):
+    """One frame from the worker: rows, drop records, or the end of a batch."""
+
+    rows: list[LogRow]
+    drops: Counter[DropKey]
+    end: bool
+
+
+def spawn_writer(store: ArtifactStore, options: list[str]) -> subprocess.Popen[bytes] | None:
+    """Start ``python -m usina.serving.logwriter URI OPTIONS``, or ``None`` when the store
+    cannot be opened from another process (``memory://``, a usina server)."""
+    uri = getattr(store, "uri", "")
+    if uri.partition("://")[0] not in OUT_OF_PROCESS_SCHEMES:
+        return None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "usina.serving.logwriter", uri, *options],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            # Its own session: a Ctrl-C to the server's process group must not stop it before
+            # the server has handed it the last rows; it exits when its input ends.
+            start_new_session=True,
+        )
+    except OSError:
+        log.exception("could not start the request log writer process; writing in this one")
+        return None
+
+
+def end_writer(process: subprocess.Popen[bytes]) -> None:
+    """Close the writer process's input, so it writes what it holds and exits; wait for it."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        log.error("the request log writer process did not finish in 60 s; killing it")
+        process.kill()
+        process.wait()
+
+
+def _frame(payload: Any) -> bytes:
+    data = pickle.dumps(payload, 5)
+    return struct.pack("<I", len(data)) + data
+
+
+def send(
+    process: subprocess.Popen[bytes],
+    rows: list[LogRow],
+    drops: Counter[DropKey],
+    handed: Callable[[list[LogRow]], None],
+) -> int:
+    """Hand ``drops`` then ``rows`` to the writer, ``SEND_ROWS`` rows a frame, and end the
+    batch. ``handed`` is called with each frame's rows once it is in the pipe. Returns how many
+    rows were handed: fewer than ``len(rows)`` (or -1 when not even the drop records went)
+    when the writer is gone."""
+    pipe = process.stdin
+    if pipe is None or process.poll() is not None:
+        return -1
+    try:
+        if drops:
+            pipe.write(_frame({"drops": list(drops.items())}))
+    except OSError:
+        return -1
+    sent = 0
+    try:
+        for start in range(0, len(rows), SEND_ROWS):
+            chunk = rows[start : start + SEND_ROWS]
+            pipe.write(_frame([tuple(r) for r in chunk]))
+            sent += len(chunk)
+            handed(chunk)
+        pipe.write(END_OF_BATCH)
+        pipe.flush()
+    except OSError:
+        pass
+    return sent
+
+
+def read_frames(stream: BinaryIO) -> Iterator[Frame]:
+    """The frames ``send`` wrote, until the stream ends; a frame cut short by the end of the
+    stream (the worker died mid-send) is left out."""
+    while True:
+        header = stream.read(4)
+        if len(header) < 4:
+            return
+        (size,) = struct.unpack("<I", header)
+        if size == 0:
+            yield Frame([], Counter(), True)
+            continue
+        payload = stream.read(size)
+        if len(payload) < size:
+            return
+        data = pickle.loads(payload)
+        if isinstance(data, dict):
+            yield Frame([], Counter(dict(data["drops"])), False)
+        else:
+            yield Frame([LogRow(*row) for row in data], Counter(), False)
+
+
+def status_line(counts: Counter[RowKey], reason: str | None = None) -> bytes:
+    """A writer-to-worker line: ``counts`` rows written, or dropped for ``reason``."""
+    rows = [[*key, n] for key, n in counts.items()]
+    message = {"written": rows} if reason is None else {"dropped": reason, "rows": rows}
+    return orjson.dumps(message) + b"\n"
+
+
+def read_status(
+    stream: IO[bytes],
+    written: Callable[[Counter[RowKey]], None],
+    dropped: Callable[[Counter[RowKey], str], None],
+) -> None:
+    """Apply the writer's status lines until its stdout ends."""
+    for line in stream:
+        try:
+            message = orjson.loads(line)
+            rows = message["written"] if "written" in message else message["rows"]
+            counts: Counter[RowKey] = Counter({(e, v, bool(s)): int(n) for e, v, s, n in rows})
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.error("request log: unreadable status line from the writer process: %r", line)
+            continue
+        if "written" in message:
+            written(counts)
+        else:
+            dropped(counts, str(message["dropped"]))
+
+
+def keys_of(rows: list[LogRow]) -> Counter[RowKey]:
+    return Counter(row_key(r) for r in rows)

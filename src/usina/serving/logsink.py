@@ -1,0 +1,242 @@
+"""Rows on their way into the store: a bounded buffer, writes retried with backoff, drops counted.
+
+Both the request log's writer process and a serving worker that writes its log itself put
+their rows here. ``write`` turns the buffer into Parquet files (see :mod:`usina.serving.logfiles`)
+and removes each file's rows once the store has it, so a failure halfway never writes a row
+twice. When the store fails, the rows stay and the next attempt waits ``retry_min`` seconds,
+doubling up to ``retry_max``; one log line says so at the first failure and at most one a
+minute after that, and one more when writes succeed again.
+
+The buffer holds at most ``max_buffered`` rows. Rows that arrive when it is full are dropped
+(the newest, so the oldest are kept for when the store is back), with the reason
+``store_error`` while writes are failing and ``queue_full`` when the store is merely slower than
+the traffic. Every drop is reported to ``on_dropped`` and kept as a drop record, written to the
+store with the next successful write.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from usina.artifacts import ArtifactStore
+from usina.serving.logfiles import (
+    QUEUE_FULL,
+    STORE_ERROR,
+    DropKey,
+    LogRow,
+    RowKey,
+    drop_files,
+    file_name,
+    row_file,
+    row_groups,
+    row_key,
+)
+
+log = logging.getLogger("usina.serving")
+
+SAY_EVERY_SECONDS = 60.0
+# A graceful stop keeps retrying a failing store this long before it gives the rows up.
+CLOSE_RETRY_SECONDS = 10.0
+
+Written = Callable[[Counter[RowKey]], None]
+Dropped = Callable[[Counter[RowKey], str], None]
+
+
+def _ignore_written(counts: Counter[RowKey]) -> None:
+    pass
+
+
+def _ignore_dropped(counts: Counter[RowKey], reason: str) -> None:
+    pass
+
+
+class LogSink:
+    """A bounded buffer of rows for the store, written with retries (thread-safe ``add``)."""
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        tag: str,
+        *,
+        max_buffered: int = 100_000,
+        retry_min: float = 0.5,
+        retry_max: float = 30.0,
+        on_written: Written = _ignore_written,
+        on_dropped: Dropped = _ignore_dropped,
+    ) -> None:
+        self.store = store
+        self.tag = tag
+        self.max_buffered = max_buffered
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self.on_written = on_written
+        self.on_dropped = on_dropped
+        self._rows: list[LogRow] = []
+        self._drops: Counter[DropKey] = Counter()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._seq = itertools.count()
+        self._failing_since: float | None = None
+        self._dropped_while_failing = 0
+        self._backoff = retry_min
+        self._next_try = 0.0
+        self._said_full: float = -SAY_EVERY_SECONDS
+        self._said: float = -SAY_EVERY_SECONDS
+
+    def add(self, rows: list[LogRow]) -> None:
+        """Buffer ``rows``; those beyond ``max_buffered`` are dropped and counted."""
+        with self._lock:
+            room = max(self.max_buffered - len(self._rows), 0)
+            self._rows.extend(rows[:room])
+        if len(rows) > room:
+            failing = self._failing_since is not None
+            self.drop(rows[room:], STORE_ERROR if failing else QUEUE_FULL)
+
+    def drop(self, rows: list[LogRow], reason: str) -> None:
+        """Count ``rows`` as dropped for ``reason``, and keep their drop records."""
+        counts = Counter(row_key(r) for r in rows)
+        self.on_dropped(counts, reason)
+        with self._lock:
+            for row in rows:
+                self._drops[(int(row.time), *row_key(row), reason)] += 1
+            if self._failing_since is not None:
+                self._dropped_while_failing += len(rows)
+            now = time.monotonic()
+            say = now - self._said_full >= SAY_EVERY_SECONDS
+            if say:
+                self._said_full = now
+        if say:
+            log.warning(
+                "request log: %d rows dropped (%s): %d rows are waiting for the store already; "
+                "counted in usina_request_log_rows_dropped_total",
+                len(rows),
+                reason,
+                self.max_buffered,
+            )
+
+    def add_drops(self, drops: Counter[DropKey]) -> None:
+        """Keep drop records counted elsewhere (the serving worker's full queue) for the store."""
+        with self._lock:
+            self._drops.update(drops)
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting for the store."""
+        return len(self._rows)
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last write failed (the next one waits for its retry time)."""
+        return self._failing_since is not None
+
+    def wait_time(self) -> float | None:
+        """Seconds until the next write is due; ``None`` when there is nothing to write."""
+        if not self._rows and not self._drops:
+            return None
+        return max(self._next_try - time.monotonic(), 0.0)
+
+    def write(self, pause: float = 0.0, *, force: bool = False) -> int:
+        """Write the buffered rows and drop records, unless a retry is not due yet (``force``
+        tries anyway); returns the rows written. ``pause`` is the sleep between chunks of rows
+        that lets request threads take the GIL (0 when none run here)."""
+        with self._write_lock:
+            if not force and time.monotonic() < self._next_try:
+                return 0
+            with self._lock:
+                rows = self._rows[:]
+                drops = Counter(self._drops)
+            done: set[int] = set()
+            try:
+                for (endpoint, day), indices in row_groups(rows).items():
+                    name = file_name(self.tag, next(self._seq))
+                    key, data = row_file(rows, indices, pause, endpoint, day, name)
+                    self.store.write(key, data)
+                    done.update(indices)
+                    self.on_written(Counter(row_key(rows[i]) for i in indices))
+                if drops:
+                    for key, data in drop_files(dict(drops), self.tag, self._seq):
+                        self.store.write(key, data)
+                    with self._lock:
+                        self._drops.subtract(drops)
+                        self._drops = +self._drops  # forget the zero counts
+            except Exception as exc:  # noqa: BLE001 - any store failure is retried
+                self._forget(rows, done)
+                self._failed(exc)
+                return len(done)
+            self._forget(rows, done)
+            self._recovered()
+            return len(done)
+
+    def close(self, pause: float = 0.0) -> None:
+        """Write everything, retrying a failing store for up to ``CLOSE_RETRY_SECONDS``; rows
+        still unwritten then are dropped (``store_error``) and said in the log."""
+        deadline = time.monotonic() + CLOSE_RETRY_SECONDS
+        while self.wait_time() is not None:
+            self.write(pause, force=True)
+            if self.wait_time() is None or time.monotonic() + self._backoff > deadline:
+                break
+            time.sleep(min(self._backoff, max(deadline - time.monotonic(), 0.0)))
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if rows:
+            log.error(
+                "request log: the store is still failing at shutdown; dropping the %d rows "
+                "waiting for it",
+                len(rows),
+            )
+            self.drop(rows, STORE_ERROR)
+        if self._drops:
+            lost = sum(self._drops.values())
+            log.error(
+                "request log: the store is still failing at shutdown; the records of %d dropped "
+                "rows could not be stored (usina endpoints stats will not show them)",
+                lost,
+            )
+
+    def _forget(self, rows: list[LogRow], done: set[int]) -> None:
+        """Remove the written rows from the front of the buffer (only ``write`` removes, and
+        ``add`` only appends, so the first ``len(rows)`` are still ``rows``)."""
+        if not done:
+            return
+        with self._lock:
+            rest = [r for i, r in enumerate(rows) if i not in done]
+            self._rows[: len(rows)] = rest
+
+    def _failed(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            self._backoff = self.retry_min
+        else:
+            self._backoff = min(self._backoff * 2, self.retry_max)
+        self._next_try = now + self._backoff
+        if now - self._said >= SAY_EVERY_SECONDS:
+            self._said = now
+            log.error(
+                "request log: writing to the store failed (%s: %s); %d rows waiting (at most "
+                "%d), retrying in %.1f s; %d dropped since the first failure",
+                type(exc).__name__,
+                exc,
+                len(self._rows),
+                self.max_buffered,
+                self._backoff,
+                self._dropped_while_failing,
+            )
+
+    def _recovered(self) -> None:
+        if self._failing_since is None:
+            return
+        log.warning(
+            "request log: the store is writable again after %.1f s; %d rows dropped meanwhile",
+            time.monotonic() - self._failing_since,
+            self._dropped_while_failing,
+        )
+        self._failing_since = None
+        self._dropped_while_failing = 0
+        self._backoff = self.retry_min
+        self._next_try = 0.0
