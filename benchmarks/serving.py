@@ -71,6 +71,7 @@ class Measure:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us_per_request: float | None = None
 
 
 def in_process(model: Any, n: int) -> list[Measure]:
@@ -98,14 +99,19 @@ def in_process(model: Any, n: int) -> list[Measure]:
 
 def best_of(targets: list[Target], args: argparse.Namespace, workdir: Path) -> list[Measure]:
     """Rounds in which each server is driven at c=1 then c=32, the order rotating each round;
-    the best round of each (server, concurrency) by throughput is kept."""
+    the best round of each (server, concurrency) by throughput is kept, with its median CPU
+    time per request."""
     runs: dict[tuple[str, int], list[Run]] = {}
+    cpus: dict[tuple[str, int], list[float]] = {}
     for round_ in range(args.repeat):
         shift = round_ % len(targets)
         for t in targets[shift:] + targets[:shift]:
             for concurrency in (1, 32):
+                before = servers.tree_cpu_seconds(t.process.pid)
                 run = wrk(t, concurrency, args.duration, workdir)
+                cpu = 1e6 * (servers.tree_cpu_seconds(t.process.pid) - before) / run.requests
                 runs.setdefault((t.name, concurrency), []).append(run)
+                cpus.setdefault((t.name, concurrency), []).append(cpu)
                 print(
                     f"  round {round_ + 1} {t.name:<16} c={concurrency:<3} {run.rate:8.0f} req/s"
                     f"  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
@@ -116,7 +122,8 @@ def best_of(targets: list[Target], args: argparse.Namespace, workdir: Path) -> l
     for (name, concurrency), results in runs.items():
         best = max(results, key=lambda r: r.rate)
         errors = sum(r.errors for r in results)
-        found.append(Measure(name, concurrency, best.rate, best.p50_ms, best.p99_ms, errors))
+        cpu = statistics.median(cpus[(name, concurrency)])
+        found.append(Measure(name, concurrency, best.rate, best.p50_ms, best.p99_ms, errors, cpu))
     return found
 
 
@@ -221,12 +228,18 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"{args.repeat} rounds of {args.duration:g} s; load average {result['load_start']} "
         f"at start, {result['load_end']} at end\n"
     )
-    print(f"{'server':<16} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'server':<16} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'CPU µs/req':>11}"
+    )
     for m in result["measures"]:
+        cpu = m["cpu_us_per_request"]
         print(
             f"{m['server']:<16} {m['concurrency']:>3} {m['requests_per_s']:>9.0f} "
-            f"{m['p50_ms']:>8.3f} {m['p99_ms']:>8.3f} {m['errors']:>7}"
+            f"{m['p50_ms']:>8.3f} {m['p99_ms']:>8.3f} {m['errors']:>7} "
+            + (f"{cpu:>11.0f}" if cpu is not None else f"{'':>11}")
         )
+    print("(CPU: the server's process tree, log writer included; median over the rounds)")
     print(f"\n{'goal (like for like)':<58} {'value':>8} {'target':>7}  met")
     for g in result["goals"]:
         value = "n/a" if g["value"] is None else f"{g['value']:.3f}"
