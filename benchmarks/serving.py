@@ -258,16 +258,16 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     for p, is_cost in pairs:
         kind = "request log cost" if is_cost else f"{p['b']} / {p['a']} throughput"
 
-        def value(r: float, is_cost: bool = is_cost) -> float:
+        def shown(r: float, is_cost: bool = is_cost) -> float:
             return 1 - r if is_cost else r
 
         print(
             f"\n{kind}, c={p['concurrency']}, {p['rounds']} paired rounds of "
-            f"{args.pair_duration:g} s: median {value(p['median']):.3f}, "
-            f"range {min(value(p['min']), value(p['max'])):.3f} to "
-            f"{max(value(p['min']), value(p['max'])):.3f}, IQR "
-            f"{min(value(p['q1']), value(p['q3'])):.3f} to "
-            f"{max(value(p['q1']), value(p['q3'])):.3f}"
+            f"{args.pair_duration:g} s: median {shown(p['median']):.3f}, "
+            f"range {min(shown(p['min']), shown(p['max'])):.3f} to "
+            f"{max(shown(p['min']), shown(p['max'])):.3f}, IQR "
+            f"{min(shown(p['q1']), shown(p['q3'])):.3f} to "
+            f"{max(shown(p['q1']), shown(p['q3'])):.3f}"
         )
         for who, us in p["server_cpu_us_per_request"].items():
             print(f"  {who}: server process CPU {us:.0f} µs/request")
