@@ -40,6 +40,7 @@ def serve(
 
     import uvicorn
 
+    from usina.serving.nodelay import PROTOCOLS
     from usina.settings import Settings
 
     # Workers read their settings from the environment, so options travel that way.
@@ -66,5 +67,8 @@ def serve(
         workers=settings.serve_workers,
         log_level="warning",
         access_log=False,
-        http="usina.serving.nodelay:NoDelayHttpProtocol",
+        http=PROTOCOLS[settings.serve_http],
+        # asyncio, even where uvloop is installed: with uvloop the median p99 at 32 connections
+        # was 1.4 times asyncio's (2 times with h11) for the same throughput.
+        loop="asyncio",
     )

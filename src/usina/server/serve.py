@@ -73,6 +73,9 @@ def _start_scheduler() -> subprocess.Popen[bytes]:
 
 
 def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
+    from usina.serving.nodelay import PROTOCOLS
+    from usina.settings import Settings
+
     uvicorn.run(
         "usina.server.app:app_from_env",
         factory=True,
@@ -81,8 +84,9 @@ def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: st
         workers=workers,
         log_level=log_level,
         # With several workers uvicorn leaves TCP_NODELAY off and each answer waits ~40 ms
-        # on the client's delayed ACK; the serving module's protocol sets it.
-        http="usina.serving.nodelay:NoDelayHttpProtocol",
+        # on the client's delayed ACK; the serving module's protocols set it.
+        http=PROTOCOLS[Settings().serve_http],
+        loop="asyncio",
         proxy_headers=False,
         server_header=False,
         # Longer than the clients' idle pool expiry (httpx: 5 s), so a client never reuses a
