@@ -13,7 +13,7 @@ def test_the_lineage_of_a_registered_model_reaches_its_input_datasets(client, wo
     assert version.run_id == run.step("train").id
     assert 0.0 <= version.metrics["accuracy"] <= 1.0
 
-    lineage = model_lineage(client.db, "models:/credit-risk/1")
+    lineage = model_lineage(client.registry, client.pipelines, "models:/credit-risk/1")
     train = lineage.producer
     assert train is not None and train.step.node == "train" and train.pipeline == "training"
     [features] = train.inputs
@@ -25,7 +25,7 @@ def test_the_lineage_of_a_registered_model_reaches_its_input_datasets(client, wo
     assert [d.digest for d in train.sources()] == [run.output("load").digest]
 
     # And each artifact knows who produced it and who read it.
-    links = artifact_lineage(client.db, run.output("features").digest)
+    links = artifact_lineage(client.pipelines, run.output("features").digest)
     assert [s.node for s in links.producers] == ["features"]
     assert sorted(s.node for s in links.readers) == ["evaluate", "train"]
 
@@ -37,5 +37,5 @@ def test_lineage_survives_a_cached_rerun(sqlite_url, client_factory, workdir) ->
     assert {s.status.value for s in second.steps} == {"cached"}
     # No new version: registration happens when the training step executes.
     assert [v.version for v in client.registry.list_versions("credit-risk")] == [1]
-    lineage = model_lineage(client.db, "models:/credit-risk/1")
+    lineage = model_lineage(client.registry, client.pipelines, "models:/credit-risk/1")
     assert lineage.producer is not None and lineage.producer.step.id == first.step("train").id
