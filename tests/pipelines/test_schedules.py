@@ -30,9 +30,7 @@ def test_two_scheduler_processes_fire_one_run_per_tick(
     db_url, client_factory, tmp_path, workdir
 ) -> None:
     client = client_factory(db_url)
-    client.schedules.create(
-        "every-minute", p.tiny.ref, "* * * * *", {"workdir": workdir}, now=T0
-    )
+    client.schedules.create("every-minute", p.tiny.ref, "* * * * *", {"workdir": workdir}, now=T0)
     # Both processes see the same clock: 03:00:05, 03:01:05, 03:02:05.
     times = [T0 + 35 + i * MINUTE for i in range(3)]
     ctx = multiprocessing.get_context("fork")

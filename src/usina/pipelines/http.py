@@ -30,7 +30,7 @@ def step_to_json(s: StepRun) -> dict[str, Any]:
         "id": s.id,
         "pipeline_run_id": s.pipeline_run_id,
         "node": s.node,
-        "status": StepStatus(s.status).value,
+        "status": str(s.status),
         "cache_key": s.cache_key,
         "cached_from": s.cached_from,
         "attempts": s.attempts,

@@ -152,7 +152,10 @@ class SqlPipelineStore:
                 field="trigger",
             )
         if resumed_from is not None:
-            self.get_run(check_id(resumed_from, "resumed_from"))
+            try:
+                self.get_run(check_id(resumed_from, "resumed_from"))
+            except NotFound:
+                raise self._missing(resumed_from, "resumed_from") from None
         try:
             params_text = orjson.dumps(dict(params)).decode()
         except (TypeError, orjson.JSONEncodeError) as exc:

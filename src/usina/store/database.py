@@ -191,10 +191,14 @@ def insert_if_absent(
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        result = conn.execute(
-            pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
-        )
-        return bool(result.rowcount)
+        # RETURNING says whether a row went in (psycopg's rowcount is -1 here).
+        inserted = conn.execute(
+            pg_insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=unique)
+            .returning(table.c[unique[0]])
+        ).first()
+        return inserted is not None
     if conn.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
