@@ -3,6 +3,7 @@ with the step's run, metrics and a signature typed from the dataset it was train
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
 from usina.artifacts import ArtifactStore, blob_key
@@ -57,7 +58,9 @@ def signature_from_inputs(
         import pyarrow.parquet as pq
 
         with artifacts.open(blob_key(artifact.digest)) as f:
-            schema = pq.read_schema(f)
+            # Parquet keeps its schema in the footer: a seekable file reads only that; a
+            # stream (an HTTP download) is read whole.
+            schema = pq.read_schema(f if f.seekable() else io.BytesIO(f.read()))
         types: dict[str, Any] = {field.name: field.type for field in schema}
         if all(name in types for name in model.features):
             return Signature(tuple(Column(n, type_name(types[n])) for n in model.features))
