@@ -30,6 +30,7 @@ from usina.pipelines.types import Artifact
 
 if TYPE_CHECKING:
     from usina.artifacts import ArtifactStore
+    from usina.pipelines.graph import Graph
     from usina.registry import RegistryStore
     from usina.tracking import TrackingStore
 
@@ -184,3 +185,16 @@ class Backend(Protocol):
     pipelines: PipelineStore
     artifacts: ArtifactStore
     actor: str
+
+
+class PipelineSpec(Protocol):
+    """What a runner needs of a pipeline (``usina.pipelines.Pipeline`` is one): a protocol,
+    so the runner never imports the DSL that calls it."""
+
+    name: str
+    ref: str
+    graph: Graph
+
+    def resolve_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameter values, defaults filled in and types checked."""
+        ...

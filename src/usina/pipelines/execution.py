@@ -33,8 +33,7 @@ from usina.pipelines.worker import Task, Worker, WorkerPool
 from usina.tracking import Metric, RunStatus
 
 if TYPE_CHECKING:
-    from usina.pipelines.base import Backend
-    from usina.pipelines.dsl import Pipeline
+    from usina.pipelines.base import Backend, PipelineSpec
 
 HEARTBEAT_EVERY_S = 10.0
 _OK = (StepStatus.DONE, StepStatus.CACHED)
@@ -82,7 +81,7 @@ class _Running(Attempt):
 
 def record_success(
     backend: Backend,
-    pipeline: Pipeline,
+    pipeline: PipelineSpec,
     pipeline_run_id: str,
     r: Attempt,
     outputs: dict[str, Artifact],
@@ -136,7 +135,7 @@ class Execution:
     def __init__(
         self,
         backend: Backend,
-        pipeline: Pipeline,
+        pipeline: PipelineSpec,
         run_id: str,
         values: dict[str, Any],
         *,

@@ -12,20 +12,17 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from usina.errors import InvalidInput
-from usina.pipelines.base import Backend
+from usina.pipelines.base import Backend, PipelineSpec
 from usina.pipelines.entities import PipelineRun, PipelineStatus, StepRun, StepStatus
 from usina.pipelines.execution import Execution
 from usina.pipelines.types import DATASET, MODEL
 from usina.pipelines.view import NullView, View
 from usina.tracking import RunStatus
-
-if TYPE_CHECKING:
-    from usina.pipelines.dsl import Pipeline
 
 __all__ = ["Backend", "LocalRunner"]
 
@@ -60,7 +57,7 @@ class LocalRunner:
 
     def run(
         self,
-        pipeline: Pipeline,
+        pipeline: PipelineSpec,
         params: dict[str, Any] | None = None,
         *,
         cache: bool = True,
@@ -138,7 +135,7 @@ class LocalRunner:
         return store.get_run(run.id)
 
 
-def _preload(pipeline: Pipeline) -> None:
+def _preload(pipeline: PipelineSpec) -> None:
     """Import what the steps' types need once here, so forked workers start with it loaded."""
     kinds = {
         k[0] for n in pipeline.graph for k in [*n.step.inputs.values(), *n.step.outputs.values()]
@@ -155,7 +152,7 @@ def _preload(pipeline: Pipeline) -> None:
             continue
 
 
-def _make_view(show: bool, pipeline: Pipeline, run_id: str) -> View:
+def _make_view(show: bool, pipeline: PipelineSpec, run_id: str) -> View:
     if not show:
         return NullView()
     from usina.pipelines.view import RichView

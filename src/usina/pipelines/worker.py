@@ -18,7 +18,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from usina.artifacts import ArtifactStore
-from usina.pipelines.dsl import Step
+from usina.pipelines.graph import StepSpec
 from usina.pipelines.step_context import StepContext, running_step
 from usina.pipelines.types import Artifact, decode, encode
 
@@ -28,7 +28,7 @@ class Task:
     """What a worker needs: the step, its stored inputs and its literal values."""
 
     node: str
-    step: Step
+    step: StepSpec
     inputs: dict[str, Artifact]
     values: dict[str, Any]
 
@@ -67,7 +67,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        steps: dict[str, Step],
+        steps: dict[str, StepSpec],
         store: ArtifactStore,
         keep_bytes: bool,
         *,
@@ -149,7 +149,11 @@ class Worker:
 
 
 def _serve(
-    conn: Connection, steps: dict[str, Step], store: ArtifactStore, keep_bytes: bool, backend: Any
+    conn: Connection,
+    steps: dict[str, StepSpec],
+    store: ArtifactStore,
+    keep_bytes: bool,
+    backend: Any,
 ) -> None:
     """A worker's life: run each step it is sent, writing its output to the step's log file."""
     sys.stdout.flush()
