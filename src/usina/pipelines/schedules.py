@@ -90,9 +90,11 @@ class Scheduler:
 
     def run_pending(self, now: float | None = None) -> list[Fire]:
         """Fire every schedule due at ``now``, if this scheduler holds the lease."""
-        now = time.time() if now is None else now
+        # Without an explicit ``now`` the store times the lease with its own clock: through a
+        # server, schedulers on machines whose clocks differ still agree on who leads.
         if not self.acquire_lease(now):
             return []
+        now = time.time() if now is None else now
         fired = []
         for schedule in self.store.list():
             if schedule.paused or schedule.next_tick > now:
