@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from usina.client import Client, Lineage
+from usina.pipelines.step_context import current_step
 from usina.registry import AliasChange, ModelVersion
 from usina.tracking import ActiveRun
 
@@ -18,8 +19,12 @@ _lock = threading.Lock()
 
 
 def get_client() -> Client:
-    """The default client (from the environment's ``USINA_*`` settings)."""
+    """The default client (from the environment's ``USINA_*`` settings); inside a pipeline
+    step, the client the runner records through."""
     global _client
+    step = current_step()
+    if step is not None and isinstance(step.backend, Client):
+        return step.backend
     with _lock:
         if _client is None:
             from usina.settings import Settings

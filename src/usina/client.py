@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_bytes
 from usina.errors import InvalidInput
+from usina.pipelines.base import PipelineStore, SchedulerStore
+from usina.pipelines.http import HttpPipelineStore, HttpScheduleStore
+from usina.pipelines.sql import SqlPipelineStore
+from usina.pipelines.sql_schedules import SqlScheduleStore
+from usina.pipelines.step_context import current_step
 from usina.registry import (
     AliasChange,
     HttpRegistryStore,
@@ -53,6 +58,8 @@ class Client:
 
     tracking: TrackingStore
     registry: RegistryStore
+    pipelines: PipelineStore
+    schedules: SchedulerStore
 
     def __init__(
         self,
@@ -78,6 +85,8 @@ class Client:
             self.artifacts: ArtifactStore = HttpArtifactStore(self.server)
             self.tracking = HttpTrackingStore(self.server, heartbeat_timeout)
             self.registry = HttpRegistryStore(self.server)
+            self.pipelines = HttpPipelineStore(self.server)
+            self.schedules = HttpScheduleStore(self.server)
             return
         if artifacts is None:
             raise InvalidInput(
@@ -89,6 +98,8 @@ class Client:
         self.artifacts = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
         self.tracking = SqlTrackingStore(self.db, actor, heartbeat_timeout)
         self.registry = SqlRegistryStore(self.db, actor)
+        self.pipelines = SqlPipelineStore(self.db, actor)
+        self.schedules = SqlScheduleStore(self.db, actor)
 
     def direct_db(self, feature: str) -> Database:
         """The metadata database, for features that do not go through a server yet."""
@@ -152,6 +163,8 @@ class Client:
                 ``trusted=True``) any picklable object.
             name: the registered model's name.
             run: the run that produced it; its latest metrics are copied to the version.
+                Inside a pipeline step run by this client, the step's run by default, so the
+                version's lineage reaches the step's input datasets.
             input_example: a few rows of input, from which the signature is inferred.
             metrics: metrics to record on the version (override the run's).
             description: free text shown with the version.
@@ -160,6 +173,10 @@ class Client:
         signature = infer_signature(input_example) if input_example is not None else Signature()
         run_id: str | None = None
         version_metrics: dict[str, float] = {}
+        if run is None:
+            step = current_step()
+            if step is not None and step.backend is self:
+                run = step.run_id
         if run is not None:
             if isinstance(run, ActiveRun):
                 run.flush()

@@ -8,6 +8,7 @@ The HTTP stores (``HttpTrackingStore``, ``HttpRegistryStore``, ``HttpArtifactSto
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -67,10 +68,18 @@ class ServerConnection:
         self.timeout = timeout
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     @property
     def http(self) -> httpx.Client:
-        """The pooled client, made on first use (so importing usina does not import httpx)."""
+        """The pooled client, made on first use (so importing usina does not import httpx).
+
+        A forked child (a pipeline step's worker) makes its own: the parent's pooled sockets
+        are not the child's to use."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._http = None
+            self._lock = threading.Lock()
         with self._lock:
             if self._http is None:
                 import httpx

@@ -32,7 +32,7 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
         assert "credit_score" in columns and "cpf" not in columns and "default" not in columns
 
     # The champion's lineage reaches the raw applications the pipeline loaded.
-    lineage = model_lineage(client.db, f"models:/{MODEL}@champion")
+    lineage = model_lineage(client.registry, client.pipelines, f"models:/{MODEL}@champion")
     assert lineage.producer is not None
     sources = [i.digest for i in lineage.producer.sources()]
     assert story.run.output("load").digest in sources

@@ -139,7 +139,7 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(tmp_path, workdir, clie
     import time
 
     from usina.errors import NotFound
-    from usina.pipelines import PipelineStatus, PipelineStore
+    from usina.pipelines import PipelineStatus
 
     exe = Path(sys.executable).parent / "usina"
     env = {**os.environ, "USINA_HOME": str(tmp_path / "home")}
@@ -169,8 +169,8 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(tmp_path, workdir, clie
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, stderr
-    [run] = PipelineStore(client.db).list_runs("parallel")
-    run = PipelineStore(client.db).get_run(run.id)
+    [run] = client.pipelines.list_runs("parallel")
+    run = client.pipelines.get_run(run.id)
     assert run.status is PipelineStatus.FAILED
     assert {s.status.value for s in run.steps} == {"failed"}
     assert all("interrupted" in s.error for s in run.steps)

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from resources import pipelines as p
-from usina.pipelines import PipelineStore
 from usina.pipelines.kfp import compile_kfp
 
 kfp = pytest.importorskip("kfp", reason="the kfp extra is not installed")
@@ -44,8 +43,8 @@ def test_compiled_yaml_runs_on_kfp_local_with_the_local_runners_outputs(
     loaded(workdir=workdir, factor=3.0)
 
     kfp_client = client_factory(kfp_db, str(tmp_path / "kfp-artifacts"))
-    [remote] = PipelineStore(kfp_client.db).list_runs(trigger_prefix="kfp:")
-    remote = PipelineStore(kfp_client.db).get_run(remote.id)
+    [remote] = kfp_client.pipelines.list_runs(trigger_prefix="kfp:")
+    remote = kfp_client.pipelines.get_run(remote.id)
     assert remote.ok
     for node in p.chain.graph.nodes:
         assert remote.output(node).digest == expected.output(node).digest, node

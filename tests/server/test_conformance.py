@@ -11,7 +11,9 @@ from usina.artifacts.http import HttpArtifactStore
 from usina.testing import (
     check_artifact_store,
     check_model_round_trip,
+    check_pipeline_store,
     check_registry_store,
+    check_schedule_store,
     check_tracking_store,
 )
 
@@ -29,6 +31,14 @@ def test_tracking_store_conformance(make_client) -> None:  # type: ignore[no-unt
 
 def test_registry_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
     check_registry_store(make_client)
+
+
+def test_pipeline_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_pipeline_store(make_client)
+
+
+def test_schedule_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_schedule_store(make_client)
 
 
 def test_model_round_trip(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

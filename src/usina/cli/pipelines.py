@@ -31,8 +31,12 @@ def run(
     workers: Optional[int] = typer.Option(  # noqa: UP045
         None, "--workers", min=1, help="Steps run at once (default: the number of cores)."
     ),
+    json: bool = typer.Option(False, "--json", help="Print the finished run as JSON."),
 ) -> None:
-    """Run a pipeline locally, with caching, and show its steps as they go."""
+    """Run a pipeline on this machine, with caching, and show its steps as they go.
+
+    With USINA_URL (or --url) the run and its steps are recorded through that server; the
+    steps still execute here."""
     from usina.pipelines import LocalRunner
     from usina.pipelines.loader import load_pipeline, parse_params
 
@@ -42,13 +46,16 @@ def run(
             raise InvalidInput(
                 "give the pipeline (FILE.py:NAME) or --resume RUN_ID", field="pipeline"
             )
-        from usina.pipelines import PipelineStore
-
-        ref = PipelineStore(c.direct_db("pipelines")).get_run(resume).ref
+        ref = c.pipelines.get_run(resume).ref
     pipeline = load_pipeline(ref)
     params = parse_params(pipeline, param)
-    runner = LocalRunner(c, max_workers=workers, show=True)
+    runner = LocalRunner(c, max_workers=workers, show=not json)
     result = runner.run(pipeline, params, cache=not no_cache, resume=resume)
+    if json:
+        print_json(result)
+        if not result.ok:
+            raise typer.Exit(1)
+        return
     counts: dict[str, int] = {}
     for s in result.steps:
         counts[s.status.value] = counts.get(s.status.value, 0) + 1
@@ -79,7 +86,7 @@ def lineage(
 
     c = client()
     if target.startswith("sha256:"):
-        links = artifact_lineage(c.direct_db("pipelines"), target.removeprefix("sha256:"))
+        links = artifact_lineage(c.pipelines, target.removeprefix("sha256:"))
         if json:
             print_json(links)
             return
@@ -97,7 +104,7 @@ def lineage(
             f"{target!r} is neither a models:/ URI nor sha256:DIGEST; e.g. models:/credit-risk/3",
             field="target",
         )
-    found = model_lineage(c.direct_db("pipelines"), target)
+    found = model_lineage(c.registry, c.pipelines, target)
     if json:
         print_json(found)
         return
@@ -146,9 +153,7 @@ def runs(
     """List pipeline runs, newest first, with what triggered them."""
     from rich.table import Table
 
-    from usina.pipelines import PipelineStore
-
-    found = PipelineStore(client().direct_db("pipelines")).list_runs(pipeline, limit=limit)
+    found = client().pipelines.list_runs(pipeline, limit=limit)
     if json:
         print_json(found)
         return
@@ -166,9 +171,7 @@ def show(
     """Show a pipeline run's steps: state, attempts, time, outputs, errors."""
     from rich.table import Table
 
-    from usina.pipelines import PipelineStore
-
-    r = PipelineStore(client().direct_db("pipelines")).get_run(run_id)
+    r = client().pipelines.get_run(run_id)
     if json:
         print_json(r)
         return
@@ -187,16 +190,21 @@ def show(
 def logs(
     run_id: str = typer.Argument(..., help="The pipeline run id."),
     step: str = typer.Argument(..., help="The step's name in the pipeline."),
+    json: bool = typer.Option(False, "--json", help="Print the step and its log as JSON."),
 ) -> None:
     """Print what a step wrote to stdout and stderr."""
-    from usina.pipelines import PipelineStore
-
     c = client()
-    s = PipelineStore(c.direct_db("pipelines")).get_run(run_id).step(step)
-    if s.log_digest is None:
+    s = c.pipelines.get_run(run_id).step(step)
+    text = None
+    if s.log_digest is not None:
+        text = c.download_artifact(s.log_digest).decode(errors="replace")
+    if json:
+        print_json({"run": run_id, "step": step, "step_run": s.id, "log": text})
+        return
+    if text is None:
         console.print(f"step {step} wrote no output")
         return
-    sys.stdout.write(c.download_artifact(s.log_digest).decode(errors="replace"))
+    sys.stdout.write(text)
 
 
 def _env(items: list[str]) -> dict[str, str]:

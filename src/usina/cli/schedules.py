@@ -21,12 +21,13 @@ def create(
     catchup: str = typer.Option(
         "skip", "--catchup", help="After downtime: skip (drop missed ticks) or once (one run)."
     ),
+    json: bool = typer.Option(False, "--json", help="Print the schedule as JSON."),
 ) -> None:
     """Run a pipeline on a cron schedule (fired by 'usina scheduler')."""
     from pathlib import Path
 
     from usina.pipelines.loader import load_pipeline, parse_params
-    from usina.pipelines.schedules import ScheduleStore, check_cron
+    from usina.pipelines.schedules import check_cron
 
     check_cron(cron)
     loaded = load_pipeline(pipeline)
@@ -34,8 +35,10 @@ def create(
     loaded.resolve_params(params)  # a missing required parameter fails now, not at 3 am
     where, _, attr = pipeline.rpartition(":")
     ref = f"{Path(where).resolve()}:{attr}" if where.endswith(".py") else pipeline
-    c = client()
-    s = ScheduleStore(c.direct_db("schedules"), c.actor).create(name, ref, cron, params, catchup)
+    s = client().schedules.create(name, ref, cron, params, catchup)
+    if json:
+        print_json(s)
+        return
     console.print(f"schedule {s.name}: {s.cron} → {loaded.name}; next run {when(s.next_tick)}")
 
 
@@ -44,9 +47,7 @@ def list_schedules(json: bool = typer.Option(False, "--json", help="Print JSON."
     """List schedules with their next tick."""
     from rich.table import Table
 
-    from usina.pipelines.schedules import ScheduleStore
-
-    found = ScheduleStore(client().direct_db("schedules")).list()
+    found = client().schedules.list()
     if json:
         print_json(found)
         return
@@ -70,30 +71,45 @@ def list_schedules(json: bool = typer.Option(False, "--json", help="Print JSON."
     console.print(table)
 
 
-@app.command("pause")
-def pause(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
-    """Stop firing a schedule until it is resumed."""
-    from usina.pipelines.schedules import ScheduleStore
+JSON_HELP = "Print the schedule as JSON."
 
-    ScheduleStore(client().direct_db("schedules")).set_paused(name, True)
+
+@app.command("pause")
+def pause(
+    name: str = typer.Argument(..., help="The schedule's name."),
+    json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Stop firing a schedule until it is resumed."""
+    s = client().schedules.set_paused(name, True)
+    if json:
+        print_json(s)
+        return
     console.print(f"schedule {name} paused")
 
 
 @app.command("resume")
-def resume(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
+def resume(
+    name: str = typer.Argument(..., help="The schedule's name."),
+    json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
     """Fire a paused schedule again, from its next tick (missed ticks are not run)."""
-    from usina.pipelines.schedules import ScheduleStore
-
-    s = ScheduleStore(client().direct_db("schedules")).set_paused(name, False)
+    s = client().schedules.set_paused(name, False)
+    if json:
+        print_json(s)
+        return
     console.print(f"schedule {name} resumed; next run {when(s.next_tick)}")
 
 
 @app.command("delete")
-def delete(name: str = typer.Argument(..., help="The schedule's name.")) -> None:
+def delete(
+    name: str = typer.Argument(..., help="The schedule's name."),
+    json: bool = typer.Option(False, "--json", help="Print what was deleted as JSON."),
+) -> None:
     """Delete a schedule (its past runs stay)."""
-    from usina.pipelines.schedules import ScheduleStore
-
-    ScheduleStore(client().direct_db("schedules")).delete(name)
+    client().schedules.delete(name)
+    if json:
+        print_json({"deleted": name})
+        return
     console.print(f"schedule {name} deleted")
 
 
@@ -101,17 +117,25 @@ def scheduler(
     interval: float = typer.Option(15.0, "--interval", min=0.1, help="Seconds between checks."),
     once: bool = typer.Option(False, "--once", help="Check once, fire what is due, and exit."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Steps run at once."),  # noqa: UP045
+    json: bool = typer.Option(False, "--json", help="With --once, print what fired as JSON."),
 ) -> None:
-    """Fire due schedules; several schedulers may run, each tick fires once."""
+    """Fire due schedules; several schedulers may run, each tick fires once.
+
+    With USINA_URL (or --url) the lease and the runs go through that server; the pipelines
+    run here."""
     from usina.pipelines.schedules import Scheduler, run_inline
 
     c = client()
-    s = Scheduler(c.direct_db("schedules"), run_inline(c, max_workers=workers))
+    s = Scheduler(c.schedules, run_inline(c, max_workers=workers))
     if once:
-        for fire in s.run_pending():
+        fired = s.run_pending()
+        s.release_lease()
+        if json:
+            print_json(fired)
+            return
+        for fire in fired:
             what = f"run {fire.pipeline_run_id}" if fire.pipeline_run_id else "skipped (missed)"
             console.print(f"{fire.schedule} @ {when(fire.tick)}: {what}")
-        s.release_lease()
         return
     import contextlib
     import os

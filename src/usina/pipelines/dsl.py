@@ -21,11 +21,18 @@ from usina.pipelines.graph import MISSING, Graph, Param, ParamSpec, PipelineDefi
 from usina.pipelines.types import JSON, kind_of
 
 if TYPE_CHECKING:
-    from usina.pipelines.runner import Backend, PipelineRun
+    from usina.pipelines.base import Backend
+    from usina.pipelines.entities import PipelineRun
 
 _tracing: contextvars.ContextVar[Graph | None] = contextvars.ContextVar(
     "usina_tracing", default=None
 )
+
+
+def is_tracing() -> bool:
+    """Whether a pipeline function is being traced into a graph right now (step calls add
+    nodes), rather than steps being called as plain functions."""
+    return _tracing.get() is not None
 
 
 class Step:
@@ -381,10 +388,17 @@ class Pipeline:
         show: bool = False,
         **params: Any,
     ) -> PipelineRun:
-        """Run the pipeline with the local runner; see :class:`usina.pipelines.LocalRunner`."""
-        from usina.pipelines.runner import LocalRunner, default_backend
+        """Run the pipeline with the local runner on ``client`` (``usina.get_client()`` for
+        the ``USINA_*`` settings); see :class:`usina.pipelines.LocalRunner`."""
+        from usina.pipelines.runner import LocalRunner
 
-        runner = LocalRunner(client or default_backend(), max_workers=max_workers, show=show)
+        if client is None:
+            raise InvalidInput(
+                f"{self.name}.run needs the client to record in; pass one, e.g. "
+                f"{self.name}.run(usina.get_client(), ...) for the USINA_* settings",
+                field="client",
+            )
+        runner = LocalRunner(client, max_workers=max_workers, show=show)
         return runner.run(self, params, cache=cache, resume=resume)
 
     def __repr__(self) -> str:
@@ -410,7 +424,7 @@ def pipeline(
         ...     data = load()
         ...     model = train(data, C=C)
         ...     evaluate(model, data)
-        >>> training.run(C=1.0)
+        >>> training.run(usina.get_client(), C=1.0)
     """
     if fn is not None:
         return Pipeline(fn, name)

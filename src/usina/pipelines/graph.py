@@ -9,13 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from usina.errors import InvalidInput
 from usina.pipelines.types import compatible, describe, value_fits
 
-if TYPE_CHECKING:
-    from usina.pipelines.dsl import Step
+
+class StepSpec(Protocol):
+    """What the graph and the runners need of a step (``usina.pipelines.Step`` is one). A
+    protocol here, so the graph, the runner and the worker never import the DSL."""
+
+    name: str
+    inputs: dict[str, tuple[str, Any]]
+    outputs: dict[str, tuple[str, Any]]
+    defaults: dict[str, Any]
+    code_digest: str
+    retries: int
+    timeout: float | None
+    cache: bool
+    register: str | None
+    trusted: bool
+
+    def execute(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Run the step's function and name its outputs."""
+        ...
+
 
 MISSING: Any = object()
 
@@ -57,7 +75,7 @@ class Node:
     """One call of a step in the pipeline."""
 
     name: str
-    step: Step
+    step: StepSpec
     args: dict[str, Any] = field(default_factory=dict)
 
     def upstream(self) -> set[str]:
@@ -88,7 +106,7 @@ class Graph:
             n += 1
         return f"{base}-{n}"
 
-    def add(self, name: str, step: Step, /, **args: Any) -> Node:
+    def add(self, name: str, step: StepSpec, /, **args: Any) -> Node:
         """Add a call of ``step``; arguments are ``Ref``, ``Param`` or literal JSON values."""
         if name in self.nodes:
             raise PipelineDefinitionError(

@@ -1,11 +1,12 @@
 """Compiling a pipeline to Kubeflow Pipelines v2 YAML (which Vertex AI Pipelines also runs).
 
 Each step becomes one lightweight Python component whose body calls
-:func:`usina.pipelines.remote.run_step` with the pipeline reference and the step's name, so the
-same step code runs, in the configured image, as it does locally. Datasets and models do not
-travel as KFP artifacts: they stay in usina's artifact store (``USINA_ARTIFACTS``, a bucket in
-the cloud) and each task passes its outputs' descriptors (kind, digest, rows) to the next as a
-JSON string. That keeps caching, lineage and the registry the same wherever a pipeline runs.
+:func:`usina.pipelines.component_entrypoint.run_step` with the pipeline reference, the step's
+name and the client of the container's ``USINA_*`` settings, so the same step code runs, in the
+configured image, as it does locally. Datasets and models do not travel as KFP artifacts: they
+stay in usina's artifact store (``USINA_ARTIFACTS``, a bucket in the cloud) and each task passes
+its outputs' descriptors (kind, digest, rows) to the next as a JSON string. That keeps caching,
+lineage and the registry the same wherever a pipeline runs.
 
 The compiler writes a small KFP DSL module and compiles it with the kfp SDK (``usina[kfp]``).
 """
@@ -70,10 +71,11 @@ def kfp_source(
         lines += [
             f"@dsl.component(base_image={image!r}, packages_to_install={packages or []!r})",
             f"def {_ident(node.name)}({', '.join(args)}) -> str:",
-            "    from usina.pipelines.remote import run_step",
+            "    from usina.api import get_client",
+            "    from usina.pipelines.component_entrypoint import run_step",
             "",
             f"    return run_step({ref!r}, {node.name!r}, usina_job, {{{', '.join(values)}}}, "
-            f"{{{', '.join(inputs)}}})",
+            f"{{{', '.join(inputs)}}}, get_client())",
             "",
             "",
         ]

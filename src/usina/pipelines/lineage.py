@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from usina.pipelines.store import PipelineStore, StepRun
+from usina.errors import NotFound
+from usina.pipelines.base import PipelineRunReader
+from usina.pipelines.entities import ArtifactUse, StepRun
 from usina.pipelines.types import DATASET
-from usina.registry import ModelVersion, SqlRegistryStore, parse_model_uri
-from usina.store import Database
+from usina.registry import ModelVersion, RegistryStore, parse_model_uri
 
 
 @dataclass(frozen=True)
@@ -68,58 +69,44 @@ class ModelLineage:
     producer: StepLineage | None
 
 
-@dataclass(frozen=True)
-class ArtifactLineage:
-    """Who produced an artifact and who read it."""
-
-    digest: str
-    producers: tuple[StepRun, ...]
-    readers: tuple[StepRun, ...]
-
-
 def trace_step(
-    store: PipelineStore, step_run_id: str, _seen: dict[str, StepLineage | None] | None = None
+    store: PipelineRunReader,
+    step_run_id: str,
+    _seen: dict[str, StepLineage | None] | None = None,
 ) -> StepLineage | None:
     """The lineage of a step execution; ``None`` when it is not a pipeline step."""
     seen: dict[str, StepLineage | None] = {} if _seen is None else _seen
     if step_run_id in seen:
         return seen[step_run_id]
     seen[step_run_id] = None  # being traced: a step passing an input through must not loop
-    step = store.get_step(step_run_id)
-    if step is None:
+    try:
+        step = store.get_step(step_run_id)
+    except NotFound:
         return None
     if step.cached_from:
         result = trace_step(store, step.cached_from, seen)
         seen[step_run_id] = result
         return result
-    pipeline = store.get_run(step.pipeline_run_id).pipeline if step.pipeline_run_id else ""
+    pipeline = store.get_run(step.pipeline_run_id).pipeline
     inputs = []
-    for link in sorted(store.links(step.id, "input"), key=lambda r: r.name):
-        candidates = [c for c in store.producers(link.digest) if c not in seen]
+    for link in (x for x in store.step_links(step.id) if x.role == "input"):
+        candidates = [c for c in store.artifact_use(link.digest).producers if c.id not in seen]
         # Prefer the producer from the same pipeline run, then the newest.
-        candidates.sort(key=lambda c: _run_of(store, c) != step.pipeline_run_id)
-        producer = trace_step(store, candidates[0], seen) if candidates else None
+        candidates.sort(key=lambda c: c.pipeline_run_id != step.pipeline_run_id)
+        producer = trace_step(store, candidates[0].id, seen) if candidates else None
         inputs.append(InputLineage(link.name, link.kind, link.digest, link.rows, producer))
     result = StepLineage(step, pipeline, tuple(inputs))
     seen[step_run_id] = result
     return result
 
 
-def _run_of(store: PipelineStore, step_run_id: str) -> str | None:
-    step = store.get_step(step_run_id)
-    return step.pipeline_run_id if step else None
-
-
-def model_lineage(db: Database, uri: str, actor: str = "local") -> ModelLineage:
+def model_lineage(registry: RegistryStore, pipelines: PipelineRunReader, uri: str) -> ModelLineage:
     """The version ``uri`` names and the steps that led to it."""
-    version = SqlRegistryStore(db, actor).resolve(parse_model_uri(uri))
-    producer = trace_step(PipelineStore(db, actor), version.run_id) if version.run_id else None
+    version = registry.resolve(parse_model_uri(uri))
+    producer = trace_step(pipelines, version.run_id) if version.run_id else None
     return ModelLineage(version, producer)
 
 
-def artifact_lineage(db: Database, digest: str) -> ArtifactLineage:
+def artifact_lineage(pipelines: PipelineRunReader, digest: str) -> ArtifactUse:
     """The step runs that produced and read the artifact ``digest``."""
-    store = PipelineStore(db)
-    producers = tuple(s for s in (store.get_step(i) for i in store.producers(digest)) if s)
-    readers = tuple(s for s in (store.get_step(i) for i in store.readers(digest)) if s)
-    return ArtifactLineage(digest, producers, readers)
+    return pipelines.artifact_use(digest)

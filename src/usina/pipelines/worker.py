@@ -18,7 +18,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from usina.artifacts import ArtifactStore
-from usina.pipelines.dsl import Step
+from usina.pipelines.graph import StepSpec
+from usina.pipelines.step_context import StepContext, running_step
 from usina.pipelines.types import Artifact, decode, encode
 
 
@@ -27,7 +28,7 @@ class Task:
     """What a worker needs: the step, its stored inputs and its literal values."""
 
     node: str
-    step: Step
+    step: StepSpec
     inputs: dict[str, Artifact]
     values: dict[str, Any]
 
@@ -64,19 +65,26 @@ class WorkerPool:
     store a worker cannot see artifacts stored after it was forked, so each runs one step.
     """
 
-    def __init__(self, steps: dict[str, Step], store: ArtifactStore, keep_bytes: bool) -> None:
+    def __init__(
+        self,
+        steps: dict[str, StepSpec],
+        store: ArtifactStore,
+        keep_bytes: bool,
+        *,
+        backend: Any = None,
+    ) -> None:
         self.ctx = multiprocessing.get_context("fork")
         self.steps = steps
         self.store = store
         self.keep_bytes = keep_bytes
+        self.backend = backend  # what code in a step records through (usina.register_model)
         self.idle: list[Worker] = []
 
-    def start(
-        self, node: str, inputs: dict[str, Artifact], values: dict[str, Any], log_path: str
-    ) -> Worker:
-        """Send a step to an idle worker (forking one if none is idle)."""
+    def start(self, task: Task, log_path: str, run_id: str, pipeline_run_id: str) -> Worker:
+        """Send a step to an idle worker (forking one if none is idle); ``run_id`` is the
+        step's tracking run, current in the worker while the step runs."""
         worker = self.idle.pop() if self.idle else self._fork()
-        worker.conn.send((node, inputs, values, log_path))
+        worker.conn.send((task.node, task.inputs, task.values, log_path, run_id, pipeline_run_id))
         return worker
 
     def release(self, worker: Worker) -> None:
@@ -106,7 +114,9 @@ class WorkerPool:
     def _fork(self) -> Worker:
         here, there = self.ctx.Pipe()
         process = self.ctx.Process(
-            target=_serve, args=(there, self.steps, self.store, self.keep_bytes), daemon=True
+            target=_serve,
+            args=(there, self.steps, self.store, self.keep_bytes, self.backend),
+            daemon=True,
         )
         process.start()
         there.close()
@@ -139,7 +149,11 @@ class Worker:
 
 
 def _serve(
-    conn: Connection, steps: dict[str, Step], store: ArtifactStore, keep_bytes: bool
+    conn: Connection,
+    steps: dict[str, StepSpec],
+    store: ArtifactStore,
+    keep_bytes: bool,
+    backend: Any,
 ) -> None:
     """A worker's life: run each step it is sent, writing its output to the step's log file."""
     sys.stdout.flush()
@@ -152,7 +166,7 @@ def _serve(
             return
         if message is None:
             return
-        node, inputs, values, log_path = message
+        node, inputs, values, log_path, run_id, pipeline_run_id = message
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -160,10 +174,12 @@ def _serve(
         # Python-level streams too: a test harness or notebook may have swapped them.
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        context = StepContext(run_id, pipeline_run_id, node, backend)
         try:
-            outputs, payloads = execute(
-                Task(node, steps[node], inputs, values), store, keep_bytes=keep_bytes
-            )
+            with running_step(context):
+                outputs, payloads = execute(
+                    Task(node, steps[node], inputs, values), store, keep_bytes=keep_bytes
+                )
             result: tuple[Any, ...] = ("ok", outputs, payloads)
         except BaseException:  # noqa: BLE001 - every failure, even SystemExit, is the step's
             text = traceback.format_exc()

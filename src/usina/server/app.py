@@ -20,7 +20,15 @@ from starlette.middleware.cors import CORSMiddleware
 
 from usina import __version__
 from usina.artifacts import open_artifact_store
-from usina.server import artifacts, errors, observability, registry, tracking
+from usina.server import (
+    artifacts,
+    errors,
+    observability,
+    pipelines,
+    registry,
+    schedules,
+    tracking,
+)
 from usina.server.deps import Backends
 from usina.server.guards import BodyLimit, HostGuard
 from usina.server.schemas import ErrorBody
@@ -105,7 +113,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(
         title="usina",
         version=__version__,
-        summary="Tracking and the model registry of a usina installation.",
+        summary="Tracking, the registry, pipeline runs and schedules of a usina installation.",
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -121,7 +129,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.backends = backends
     errors.install(app)
-    for module in (tracking, registry, artifacts):
+    for module in (tracking, registry, artifacts, pipelines, schedules):
         app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)

@@ -9,6 +9,8 @@ from fastapi import Header, Request
 
 from usina.artifacts import ArtifactStore
 from usina.errors import InvalidInput
+from usina.pipelines.sql import SqlPipelineStore
+from usina.pipelines.sql_schedules import SqlScheduleStore
 from usina.registry import SqlRegistryStore
 from usina.store import Database
 from usina.tracking import SqlTrackingStore
@@ -59,3 +61,11 @@ def registry(request: Request, who: str) -> SqlRegistryStore:
 def next_offset(count: int, limit: int, offset: int) -> int | None:
     """The next page's offset, or ``None`` when this page was short (the last)."""
     return offset + limit if count == limit else None
+
+
+def pipelines(request: Request, who: str) -> SqlPipelineStore:
+    return SqlPipelineStore(backends(request).db, who)
+
+
+def schedules(request: Request, who: str) -> SqlScheduleStore:
+    return SqlScheduleStore(backends(request).db, who)

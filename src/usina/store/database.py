@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +66,7 @@ class Database:
         self.engine = _make_engine(self.url)
         self.dialect = self.engine.dialect.name
         self._migrated = False
+        _OPEN.add(self)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in a write transaction, retrying transient lock failures."""
@@ -164,26 +167,50 @@ class Database:
             command.upgrade(cfg, "head")
 
 
+_OPEN: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child, drop the parent's pooled connections without closing them (closing
+    would end the parent's PostgreSQL sessions); the child opens its own on first use. The
+    one connection of an in-memory SQLite database is kept: it is that database."""
+    for db in list(_OPEN):
+        if not isinstance(db.engine.pool, sa.pool.StaticPool):
+            db.engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def insert_if_absent(
     conn: Connection, table: sa.Table, values: dict[str, Any], unique: list[str]
-) -> None:
-    """Insert a row unless one with the same ``unique`` columns exists; race-free on PostgreSQL."""
+) -> bool:
+    """Insert a row unless one with the same ``unique`` columns exists; race-free on PostgreSQL.
+    ``True`` when the row was inserted."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(
-            pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
-        )
-    elif conn.dialect.name == "sqlite":
+        # RETURNING says whether a row went in (psycopg's rowcount is -1 here).
+        inserted = conn.execute(
+            pg_insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=unique)
+            .returning(table.c[unique[0]])
+        ).first()
+        return inserted is not None
+    if conn.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        conn.execute(
+        result = conn.execute(
             sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
         )
-    else:
-        where = [table.c[col] == values[col] for col in unique]
-        if conn.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first() is None:
-            conn.execute(table.insert().values(**values))
+        return bool(result.rowcount)
+    where = [table.c[col] == values[col] for col in unique]
+    if conn.execute(sa.select(sa.literal(1)).select_from(table).where(*where)).first() is None:
+        conn.execute(table.insert().values(**values))
+        return True
+    return False
 
 
 def _safe(url: str) -> str:
