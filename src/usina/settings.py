@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -146,3 +146,12 @@ class Settings(BaseSettings):
         if self.artifacts:
             return self.artifacts
         return str(self.home.expanduser().absolute() / "artifacts")
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per refused ``USINA_*`` value, naming the variable, the value and the rule."""
+    lines = []
+    for err in exc.errors():
+        name = "USINA_" + "_".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"{name}={err.get('input')!r}: {err['msg']}; fix or unset it")
+    return "\n".join(lines)

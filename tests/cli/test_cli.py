@@ -143,3 +143,18 @@ def test_a_bad_database_url_is_one_line(home: Path) -> None:
         [sys.executable, "-m", "usina", "models", "list"], capture_output=True, text=True, env=env
     )
     assert out.returncode == 2 and "USINA_DB_URL" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_refused_setting_names_its_variable_and_exits_2(home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    env.update(USINA_HOME=str(home), USINA_SERVE_WORKERS="0", COLUMNS="200")
+    out = subprocess.run(
+        [sys.executable, "-m", "usina", "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "USINA_SERVE_WORKERS='0'" in out.stderr and "greater than or equal to 1" in out.stderr
+    assert "Traceback" not in out.stderr

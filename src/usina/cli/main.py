@@ -82,7 +82,7 @@ def demo(
 
 
 def main() -> None:
-    """Run the CLI; a usina error prints one line and exits 2, never a traceback."""
+    """Run the CLI; a usina error or a refused setting prints one line and exits 2."""
     from usina.errors import UsinaError
 
     try:
@@ -94,3 +94,13 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        if not (isinstance(exc, ValidationError) and exc.title == "Settings"):
+            raise
+        from usina.cli.output import errors
+        from usina.settings import describe_invalid
+
+        errors.print(f"error: {describe_invalid(exc)}", markup=False, soft_wrap=True)
+        sys.exit(2)
