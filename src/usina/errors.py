@@ -14,9 +14,13 @@ command line prints the message on one line and exits with status 2.
      ├── UnsafeModel             a model file would need code the platform does not trust
      ├── MissingDependency       an optional extra is needed (the message names the pip command)
      ├── StoreUnavailable        the metadata database cannot be reached or kept failing
+     ├── EndpointUnavailable     an endpoint exists but none of its versions could be loaded
      └── ServerError             a usina server failed without saying why (a bug)
 
     InvalidInput also has PayloadTooLarge: a request body over the server's limit.
+
+``HTTP_STATUS`` maps each error to the HTTP status every usina server answers it with (the REST
+API and every inference protocol alike); anything else is a bug, answered with a 500.
 """
 
 from __future__ import annotations
@@ -110,10 +114,39 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class EndpointUnavailable(UsinaError):
+    """An endpoint exists but none of its versions could be loaded (the message names why)."""
+
+    code = "endpoint_unavailable"
+
+
 class ServerError(UsinaError):
     """The server failed in a way it could not explain (a bug: please report it)."""
 
     code = "internal"
+
+
+# Most specific first: the first class an error is an instance of decides its status.
+HTTP_STATUS: tuple[tuple[type[UsinaError], int], ...] = (
+    (PayloadTooLarge, 413),
+    (MissingReference, 409),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (IntegrityError, 409),
+    (UnsafeModel, 400),
+    (MissingDependency, 501),
+    (StoreUnavailable, 503),
+    (EndpointUnavailable, 503),
+)
+
+
+def http_status(exc: BaseException) -> int:
+    """The HTTP status for ``exc``: from ``HTTP_STATUS``, or 500 for anything not listed."""
+    for cls, status in HTTP_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
 
 
 def _subclasses(cls: type[UsinaError]) -> list[type[UsinaError]]:

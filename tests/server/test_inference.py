@@ -15,6 +15,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from serving.conftest import protocol_error
 from usina.artifacts import blob_key
 from usina.client import Client
 from usina.server import ServerConfig, create_app
@@ -146,16 +147,16 @@ def test_errors_keep_the_inference_shapes_behind_the_server_guards(credit_server
         json={"instances": [{"age": 30, "income": "high", "debt": 1.0}]},
     )
     assert bad.status_code == 400
-    assert bad.json()["field"] == "income" and "error" in bad.json()
+    assert protocol_error(bad)[1] == "income"
 
     ghost = http.post("/v1/endpoints/ghost:predict", json={"instances": [[1, 2.0, 3.0]]})
-    assert ghost.status_code == 404 and "ghost" in ghost.json()["error"]
+    assert ghost.status_code == 404 and "ghost" in protocol_error(ghost)[0]
     assert http.get("/v2/models/credit/versions/9").status_code == 404
 
     # Over the serving limit (4 KiB), under the server's: the inference app's 413.
     big = orjson.dumps({"instances": [[30, 5.0, 1.0]] * 1000})
     too_big = http.post("/v1/endpoints/credit:predict", content=big)
-    assert too_big.status_code == 413 and "limit" in too_big.json()["error"]
+    assert too_big.status_code == 413 and "limit" in protocol_error(too_big)[0]
 
     # A version that cannot load: 503 naming the failure.
     from sklearn.dummy import DummyClassifier
@@ -165,7 +166,7 @@ def test_errors_keep_the_inference_shapes_behind_the_server_guards(credit_server
     credit.client.artifacts.write(blob_key(version.digest), b"not the model any more")
     SqlEndpointStore(credit.client.db, "tester").create("broken", "models:/credit-risk/2")
     broken = _eventually(lambda: http.post("/v1/endpoints/broken:predict", json={"instances": []}))
-    assert broken.status_code == 503 and "no loaded version" in broken.json()["error"]
+    assert broken.status_code == 503 and "no loaded version" in protocol_error(broken)[0]
 
     # The server's Host guard answers first, in the server's shape.
     foreign = http.post(

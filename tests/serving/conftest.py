@@ -57,6 +57,48 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
+GOOGLE_BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+VERTEX_STATUS = {
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    413: "INVALID_ARGUMENT",
+    503: "UNAVAILABLE",
+}
+MLFLOW_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    413: "BAD_REQUEST",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+def protocol_error(response: httpx.Response) -> tuple[str, str | None]:
+    """The message and field of an inference error answer, after checking that the body has
+    the shape its protocol documents (told apart by the request's path)."""
+    path = response.request.url.path
+    body = response.json()
+    status = response.status_code
+    if path.endswith((":predict", ":rawPredict")):  # Vertex AI: Google's error shape
+        assert set(body) == {"error"}, body
+        error = body["error"]
+        assert error["code"] == status and error["status"] == VERTEX_STATUS[status], body
+        fields = [
+            violation["field"]
+            for detail in error.get("details", [])
+            if detail["@type"] == GOOGLE_BAD_REQUEST
+            for violation in detail["fieldViolations"]
+        ]
+        assert len(fields) <= 1, body
+        return error["message"], fields[0] if fields else None
+    if path.startswith("/v2/"):  # Open Inference: {"error": message}, plus usina's field
+        assert set(body) <= {"error", "field"} and isinstance(body["error"], str), body
+        return body["error"], body.get("field")
+    # MLflow scoring: {"error_code", "message"}, plus usina's field
+    assert set(body) <= {"error_code", "message", "field"}, body
+    assert body["error_code"] == MLFLOW_CODES[status], body
+    return body["message"], body.get("field")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

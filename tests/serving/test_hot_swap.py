@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from resources.fast_http import FastClient
+from serving.conftest import protocol_error
 from usina.artifacts import blob_key
 
 ROW = orjson.dumps({"instances": [{"age": 30, "income": 5.0, "debt": 1.0}]})
@@ -130,7 +131,7 @@ def test_an_endpoint_with_no_loadable_version_answers_503(three_versions, serve)
     served = serve(client)
     r = httpx.post(f"{served.url}/v1/endpoints/broken:predict", content=ROW)
     assert r.status_code == 503
-    assert "no loaded version" in r.json()["error"]
+    assert "no loaded version" in protocol_error(r)[0]
     assert httpx.get(f"{served.url}/v2/models/broken/ready").status_code == 503
 
 

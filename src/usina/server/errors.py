@@ -1,8 +1,9 @@
 """Every error the API returns, in one shape: ``{"error": {"code", "message", "field"}}``.
 
-``STATUS`` is the one place that maps usina's exceptions to HTTP statuses. Anything not listed
-here that escapes a route is a bug: it is logged with its traceback and answered with a 500 that
-says so, without leaking internals.
+Statuses come from :data:`usina.errors.HTTP_STATUS`, the one map of usina's exceptions to HTTP
+statuses, which the inference protocols use too. Anything not listed there that escapes a route
+is a bug: it is logged with its traceback and answered with a 500 that says so, without leaking
+internals.
 """
 
 from __future__ import annotations
@@ -20,19 +21,6 @@ from usina import errors
 
 log = logging.getLogger("usina.server")
 
-# Most specific first: the first class an error is an instance of decides its status.
-STATUS: list[tuple[type[errors.UsinaError], int]] = [
-    (errors.PayloadTooLarge, 413),
-    (errors.MissingReference, 409),
-    (errors.InvalidInput, 400),
-    (errors.NotFound, 404),
-    (errors.Conflict, 409),
-    (errors.IntegrityError, 409),
-    (errors.UnsafeModel, 400),
-    (errors.MissingDependency, 501),
-    (errors.StoreUnavailable, 503),
-]
-
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -43,17 +31,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     )
 
 
-def status_of(exc: errors.UsinaError) -> int:
-    """The HTTP status for a usina error."""
-    for cls, status in STATUS:
-        if isinstance(exc, cls):
-            return status
-    return 500
-
-
 async def _usina_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.UsinaError)
-    status = status_of(exc)
+    status = errors.http_status(exc)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc)
     return error_response(status, exc.code, exc.message, exc.field)

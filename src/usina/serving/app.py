@@ -9,8 +9,13 @@ current :class:`~usina.serving.runtime.Route`, checks the input with that versio
 check, predicts on the event loop, and answers; metrics and the log row are appended to
 in-memory structures, and a shadow version runs after the response is sent.
 
+Every predict route is answered by one handler and the :class:`~usina.serving.codec.Codec` of
+its protocol, listed once in ``PREDICT_ROUTES``; errors get their HTTP status from
+:func:`usina.errors.http_status` (the REST API's map) and their body from the codec.
+
 Routes:
-    POST /v1/endpoints/{name}:predict                   Vertex AI
+    POST /v1/projects/{p}/locations/{l}/endpoints/{name}:predict, :rawPredict   Vertex AI
+    POST /v1/endpoints/{name}:predict                   Vertex AI, short form
     POST /v2/models/{name}[/versions/{v}]/infer         Open Inference Protocol (KServe V2)
     GET  /v2, /v2/health/{live,ready}                   server metadata and health
     GET  /v2/models/{name}[/versions/{v}][/ready]       model metadata and readiness
@@ -27,12 +32,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -40,21 +44,34 @@ from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
 from usina.artifacts import ArtifactStore, open_artifact_store
-from usina.errors import InvalidInput, NotFound, PayloadTooLarge, UsinaError
+from usina.errors import InvalidInput, PayloadTooLarge, UsinaError, http_status
 from usina.serving import mlflow_scoring, openinference, vertex
 from usina.serving.batching import MicroBatcher
-from usina.serving.endpoints import SqlEndpointStore
-from usina.serving.inputs import InputCheck, ModelInput, dumps, log_inputs
+from usina.serving.codec import JSON, Codec
+from usina.serving.endpoints import Endpoint, SqlEndpointStore
+from usina.serving.inputs import ModelInput, dumps, log_inputs
 from usina.serving.metrics import ServingMetrics
 from usina.serving.requestlog import LogRow, RequestLog
 from usina.serving.runtime import LoadedVersion, Route, Runtime
+from usina.serving.status import StatusRoutes
 from usina.store import Database
 
 if TYPE_CHECKING:
     from usina.settings import Settings
 
 log = logging.getLogger("usina.serving")
-JSON = "application/json"
+
+# Every predict route and the codec that reads and answers it: the one list of protocol paths.
+# The router tries routes in order, so the paths clients use most come first.
+PREDICT_ROUTES: tuple[tuple[str, Codec[Any]], ...] = (
+    ("/v1/endpoints/{name}:predict", vertex.CODEC),
+    ("/v2/models/{name}/infer", openinference.CODEC),
+    ("/invocations", mlflow_scoring.CODEC),
+    ("/v1/projects/{project}/locations/{location}/endpoints/{name}:predict", vertex.CODEC),
+    ("/v2/models/{name}/versions/{version}/infer", openinference.CODEC),
+    ("/v1/endpoints/{name}/invocations", mlflow_scoring.CODEC),
+    ("/v1/projects/{project}/locations/{location}/endpoints/{name}:rawPredict", vertex.CODEC),
+)
 
 
 @dataclass(frozen=True)
@@ -92,19 +109,6 @@ class ServingConfig:
             log_retry_min=settings.request_log_retry_ms / 1000.0,
             log_retry_max=settings.request_log_retry_max_ms / 1000.0,
         )
-
-
-class Unavailable(UsinaError):
-    """The endpoint exists but no version of it could be loaded."""
-
-
-# Most specific first: PayloadTooLarge is an InvalidInput.
-_STATUS: list[tuple[type[Exception], int]] = [
-    (PayloadTooLarge, 413),
-    (InvalidInput, 400),
-    (NotFound, 404),
-    (Unavailable, 503),
-]
 
 
 class InferenceService:
@@ -167,110 +171,53 @@ class InferenceService:
 
     # -- the predict path -------------------------------------------------------------------
 
-    async def vertex_predict(self, request: Request) -> Response:
-        return await self._serve(request, request.path_params["name"], "vertex", None)
+    def predict_handler(self, codec: Codec[Any]) -> Callable[[Request], Awaitable[Response]]:
+        """The handler of a predict route whose requests ``codec`` reads and answers."""
 
-    async def v2_infer(self, request: Request) -> Response:
-        pinned = request.path_params.get("version")
-        return await self._serve(request, request.path_params["name"], "v2", pinned)
+        async def predict(request: Request) -> Response:
+            return await self._serve(request, codec)
 
-    async def invocations(self, request: Request) -> Response:
-        return await self._serve(request, request.path_params.get("name"), "mlflow", None)
+        return predict
 
-    async def _serve(
-        self, request: Request, name: str | None, protocol: str, pinned: str | None
-    ) -> Response:
+    async def _serve(self, request: Request, codec: Codec[Any]) -> Response:
         start = time.perf_counter()
         # 128 random bits from the process's generator: uuid4 reads the OS entropy pool on
         # every call, which cost ~20 us a request on a busy host. Ids need to be unique, not secret.
-        request_id = request.headers.get("x-request-id") or f"{random.getrandbits(128):032x}"
+        headers = request.headers
+        request_id = headers.get("x-request-id") or f"{random.getrandbits(128):032x}"
+        params = request.path_params
+        name: str | None = params.get("name")
         version: LoadedVersion | None = None
         try:
             if name is None:
                 name = self._default_endpoint()
-            route = self._route(name)
-            body = await self._body(request)
-            infer = None
-            if protocol == "vertex":
-                build = vertex.parse(body)
-            elif protocol == "v2":
-                infer = openinference.parse(body, request.headers.get(openinference.HEADER_LENGTH))
-                build = infer.builder()
-                request_id = infer.id or request_id
-            else:
-                build = mlflow_scoring.parse(body, request.headers.get("content-type", ""))
-            version = self._pick(route, pinned)
-            batch = build(version.check)
+            route = self.runtime.serving(name)
+            parsed = codec.parse(await self._body(request), headers)
+            request_id = codec.request_id(parsed) or request_id
+            version = route.choose(params.get("version"))
+            batch = codec.build(parsed, version.check)
             outputs = await self._predict(route, version, batch)
+            endpoint = route.endpoint
             number = version.version
-            headers = {"usina-model-version": str(number), "x-request-id": request_id}
-            media = JSON
-            if protocol == "vertex":
-                content = vertex.encode(name, route.endpoint.model, number, outputs)
-            elif infer is not None:
-                content, extra = openinference.encode(
-                    name, number, infer.id, outputs, infer.binary_output
-                )
-                if extra:
-                    headers.update(extra)
-                    media = "application/octet-stream"
-            else:
-                content = mlflow_scoring.encode(outputs)
+            content, media, extra = codec.encode(parsed, name, endpoint.model, number, outputs)
+            answer = {"usina-model-version": str(number), "x-request-id": request_id}
+            if extra:
+                answer.update(extra)
             elapsed = time.perf_counter() - start
-            self.metrics.observe(name, str(number), protocol, 200, elapsed)
-            rate = route.endpoint.sample_rate
-            if rate >= 1.0 or (rate > 0.0 and random.random() < rate):
-                self.log.append(
-                    LogRow(
-                        request_id,
-                        time.time(),
-                        name,
-                        route.endpoint.model,
-                        number,
-                        False,
-                        protocol,
-                        200,
-                        elapsed * 1000.0,
-                        log_inputs(version.check, batch.data),
-                        dumps(outputs),
-                        None,
-                    )
+            self.metrics.observe(name, str(number), codec.name, 200, elapsed)
+            if _sampled(endpoint):
+                inputs = log_inputs(version.check, batch.data)
+                outputs_json = dumps(outputs)
+                self._log(
+                    request_id, endpoint, number, codec.name, 200, elapsed, inputs, outputs_json
                 )
             background = None
             if route.shadow is not None:
-                background = BackgroundTask(self._shadow, route, build, request_id, protocol)
-            return Response(content, 200, headers, media, background)
+                background = BackgroundTask(self._shadow, route, codec, parsed, request_id)
+            return Response(content, 200, answer, media, background)
             # Every failure becomes a response, never a dropped connection.
         except Exception as exc:  # noqa: BLE001
-            return self._failure(exc, name, protocol, version, start, request_id)
-
-    def _route(self, name: str) -> Route:
-        route = self.runtime.routes.get(name)
-        if route is None:
-            raise NotFound(f"no endpoint {name!r} is served here", field="endpoint")
-        if not route.versions:
-            failures = "; ".join(
-                f"v{v}: {m}"
-                for (model, v), m in self.runtime.failures.items()
-                if model == route.endpoint.model
-            )
-            raise Unavailable(
-                f"endpoint {name!r} has no loaded version" + (f" ({failures})" if failures else "")
-            )
-        return route
-
-    @staticmethod
-    def _pick(route: Route, pinned: str | None) -> LoadedVersion:
-        if pinned is None:
-            return route.pick()
-        found = route.version(int(pinned)) if pinned.isdigit() else None
-        if found is None:
-            serving = ", ".join(str(v.version) for v in route.versions)
-            raise NotFound(
-                f"version {pinned!r} is not serving on {route.endpoint.name!r}; serving: {serving}",
-                field="version",
-            )
-        return found
+            return self._failure(exc, name, codec, version, start, request_id)
 
     async def _predict(self, route: Route, version: LoadedVersion, batch: ModelInput) -> Any:
         endpoint = route.endpoint
@@ -299,38 +246,60 @@ class InferenceService:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _shadow(
-        self,
-        route: Route,
-        build: Callable[[InputCheck], ModelInput],
-        request_id: str,
-        protocol: str,
-    ) -> None:
+    def _shadow(self, route: Route, codec: Codec[Any], parsed: Any, request_id: str) -> None:
         shadow = route.shadow
         if shadow is None:
             return
         start = time.perf_counter()
         outputs, status, error, data = None, 200, None, None
         try:
-            batch = build(shadow.check)
+            batch = codec.build(parsed, shadow.check)
             data = log_inputs(shadow.check, batch.data)
-            outputs = shadow.predict(batch)
+            outputs = dumps(shadow.predict(batch))
         except Exception as exc:  # noqa: BLE001 - recorded, never returned
-            status, error = _status(exc), str(exc)
+            status, error = http_status(exc), str(exc)
         elapsed = time.perf_counter() - start
+        self._log(
+            request_id,
+            route.endpoint,
+            shadow.version,
+            codec.name,
+            status,
+            elapsed,
+            data,
+            outputs,
+            error,
+            shadow=True,
+        )
+
+    def _log(
+        self,
+        request_id: str,
+        endpoint: Endpoint,
+        version: int | None,
+        protocol: str,
+        status: int,
+        elapsed: float,
+        inputs: Any = None,
+        outputs: Any = None,
+        error: str | None = None,
+        *,
+        shadow: bool = False,
+    ) -> None:
+        """Queue the request log row of one answer (or one shadow prediction)."""
         self.log.append(
             LogRow(
                 request_id,
                 time.time(),
-                route.endpoint.name,
-                route.endpoint.model,
-                shadow.version,
-                True,
+                endpoint.name,
+                endpoint.model,
+                version,
+                shadow,
                 protocol,
                 status,
                 elapsed * 1000.0,
-                data,
-                None if outputs is None else dumps(outputs),
+                inputs,
+                outputs,
                 error,
             )
         )
@@ -339,12 +308,12 @@ class InferenceService:
         self,
         exc: Exception,
         name: str | None,
-        protocol: str,
+        codec: Codec[Any],
         version: LoadedVersion | None,
         start: float,
         request_id: str,
     ) -> Response:
-        status = _status(exc)
+        status = http_status(exc)
         if status == 500:
             log.exception("prediction on endpoint %r failed", name)
             kind = type(exc).__name__
@@ -356,30 +325,14 @@ class InferenceService:
         route = self.runtime.routes.get(name) if name is not None else None
         # Names from the URL label metrics only when they are endpoints: no unbounded labels.
         label = route.endpoint.name if route is not None else ""
-        self.metrics.observe(label, str(number or ""), protocol, status, elapsed)
-        if route is not None and (
-            route.endpoint.sample_rate >= 1.0 or random.random() < route.endpoint.sample_rate
-        ):
-            self.log.append(
-                LogRow(
-                    request_id,
-                    time.time(),
-                    route.endpoint.name,
-                    route.endpoint.model,
-                    number,
-                    False,
-                    protocol,
-                    status,
-                    elapsed * 1000.0,
-                    None,
-                    None,
-                    message,
-                )
+        self.metrics.observe(label, str(number or ""), codec.name, status, elapsed)
+        if route is not None and _sampled(route.endpoint):
+            self._log(
+                request_id, route.endpoint, number, codec.name, status, elapsed, error=message
             )
-        body: dict[str, Any] = {"error": message}
-        if isinstance(exc, UsinaError) and exc.field:
-            body["field"] = exc.field
-        return Response(orjson.dumps(body), status, {"x-request-id": request_id}, JSON)
+        field = exc.field if isinstance(exc, UsinaError) else None
+        body = codec.error(status, message, field)
+        return Response(body, status, {"x-request-id": request_id}, JSON)
 
     def _default_endpoint(self) -> str:
         if self.config.default_endpoint:
@@ -393,148 +346,21 @@ class InferenceService:
             field="endpoint",
         )
 
-    # -- metadata, health, metrics ----------------------------------------------------------
 
-    async def endpoints(self, request: Request) -> Response:
-        return _json([self._describe(r) for r in self.runtime.routes.values()])
-
-    async def endpoint(self, request: Request) -> Response:
-        route = self.runtime.routes.get(request.path_params["name"])
-        if route is None:
-            return _json(
-                {"error": f"no endpoint {request.path_params['name']!r} is served here"}, 404
-            )
-        return _json(self._describe(route))
-
-    def _describe(self, route: Route) -> dict[str, Any]:
-        e = route.endpoint
-        versions = dict(
-            zip((v.version for v in route.versions), _shares(route.cumulative), strict=True)
-        )
-        return {
-            "name": e.name,
-            "model": e.model,
-            "alias": e.alias,
-            "serving": [{"version": v, "traffic": share} for v, share in versions.items()],
-            "shadow": route.shadow.version if route.shadow else None,
-            "failures": [
-                {"version": v, "error": m}
-                for (model, v), m in self.runtime.failures.items()
-                if model == e.model
-            ],
-            "generation": e.generation,
-        }
-
-    async def server_metadata(self, request: Request) -> Response:
-        from importlib.metadata import version
-
-        # Read from the installed package: importing ``usina`` itself would pull in the edges.
-        body = {"name": "usina", "version": version("usina"), "extensions": ["binary_tensor_data"]}
-        return _json(body)
-
-    async def live(self, request: Request) -> Response:
-        return _json({"live": True})
-
-    async def ready(self, request: Request) -> Response:
-        ready = self.runtime.ready
-        return _json({"ready": ready}, 200 if ready else 503)
-
-    async def model_metadata(self, request: Request) -> Response:
-        try:
-            route = self._route(request.path_params["name"])
-            version = self._pick(route, request.path_params.get("version"))
-        except Exception as exc:  # noqa: BLE001 - mapped by _status
-            return _json({"error": str(exc)}, _status(exc))
-        check = version.check
-        return _json(
-            {
-                "name": route.endpoint.name,
-                "versions": [str(v.version) for v in route.versions],
-                "platform": f"usina/{version.info.format}",
-                "inputs": [
-                    {"name": c.name, "datatype": _v2_type(c.dtype), "shape": [-1]}
-                    for c in check.signature.inputs
-                ],
-                "outputs": [
-                    {
-                        "name": openinference.OUTPUT_NAME,
-                        "datatype": openinference.datatype_of_kind(version.output_kind),
-                        "shape": [-1],
-                    }
-                ],
-            }
-        )
-
-    async def model_ready(self, request: Request) -> Response:
-        try:
-            route = self._route(request.path_params["name"])
-            self._pick(route, request.path_params.get("version"))
-        except Exception as exc:  # noqa: BLE001 - mapped by _status
-            return _json({"error": str(exc)}, _status(exc))
-        return _json({"name": route.endpoint.name, "ready": True})
-
-    async def prometheus(self, request: Request) -> Response:
-        return Response(self.metrics.exposition(), 200, media_type="text/plain; version=0.0.4")
-
-
-def _status(exc: BaseException) -> int:
-    for kind, status in _STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
-
-
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status, media_type=JSON)
-
-
-def _shares(cumulative: tuple[float, ...]) -> list[float]:
-    total = cumulative[-1] if cumulative else 1.0
-    previous, shares = 0.0, []
-    for c in cumulative:
-        shares.append(round(100.0 * (c - previous) / total, 2))
-        previous = c
-    return shares
-
-
-def _v2_type(dtype: str) -> str:
-    return {
-        "double": "FP64",
-        "float": "FP32",
-        "int64": "INT64",
-        "int32": "INT32",
-        "bool": "BOOL",
-        "string": "BYTES",
-    }.get(dtype, "BYTES")
+def _sampled(endpoint: Endpoint) -> bool:
+    """Whether this request goes to the log, at the endpoint's sample rate."""
+    rate = endpoint.sample_rate
+    return rate >= 1.0 or (rate > 0.0 and random.random() < rate)
 
 
 def inference_routes(service: InferenceService, *, with_ops: bool = True) -> list[HttpRoute]:
     """The routes answered by ``service``: every protocol, and with ``with_ops`` also
     ``/metrics``, ``/ping`` and ``/health`` (a host with its own leaves them out)."""
-    s = service
     routes = [
-        HttpRoute("/v1/endpoints/{name}:predict", s.vertex_predict, methods=["POST"]),
-        HttpRoute("/v2/models/{name}/infer", s.v2_infer, methods=["POST"]),
-        HttpRoute("/v2/models/{name}/versions/{version}/infer", s.v2_infer, methods=["POST"]),
-        HttpRoute("/invocations", s.invocations, methods=["POST"]),
-        HttpRoute("/v1/endpoints/{name}/invocations", s.invocations, methods=["POST"]),
-        HttpRoute("/v1/endpoints", s.endpoints, methods=["GET"]),
-        HttpRoute("/v1/endpoints/{name}", s.endpoint, methods=["GET"]),
-        HttpRoute("/v2", s.server_metadata, methods=["GET"]),
-        HttpRoute("/v2/health/live", s.live, methods=["GET"]),
-        HttpRoute("/v2/health/ready", s.ready, methods=["GET"]),
-        HttpRoute("/v2/models/{name}", s.model_metadata, methods=["GET"]),
-        HttpRoute("/v2/models/{name}/versions/{version}", s.model_metadata, methods=["GET"]),
-        HttpRoute("/v2/models/{name}/ready", s.model_ready, methods=["GET"]),
-        HttpRoute("/v2/models/{name}/versions/{version}/ready", s.model_ready, methods=["GET"]),
+        HttpRoute(path, service.predict_handler(codec), methods=["POST"])
+        for path, codec in PREDICT_ROUTES
     ]
-    if with_ops:
-        routes += [
-            HttpRoute("/metrics", s.prometheus, methods=["GET"]),
-            HttpRoute("/ping", s.live, methods=["GET"]),
-            HttpRoute("/health", s.live, methods=["GET"]),
-        ]
-    return routes
+    return routes + StatusRoutes(service.runtime, service.metrics).routes(with_ops=with_ops)
 
 
 def create_app(

@@ -4,19 +4,24 @@ JSON bodies carry exactly one of ``dataframe_split`` (``{"columns": [...], "data
 ``dataframe_records`` (a list of objects), ``instances`` or ``inputs`` (a list of rows, or an
 object of columns); ``text/csv`` bodies have a header row. The response is
 ``{"predictions": [...]}``, as ``mlflow models serve`` answers.
+
+Errors have MLflow's shape, ``{"error_code": "BAD_REQUEST", "message": ...}``, with the
+``error_code`` MLflow pairs with the HTTP status; usina adds ``"field"`` naming the part of the
+request at fault, when it knows it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import orjson
 
 from usina.errors import InvalidInput
+from usina.serving.codec import JSON, Encoded
 from usina.serving.inputs import InputCheck, ModelInput, dumps
 
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -109,5 +114,47 @@ def _converter(kind: str) -> Callable[[str], Any]:
     return converters.get(kind, str)
 
 
-def encode(outputs: np.ndarray) -> bytes:
-    return dumps({"predictions": outputs})
+# MLflow's error codes (mlflow.protos.databricks_pb2) for the HTTP statuses usina answers.
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "RESOURCE_CONFLICT",
+    413: "BAD_REQUEST",
+    500: "INTERNAL_ERROR",
+    501: "NOT_IMPLEMENTED",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+class MlflowCodec:
+    """MLflow scoring: the parsed request is the function that builds a version's input."""
+
+    name = "mlflow"
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> Callable[[InputCheck], ModelInput]:
+        return parse(body, headers.get("content-type", ""))
+
+    def build(self, request: Callable[[InputCheck], ModelInput], check: InputCheck) -> ModelInput:
+        return request(check)
+
+    def request_id(self, request: Callable[[InputCheck], ModelInput]) -> str | None:
+        return None
+
+    def encode(
+        self,
+        request: Callable[[InputCheck], ModelInput],
+        endpoint: str,
+        model: str,
+        version: int,
+        outputs: np.ndarray,
+    ) -> Encoded:
+        return dumps({"predictions": outputs}), JSON, None
+
+    def error(self, status: int, message: str, field: str | None) -> bytes:
+        body = {"error_code": ERROR_CODES.get(status, "INTERNAL_ERROR"), "message": message}
+        if field is not None:
+            body["field"] = field
+        return orjson.dumps(body)
+
+
+CODEC = MlflowCodec()

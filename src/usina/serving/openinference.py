@@ -10,12 +10,15 @@ stock clients such as ``tritonclient.http`` do by default.
 Inputs map to the signature in one of two ways: one tensor per column (named like the column,
 shape ``[n]`` or ``[n, 1]``), or a single ``[n, columns]`` tensor in signature order. The
 single output is named ``predictions``.
+
+Errors have the protocol's shape, ``{"error": "message"}``, which ``tritonclient`` and KServe's
+clients read; usina adds ``"field"`` naming the part of the request at fault, when it knows it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +26,7 @@ import numpy as np
 import orjson
 
 from usina.errors import InvalidInput
+from usina.serving.codec import JSON, Encoded
 from usina.serving.inputs import InputCheck, ModelInput, dumps
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -59,10 +63,6 @@ class InferRequest:
     id: str | None
     tensors: list[Tensor]
     binary_output: bool
-
-    def builder(self) -> Callable[[InputCheck], ModelInput]:
-        """How to turn the tensors into a version's model input."""
-        return lambda check: to_model_input(self.tensors, check)
 
 
 def parse(body: bytes, header_length: str | None) -> InferRequest:
@@ -219,6 +219,36 @@ def to_model_input(tensors: list[Tensor], check: InputCheck) -> ModelInput:
     return check.columns(columns, "inputs")
 
 
+# Signature column types to the datatype model metadata announces for them.
+_BY_COLUMN = {
+    "double": "FP64",
+    "float": "FP32",
+    "int64": "INT64",
+    "int32": "INT32",
+    "bool": "BOOL",
+    "string": "BYTES",
+}
+
+
+def model_metadata(
+    endpoint: str, serving: list[int], format: str, check: InputCheck, output_kind: str | None
+) -> dict[str, Any]:
+    """The model metadata answer (``GET /v2/models/{name}``) for a version of ``endpoint``:
+    ``serving`` lists the versions serving on it, ``format`` is the version's model format."""
+    return {
+        "name": endpoint,
+        "versions": [str(v) for v in serving],
+        "platform": f"usina/{format}",
+        "inputs": [
+            {"name": c.name, "datatype": _BY_COLUMN.get(c.dtype, "BYTES"), "shape": [-1]}
+            for c in check.signature.inputs
+        ],
+        "outputs": [
+            {"name": OUTPUT_NAME, "datatype": datatype_of_kind(output_kind), "shape": [-1]}
+        ],
+    }
+
+
 def datatype_of_kind(kind: str | None) -> str:
     """The V2 datatype predictions of NumPy kind ``kind`` are sent as (FP64 when unknown)."""
     if kind in ("O", "U", "S"):
@@ -261,3 +291,34 @@ def encode(
     output["parameters"] = {"binary_data_size": len(raw)}
     json_part = orjson.dumps(head)
     return json_part + raw, {"Inference-Header-Content-Length": str(len(json_part))}
+
+
+class OpenInferenceCodec:
+    """The Open Inference Protocol's ``infer``: the parsed request is an :class:`InferRequest`."""
+
+    name = "v2"
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> InferRequest:
+        return parse(body, headers.get(HEADER_LENGTH))
+
+    def build(self, request: InferRequest, check: InputCheck) -> ModelInput:
+        return to_model_input(request.tensors, check)
+
+    def request_id(self, request: InferRequest) -> str | None:
+        return request.id
+
+    def encode(
+        self, request: InferRequest, endpoint: str, model: str, version: int, outputs: Any
+    ) -> Encoded:
+        content, extra = encode(endpoint, version, request.id, outputs, request.binary_output)
+        if extra:
+            return content, "application/octet-stream", extra
+        return content, JSON, None
+
+    def error(self, status: int, message: str, field: str | None) -> bytes:
+        if field is None:
+            return orjson.dumps({"error": message})
+        return orjson.dumps({"error": message, "field": field})
+
+
+CODEC = OpenInferenceCodec()

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from usina.artifacts import ArtifactStore, read_bytes
-from usina.errors import InvalidInput, UsinaError
+from usina.errors import EndpointUnavailable, InvalidInput, NotFound, UsinaError
 from usina.registry import ModelRef, ModelVersion, load_model_bytes
 from usina.serving.endpoints import Endpoint, SqlEndpointStore
 from usina.serving.fastpath import Predictor, compile_predictor
@@ -94,6 +94,23 @@ class Route:
                 return v
         return None
 
+    def choose(self, pinned: str | None) -> LoadedVersion:
+        """The version ``pinned`` (from a URL), or one drawn with the split when it is None.
+
+        Raises:
+            NotFound: ``pinned`` is not a version serving on this endpoint.
+        """
+        if pinned is None:
+            return self.pick()
+        found = self.version(int(pinned)) if pinned.isdigit() else None
+        if found is None:
+            serving = ", ".join(str(v.version) for v in self.versions)
+            raise NotFound(
+                f"version {pinned!r} is not serving on {self.endpoint.name!r}; serving: {serving}",
+                field="version",
+            )
+        return found
+
 
 @dataclass
 class Runtime:
@@ -111,6 +128,28 @@ class Runtime:
     _loaded: dict[tuple[str, int], LoadedVersion] = field(default_factory=dict)
     _failed_at: dict[tuple[str, int], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def serving(self, name: str) -> Route:
+        """The route of endpoint ``name``, which has at least one loaded version.
+
+        Raises:
+            NotFound: no endpoint ``name`` is served here.
+            EndpointUnavailable: none of its versions could be loaded (the failures are named).
+        """
+        route = self.routes.get(name)
+        if route is None:
+            raise NotFound(f"no endpoint {name!r} is served here", field="endpoint")
+        if not route.versions:
+            failures = "; ".join(f"v{v}: {m}" for v, m in self.failures_of(route))
+            raise EndpointUnavailable(
+                f"endpoint {name!r} has no loaded version" + (f" ({failures})" if failures else "")
+            )
+        return route
+
+    def failures_of(self, route: Route) -> list[tuple[int, str]]:
+        """The versions of the route's model that failed to load, with why."""
+        model = route.endpoint.model
+        return [(v, m) for (name, v), m in self.failures.items() if name == model]
 
     def refresh(self) -> None:
         """Bring every route up to date with the database; loads happen here, off requests."""
