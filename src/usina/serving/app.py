@@ -54,6 +54,11 @@ if TYPE_CHECKING:
     from usina.settings import Settings
 
 log = logging.getLogger("usina.serving")
+PICKLE_RISK = (
+    "USINA_SERVE_TRUST_PICKLES is on: versions stored as pickles will be loaded, and loading "
+    "a pickle runs whatever code it holds; anyone who can register a model or write to the "
+    "artifact store can run code in this server"
+)
 JSON = "application/json"
 
 
@@ -127,6 +132,8 @@ class InferenceService:
 
     async def startup(self) -> None:
         """Load every endpoint's versions, then start polling and the log writer."""
+        if self.config.trust_pickles:
+            log.warning(PICKLE_RISK)
         try:
             await asyncio.to_thread(self.runtime.refresh)
             # Everything loaded so far (modules, models) lives as long as the server: move it
