@@ -75,7 +75,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_a_malformed_lightgbm_model_is_refused(sqlite_url, client_factory, model_text, case) -> None:
+def test_a_malformed_lightgbm_model_is_refused(
+    sqlite_url, client_factory, model_text, case
+) -> None:
     _, breaking, message = case
     broken = breaking(model_text)
     data = broken.encode("utf-8", "surrogateescape")

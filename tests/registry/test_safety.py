@@ -217,7 +217,9 @@ def test_every_common_fitted_model_still_loads(sqlite_url, client_factory) -> No
         HistGradientBoostingClassifier(max_iter=3),
         StackingClassifier([("tree", DecisionTreeClassifier())]),
         CalibratedClassifierCV(LogisticRegression(), cv=2),
-        GridSearchCV(LogisticRegression(), {"C": [0.5, 1]}, cv=StratifiedKFold(2), scoring="roc_auc"),
+        GridSearchCV(
+            LogisticRegression(), {"C": [0.5, 1]}, cv=StratifiedKFold(2), scoring="roc_auc"
+        ),
         make_pipeline(SelectKBest(k=2), KNeighborsClassifier(algorithm="kd_tree")),
         MLPClassifier(hidden_layer_sizes=(4,), max_iter=20),
     ]

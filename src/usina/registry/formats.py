@@ -21,6 +21,7 @@ from usina.errors import InvalidInput, MissingDependency, UnsafeModel
 from usina.registry.lightgbm_text import check_lightgbm_text
 from usina.registry.trust import platform_trusts
 
+
 @dataclass(frozen=True)
 class ModelFormat:
     """How one family of models is saved and loaded."""

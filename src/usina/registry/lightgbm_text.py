@@ -18,7 +18,7 @@ _VERSIONS = ("v2", "v3", "v4")
 
 
 def check_lightgbm_text(data: bytes, model_class: str) -> str:
-    """The model text, safe to hand to ``lightgbm.Booster(model_str=...)``; ``UnsafeModel`` if not."""
+    """The model text, safe for ``lightgbm.Booster(model_str=...)``; else ``UnsafeModel``."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -47,9 +47,7 @@ def check_lightgbm_text(data: bytes, model_class: str) -> str:
     for number, block in enumerate(blocks):
         _check_tree(block, number, n_features, model_class)
     # Without tree_sizes LightGBM reads the trees one after the other and raises on errors.
-    return "\n".join(
-        line for line in text.split("\n") if not line.startswith("tree_sizes=")
-    )
+    return "\n".join(line for line in text.split("\n") if not line.startswith("tree_sizes="))
 
 
 def _check_tree(block: str, number: int, n_features: int, model_class: str) -> None:
@@ -79,9 +77,10 @@ def _check_tree(block: str, number: int, n_features: int, model_class: str) -> N
                 raise _bad(model_class, f"{where} node {node} points at child {child}")
         if not 0 <= split_feature[node] < n_features:
             raise _bad(model_class, f"{where} splits on feature {split_feature[node]}")
-        if decision[node] & 1:  # categorical split: the threshold indexes cat_boundaries
-            if not threshold[node].isdigit() or int(threshold[node]) >= num_cat:
-                raise _bad(model_class, f"{where} node {node} names a missing category set")
+        # A categorical split's threshold indexes cat_boundaries.
+        categorical = decision[node] & 1
+        if categorical and (not threshold[node].isdigit() or int(threshold[node]) >= num_cat):
+            raise _bad(model_class, f"{where} node {node} names a missing category set")
     if num_cat:
         bounds = _ints(fields, "cat_boundaries", num_cat + 1, model_class, where)
         cats = fields.get("cat_threshold", "").split()
