@@ -233,3 +233,39 @@ def test_every_common_fitted_model_still_loads(sqlite_url, client_factory) -> No
         version = client.register_model(model, "zoo")
         loaded = client.load_model(version.uri)
         np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize("field", ["left_child", "feature"])
+def test_a_tree_whose_indices_leave_its_arrays_is_refused(
+    sqlite_url, client_factory, field
+) -> None:
+    """All its types are trusted; predicting with it would read outside the tree (a crash)."""
+    import numpy as np
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeClassifier
+
+    x = np.random.default_rng(5).normal(size=(60, 3))
+    model = DecisionTreeClassifier(max_depth=3).fit(x, (x[:, 0] > 0).astype(int))
+    state = model.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes[field][0] = 10**6
+    state["nodes"] = nodes
+    model.tree_.__setstate__(state)  # scikit-learn takes it as it is
+    client = client_factory(sqlite_url)
+    _plant(client, "m", bytes(sio.dumps(model)), "sklearn")
+    with pytest.raises(UnsafeModel, match="inconsistent tree arrays"):
+        client.load_model("models:/m/1")
+
+
+def test_a_boosting_tree_whose_child_loops_back_is_refused(sqlite_url, client_factory) -> None:
+    import numpy as np
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.random.default_rng(6).normal(size=(200, 3))
+    model = HistGradientBoostingClassifier(max_iter=2).fit(x, (x[:, 0] > 0).astype(int))
+    model._predictors[0][0].nodes["left"][0] = 0  # the root would be its own child
+    client = client_factory(sqlite_url)
+    _plant(client, "m", bytes(sio.dumps(model)), "sklearn")
+    with pytest.raises(UnsafeModel, match="child index outside the tree"):
+        client.load_model("models:/m/1")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from usina.errors import InvalidInput, MissingDependency, UnsafeModel
+from usina.registry.fitted_trees import check_fitted_trees
 from usina.registry.lightgbm_text import check_lightgbm_text
 from usina.registry.trust import platform_trusts
 
@@ -78,12 +79,14 @@ def _load_skops(data: bytes, model_class: str) -> Any:
             f"{', '.join(sorted(refused))}; it was not loaded"
         )
     try:
-        return sio.loads(data, trusted=untrusted)
+        model = sio.loads(data, trusted=untrusted)
     except Exception as exc:  # noqa: BLE001 - a file of trusted types that still fails to build
         raise UnsafeModel(
             f"the stored {model_class} could not be rebuilt from its skops file "
             f"({type(exc).__name__}: {exc}); it was not loaded"
         ) from None
+    check_fitted_trees(model, model_class)
+    return model
 
 
 # -- LightGBM and XGBoost native formats -------------------------------------------------------
