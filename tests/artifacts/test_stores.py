@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from usina.artifacts import open_artifact_store, put_bytes
+from usina.artifacts.fsspec import FsspecArtifactStore
 from usina.artifacts.local import FileArtifactStore
 from usina.artifacts.memory import MemoryArtifactStore
-from usina.artifacts.remote import FsspecArtifactStore
 from usina.errors import InvalidInput, InvalidKey
 from usina.testing import TRAVERSAL_KEYS, check_artifact_store
 

@@ -11,9 +11,9 @@ from usina.errors import InvalidInput
 BACKENDS: dict[str, str] = {
     "file": "usina.artifacts.local:FileArtifactStore",
     "memory": "usina.artifacts.memory:MemoryArtifactStore",
-    "gs": "usina.artifacts.remote:FsspecArtifactStore",
-    "gcs": "usina.artifacts.remote:FsspecArtifactStore",
-    "s3": "usina.artifacts.remote:FsspecArtifactStore",
+    "gs": "usina.artifacts.fsspec:FsspecArtifactStore",
+    "gcs": "usina.artifacts.fsspec:FsspecArtifactStore",
+    "s3": "usina.artifacts.fsspec:FsspecArtifactStore",
     "http": "usina.artifacts.http:HttpArtifactStore",
     "https": "usina.artifacts.http:HttpArtifactStore",
 }

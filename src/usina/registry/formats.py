@@ -1,9 +1,9 @@
 """Model formats: how a model becomes bytes and comes back, without running untrusted code.
 
 scikit-learn estimators and pipelines are stored with skops and loaded against a trust list
-the platform owns: a type is trusted only if it is a class defined in scikit-learn (or a
-numpy scalar type, or one of a few numpy functions used in transformers); nothing listed in the
-file itself is ever trusted on its say-so. LightGBM and XGBoost models use their native formats.
+the platform owns (:mod:`usina.registry.trust`); nothing listed in the file itself is ever
+trusted on its say-so. LightGBM and XGBoost models use their native formats; a LightGBM model
+is checked (:mod:`usina.registry.lightgbm_text`) before LightGBM parses it.
 Arbitrary Python objects are pickled only when the caller says ``trusted=True``, and loading
 them needs ``trusted=True`` again.
 """
@@ -18,28 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from usina.errors import InvalidInput, MissingDependency, UnsafeModel
-
-# Functions a stored model may call: those FunctionTransformer commonly wraps, and those
-# scikit-learn itself stores (HistGradientBoosting with categorical features keeps a
-# partial of check_array). A function outside this set is refused.
-_TRUSTED_FUNCTIONS = frozenset(
-    [
-        f"numpy.{name}"
-        for name in (
-            "log",
-            "log1p",
-            "exp",
-            "expm1",
-            "sqrt",
-            "square",
-            "abs",
-            "absolute",
-            "clip",
-            "tanh",
-        )
-    ]
-    + ["functools.partial", "sklearn.utils.validation.check_array"]
-)
+from usina.registry.fitted_trees import check_fitted_trees
+from usina.registry.lightgbm_text import check_lightgbm_text
+from usina.registry.trust import platform_trusts
 
 
 @dataclass(frozen=True)
@@ -81,24 +62,6 @@ def _dump_skops(obj: Any) -> bytes:
         ) from exc
 
 
-def platform_trusts(type_name: str) -> bool:
-    """Whether usina's own trust list accepts ``type_name`` found in a skops file."""
-    if type_name in _TRUSTED_FUNCTIONS:
-        return True
-    module, _, attr = type_name.rpartition(".")
-    if module.split(".")[0] not in ("sklearn", "numpy"):
-        return False
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return False
-    if module.startswith("sklearn"):
-        return isinstance(obj, type)
-    import numpy as np
-
-    return isinstance(obj, type) and (issubclass(obj, np.generic | np.dtype))
-
-
 def _load_skops(data: bytes, model_class: str) -> Any:
     import skops.io as sio
 
@@ -115,7 +78,15 @@ def _load_skops(data: bytes, model_class: str) -> Any:
             f"the stored {model_class} refers to types outside usina's trust list: "
             f"{', '.join(sorted(refused))}; it was not loaded"
         )
-    return sio.loads(data, trusted=untrusted)
+    try:
+        model = sio.loads(data, trusted=untrusted)
+    except Exception as exc:  # noqa: BLE001 - a file of trusted types that still fails to build
+        raise UnsafeModel(
+            f"the stored {model_class} could not be rebuilt from its skops file "
+            f"({type(exc).__name__}: {exc}); it was not loaded"
+        ) from None
+    check_fitted_trees(model, model_class)
+    return model
 
 
 # -- LightGBM and XGBoost native formats -------------------------------------------------------
@@ -132,7 +103,14 @@ def _dump_lightgbm(obj: Any) -> bytes:
 
 def _load_lightgbm(data: bytes, model_class: str) -> Any:
     lightgbm = _optional("lightgbm", "lightgbm")
-    return lightgbm.Booster(model_str=data.decode())
+    text = check_lightgbm_text(data, model_class)
+    try:
+        return lightgbm.Booster(model_str=text)
+    except lightgbm.basic.LightGBMError as exc:
+        raise UnsafeModel(
+            f"the stored {model_class} is not a well-formed LightGBM model ({exc}); "
+            "it was not loaded"
+        ) from None
 
 
 def _dump_xgboost(obj: Any) -> bytes:

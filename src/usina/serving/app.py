@@ -73,6 +73,12 @@ PREDICT_ROUTES: tuple[tuple[str, Codec[Any]], ...] = (
     ("/v1/projects/{project}/locations/{location}/endpoints/{name}:rawPredict", vertex.CODEC),
 )
 
+PICKLE_RISK = (
+    "USINA_SERVE_TRUST_PICKLES is on: versions stored as pickles will be loaded, and loading "
+    "a pickle runs whatever code it holds; anyone who can register a model or write to the "
+    "artifact store can run code in this server"
+)
+
 
 @dataclass(frozen=True)
 class ServingConfig:
@@ -144,6 +150,8 @@ class InferenceService:
 
     async def startup(self) -> None:
         """Load every endpoint's versions, then start polling and the log writer."""
+        if self.config.trust_pickles:
+            log.warning(PICKLE_RISK)
         try:
             await asyncio.to_thread(self.runtime.refresh)
             # Everything loaded so far (modules, models) lives as long as the server: move it
