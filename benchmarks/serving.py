@@ -235,7 +235,7 @@ def start_usina(model: Any, workdir: Path) -> list[Target]:
     home = workdir / "usina"
     client = Client(f"sqlite:///{home / 'usina.db'}", str(home / "artifacts"))
     client.register_model(model, "bench", input_example=pd.DataFrame([ROW]))
-    store = SqlEndpointStore(client.db)
+    store = SqlEndpointStore(client.db, artifacts=client.artifacts)
     store.create("bench", "models:/bench/1", sample_rate=1.0)
     store.create("bench-nolog", "models:/bench/1", sample_rate=0.0)
     client.close()

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_bytes
+from usina.connection import ServerConnection
 from usina.errors import InvalidInput
 from usina.registry import (
     AliasChange,
-    HttpRegistryStore,
     ModelVersion,
     RegistryStore,
-    SqlRegistryStore,
     dump_model,
     infer_signature,
     load_model_bytes,
@@ -20,11 +19,12 @@ from usina.registry import (
 )
 from usina.registry.formats import class_name
 from usina.registry.signature import Signature
-from usina.remote import ServerConnection, is_server_url
 from usina.store import Database
-from usina.tracking import ActiveRun, HttpTrackingStore, Run, SqlTrackingStore, TrackingStore
+from usina.stores import HTTP, Installation, kind_of
+from usina.tracking import ActiveRun, Run, TrackingStore
 
 if TYPE_CHECKING:
+    from usina.serving import EndpointStore
     from usina.settings import Settings
 
 
@@ -37,11 +37,12 @@ class Lineage:
 
 
 class Client:
-    """Tracking, the registry and artifacts: on a database and an artifact store, or on a server.
+    """Tracking, the registry, endpoints and artifacts: on a database and an artifact store, or
+    on a server.
 
     ``Client(db_url, artifacts)`` works on the metadata database and artifact store directly;
     ``Client("http://host:port")`` does the same through a usina server. Every method behaves
-    the same either way.
+    the same either way: each resource's store is chosen from ``usina.stores.STORES``.
 
     Example:
         >>> client = Client("sqlite://", "memory://")
@@ -50,9 +51,6 @@ class Client:
         >>> client.tracking.get_run(run.id).metrics
         {'auc': 0.9}
     """
-
-    tracking: TrackingStore
-    registry: RegistryStore
 
     def __init__(
         self,
@@ -63,9 +61,10 @@ class Client:
         heartbeat_timeout: float = 60.0,
     ) -> None:
         self.actor = actor
+        kind = kind_of(target)
         self.db: Database | None = None
         self.server: ServerConnection | None = None
-        if is_server_url(target):
+        if kind == HTTP:
             if artifacts is not None:
                 raise InvalidInput(
                     "a client of a usina server uses the server's artifact store; "
@@ -74,24 +73,46 @@ class Client:
                 )
             from usina.artifacts.http import HttpArtifactStore
 
+            # One connection for every store of the client, the artifact store's included.
             self.server = ServerConnection(target, actor=actor)
-            self.artifacts: ArtifactStore = HttpArtifactStore(self.server)
-            self.tracking = HttpTrackingStore(self.server, heartbeat_timeout)
-            self.registry = HttpRegistryStore(self.server)
-            return
-        if artifacts is None:
+            artifacts = HttpArtifactStore(self.server)
+        elif artifacts is None:
             raise InvalidInput(
                 f"give an artifact store with the database URL {target!r}, as "
                 "Client(db_url, artifacts), or a server URL, as Client('http://host:port')",
                 field="artifacts",
             )
-        self.db = Database(target)
-        self.artifacts = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
-        self.tracking = SqlTrackingStore(self.db, actor, heartbeat_timeout)
-        self.registry = SqlRegistryStore(self.db, actor)
+        else:
+            self.db = Database(target)
+        self.artifacts: ArtifactStore = (
+            open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
+        )
+        self.installation = Installation(
+            kind, self.artifacts, actor, heartbeat_timeout, db=self.db, server=self.server
+        )
+
+    @property
+    def tracking(self) -> TrackingStore:
+        """Experiments and runs (``usina.tracking.TrackingStore``)."""
+        found: TrackingStore = self.installation.store("tracking")
+        return found
+
+    @property
+    def registry(self) -> RegistryStore:
+        """Models, versions and aliases (``usina.registry.RegistryStore``)."""
+        found: RegistryStore = self.installation.store("registry")
+        return found
+
+    @property
+    def endpoints(self) -> EndpointStore:
+        """Online endpoints (``usina.serving.EndpointStore``); the serving package is imported
+        on first use."""
+        found: EndpointStore = self.installation.store("endpoints")
+        return found
 
     def direct_db(self, feature: str) -> Database:
-        """The metadata database, for features that do not go through a server yet."""
+        """The metadata database, for pipelines and schedules, whose stores have no HTTP
+        backend yet (every other resource goes through :data:`usina.stores.STORES`)."""
         if self.db is None:
             raise InvalidInput(
                 f"{feature} work on the metadata database directly and do not go through a "

@@ -112,7 +112,7 @@ def _run_of(store: PipelineStore, step_run_id: str) -> str | None:
 
 def model_lineage(db: Database, uri: str, actor: str = "local") -> ModelLineage:
     """The version ``uri`` names and the steps that led to it."""
-    version = SqlRegistryStore(db, actor).resolve(parse_model_uri(uri))
+    version = SqlRegistryStore(db, actor, artifacts=None).resolve(parse_model_uri(uri))
     producer = trace_step(PipelineStore(db, actor), version.run_id) if version.run_id else None
     return ModelLineage(version, producer)
 

@@ -141,7 +141,7 @@ class LocalRunner:
         self.db: Database = backend.db
         self.max_workers = max_workers or os.cpu_count() or 1
         self.store = PipelineStore(self.db, backend.actor)
-        self.tracking = SqlTrackingStore(self.db, backend.actor)
+        self.tracking = SqlTrackingStore(self.db, backend.actor, artifacts=backend.artifacts)
         self.show = show
         self.view = view
 
@@ -528,7 +528,9 @@ class LocalRunner:
         metrics = {
             k: float(v) for a in outputs.values() if a.kind == METRICS for k, v in a.value.items()
         }
-        SqlRegistryStore(self.db, self.backend.actor).create_version(
+        SqlRegistryStore(
+            self.db, self.backend.actor, artifacts=self.backend.artifacts
+        ).create_version(
             r.task.step.register or "",
             digest=model.digest,
             size=model.size,

@@ -20,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from usina import __version__
 from usina.artifacts import open_artifact_store
-from usina.server import artifacts, errors, observability, registry, tracking
+from usina.server import artifacts, endpoints, errors, observability, registry, tracking
 from usina.server.deps import Backends
 from usina.server.guards import BodyLimit, HostGuard
 from usina.server.schemas import ErrorBody
@@ -105,7 +105,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(
         title="usina",
         version=__version__,
-        summary="Tracking and the model registry of a usina installation.",
+        summary="Tracking, the model registry and the online endpoints of a usina installation.",
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -121,7 +121,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.backends = backends
     errors.install(app)
-    for module in (tracking, registry, artifacts):
+    for module in (tracking, registry, endpoints, artifacts):
         app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)
@@ -136,7 +136,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(config.cors_origins),
-            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["content-type", "x-usina-actor"],
         )
     app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)

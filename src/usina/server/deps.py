@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Header, Request
 
@@ -12,6 +13,9 @@ from usina.errors import InvalidInput
 from usina.registry import SqlRegistryStore
 from usina.store import Database
 from usina.tracking import SqlTrackingStore
+
+if TYPE_CHECKING:
+    from usina.serving import SqlEndpointStore
 
 _ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,127}")
 MAX_PAGE = 1000
@@ -49,11 +53,20 @@ def actor(
 
 def tracking(request: Request, who: str) -> SqlTrackingStore:
     b = backends(request)
-    return SqlTrackingStore(b.db, who, b.heartbeat_timeout)
+    return SqlTrackingStore(b.db, who, b.heartbeat_timeout, artifacts=b.artifacts)
 
 
 def registry(request: Request, who: str) -> SqlRegistryStore:
-    return SqlRegistryStore(backends(request).db, who)
+    b = backends(request)
+    return SqlRegistryStore(b.db, who, artifacts=b.artifacts)
+
+
+def endpoints(request: Request, who: str) -> SqlEndpointStore:
+    # Imported here: the serving package loads numpy, which only endpoint routes need.
+    from usina.serving import SqlEndpointStore
+
+    b = backends(request)
+    return SqlEndpointStore(b.db, who, artifacts=b.artifacts, registry=registry(request, who))
 
 
 def next_offset(count: int, limit: int, offset: int) -> int | None:
