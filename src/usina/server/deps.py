@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Header, Request
 
@@ -36,10 +36,13 @@ def backends(request: Request) -> Backends:
 
 
 def actor(
-    x_usina_actor: str | None = Header(
-        default=None,
-        description="Who is acting, recorded on writes. Self-declared until access control lands.",
-    ),
+    x_usina_actor: Annotated[
+        str | None,
+        Header(
+            description="Who is acting, recorded on writes. Self-declared until access control "
+            "lands."
+        ),
+    ] = None,
 ) -> str:
     if x_usina_actor is None:
         return "anonymous"
