@@ -168,7 +168,7 @@ def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) ->
     client = Client(f"sqlite:///{home / 'usina.db'}", str(home / "artifacts"))
     client.register_model(model, "bench", input_example=pd.DataFrame([ROW]))
     assert client.db is not None  # a local client
-    store = SqlEndpointStore(client.db)
+    store = SqlEndpointStore(client.db, artifacts=client.artifacts)
     store.create("bench", "models:/bench/1", sample_rate=1.0)
     store.create("bench-nolog", "models:/bench/1", sample_rate=0.0)
     client.close()

@@ -6,18 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_bytes
+from usina.connection import ServerConnection
 from usina.errors import InvalidInput
-from usina.pipelines.base import PipelineStore, SchedulerStore
-from usina.pipelines.http import HttpPipelineStore, HttpScheduleStore
-from usina.pipelines.sql import SqlPipelineStore
-from usina.pipelines.sql_schedules import SqlScheduleStore
 from usina.pipelines.step_context import current_step
 from usina.registry import (
     AliasChange,
-    HttpRegistryStore,
     ModelVersion,
     RegistryStore,
-    SqlRegistryStore,
     dump_model,
     infer_signature,
     load_model_bytes,
@@ -25,11 +20,13 @@ from usina.registry import (
 )
 from usina.registry.formats import class_name
 from usina.registry.signature import Signature
-from usina.remote import ServerConnection, is_server_url
 from usina.store import Database
-from usina.tracking import ActiveRun, HttpTrackingStore, Run, SqlTrackingStore, TrackingStore
+from usina.stores import HTTP, Installation, kind_of
+from usina.tracking import ActiveRun, Run, TrackingStore
 
 if TYPE_CHECKING:
+    from usina.pipelines.base import PipelineStore, SchedulerStore
+    from usina.serving import EndpointStore
     from usina.settings import Settings
 
 
@@ -42,11 +39,12 @@ class Lineage:
 
 
 class Client:
-    """Tracking, the registry and artifacts: on a database and an artifact store, or on a server.
+    """Tracking, the registry, pipelines, schedules, endpoints and artifacts: on a database and
+    an artifact store, or on a server.
 
     ``Client(db_url, artifacts)`` works on the metadata database and artifact store directly;
     ``Client("http://host:port")`` does the same through a usina server. Every method behaves
-    the same either way.
+    the same either way: each resource's store is chosen from ``usina.stores.STORES``.
 
     Example:
         >>> client = Client("sqlite://", "memory://")
@@ -55,11 +53,6 @@ class Client:
         >>> client.tracking.get_run(run.id).metrics
         {'auc': 0.9}
     """
-
-    tracking: TrackingStore
-    registry: RegistryStore
-    pipelines: PipelineStore
-    schedules: SchedulerStore
 
     def __init__(
         self,
@@ -70,9 +63,10 @@ class Client:
         heartbeat_timeout: float = 60.0,
     ) -> None:
         self.actor = actor
+        kind = kind_of(target)
         self.db: Database | None = None
         self.server: ServerConnection | None = None
-        if is_server_url(target):
+        if kind == HTTP:
             if artifacts is not None:
                 raise InvalidInput(
                     "a client of a usina server uses the server's artifact store; "
@@ -81,36 +75,54 @@ class Client:
                 )
             from usina.artifacts.http import HttpArtifactStore
 
+            # One connection for every store of the client, the artifact store's included.
             self.server = ServerConnection(target, actor=actor)
-            self.artifacts: ArtifactStore = HttpArtifactStore(self.server)
-            self.tracking = HttpTrackingStore(self.server, heartbeat_timeout)
-            self.registry = HttpRegistryStore(self.server)
-            self.pipelines = HttpPipelineStore(self.server)
-            self.schedules = HttpScheduleStore(self.server)
-            return
-        if artifacts is None:
+            artifacts = HttpArtifactStore(self.server)
+        elif artifacts is None:
             raise InvalidInput(
                 f"give an artifact store with the database URL {target!r}, as "
                 "Client(db_url, artifacts), or a server URL, as Client('http://host:port')",
                 field="artifacts",
             )
-        self.db = Database(target)
-        self.artifacts = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
-        self.tracking = SqlTrackingStore(self.db, actor, heartbeat_timeout)
-        self.registry = SqlRegistryStore(self.db, actor)
-        self.pipelines = SqlPipelineStore(self.db, actor)
-        self.schedules = SqlScheduleStore(self.db, actor)
+        else:
+            self.db = Database(target)
+        self.artifacts: ArtifactStore = (
+            open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
+        )
+        self.installation = Installation(
+            kind, self.artifacts, actor, heartbeat_timeout, db=self.db, server=self.server
+        )
 
-    def direct_db(self, feature: str) -> Database:
-        """The metadata database, for features that do not go through a server yet."""
-        if self.db is None:
-            raise InvalidInput(
-                f"{feature} work on the metadata database directly and do not go through a "
-                "usina server yet; run them where USINA_DB_URL and USINA_ARTIFACTS reach the "
-                "stores (without USINA_URL or --url)",
-                field="url",
-            )
-        return self.db
+    @property
+    def tracking(self) -> TrackingStore:
+        """Experiments and runs (``usina.tracking.TrackingStore``)."""
+        found: TrackingStore = self.installation.store("tracking")
+        return found
+
+    @property
+    def registry(self) -> RegistryStore:
+        """Models, versions and aliases (``usina.registry.RegistryStore``)."""
+        found: RegistryStore = self.installation.store("registry")
+        return found
+
+    @property
+    def endpoints(self) -> EndpointStore:
+        """Online endpoints (``usina.serving.EndpointStore``); the serving package is imported
+        on first use."""
+        found: EndpointStore = self.installation.store("endpoints")
+        return found
+
+    @property
+    def pipelines(self) -> PipelineStore:
+        """Pipeline runs, step runs and lineage links (``usina.pipelines.PipelineStore``)."""
+        found: PipelineStore = self.installation.store("pipelines")
+        return found
+
+    @property
+    def schedules(self) -> SchedulerStore:
+        """Schedules and the scheduler's lease (``usina.pipelines.SchedulerStore``)."""
+        found: SchedulerStore = self.installation.store("schedules")
+        return found
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:

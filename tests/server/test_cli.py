@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from usina.server.serve import exposure_warning
+from usina.server.launch import exposure_warning
 
 
 def usina(

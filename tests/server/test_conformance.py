@@ -10,6 +10,7 @@ import pytest
 from usina.artifacts.http import HttpArtifactStore
 from usina.testing import (
     check_artifact_store,
+    check_endpoint_store,
     check_model_round_trip,
     check_pipeline_store,
     check_registry_store,
@@ -39,6 +40,10 @@ def test_pipeline_store_conformance(make_client) -> None:  # type: ignore[no-unt
 
 def test_schedule_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
     check_schedule_store(make_client)
+
+
+def test_endpoint_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_endpoint_store(make_client)
 
 
 def test_model_round_trip(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -50,7 +50,9 @@ def _register(client: Client) -> list[int]:
     model = LogisticRegression().fit(ROWS, TARGET)
     client.register_model(model, "credit-risk", input_example=ROWS.head(2))
     client.set_alias("credit-risk", "champion", 1)
-    SqlEndpointStore(client.db, "tester").create("credit", "models:/credit-risk@champion")
+    SqlEndpointStore(client.db, "tester", artifacts=client.artifacts).create(
+        "credit", "models:/credit-risk@champion"
+    )
     return [int(p) for p in model.predict(ROWS)]
 
 
@@ -164,7 +166,9 @@ def test_errors_keep_the_inference_shapes_behind_the_server_guards(credit_server
     other = DummyClassifier(strategy="constant", constant=1).fit(ROWS, TARGET)
     version = credit.client.register_model(other, "credit-risk", input_example=ROWS.head(2))
     credit.client.artifacts.write(blob_key(version.digest), b"not the model any more")
-    SqlEndpointStore(credit.client.db, "tester").create("broken", "models:/credit-risk/2")
+    SqlEndpointStore(credit.client.db, "tester", artifacts=credit.client.artifacts).create(
+        "broken", "models:/credit-risk/2"
+    )
     broken = _eventually(lambda: http.post("/v1/endpoints/broken:predict", json={"instances": []}))
     assert broken.status_code == 503 and "no loaded version" in protocol_error(broken)[0]
 

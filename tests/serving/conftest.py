@@ -161,7 +161,7 @@ class Served:
 @pytest.fixture
 def endpoints(client_factory: Any, sqlite_url: str) -> Iterator[tuple[Client, SqlEndpointStore]]:
     client = client_factory(sqlite_url)
-    yield client, SqlEndpointStore(client.db, "tester")
+    yield client, SqlEndpointStore(client.db, "tester", artifacts=client.artifacts)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def store(client):  # type: ignore[no-untyped-def]
             "credit-risk",
         )
     client.set_alias("credit-risk", "champion", 1)
-    return SqlEndpointStore(client.db, "tester")
+    return SqlEndpointStore(client.db, "tester", artifacts=client.artifacts)
 
 
 def test_create_follow_split_shadow_delete(store: SqlEndpointStore, client) -> None:  # type: ignore[no-untyped-def]

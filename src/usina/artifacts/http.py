@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from usina.artifacts.keys import check_key
-from usina.remote import ServerConnection, path
+from usina.connection import ServerConnection, path
 
 
 class HttpArtifactStore:

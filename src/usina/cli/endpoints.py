@@ -10,21 +10,25 @@ from usina.cli.context import client
 from usina.cli.output import console, print_json, when
 
 if TYPE_CHECKING:
-    from usina.serving import Endpoint, SqlEndpointStore
+    from usina.serving import Endpoint, EndpointStore
 
 app = typer.Typer(
     help="Online endpoints: follow an alias or split traffic, shadow, stats.", no_args_is_help=True
 )
 
 
-def _store() -> SqlEndpointStore:
-    from usina.serving import SqlEndpointStore
-
-    c = client()
-    return SqlEndpointStore(c.direct_db("endpoint commands"), c.actor)
+JSON = typer.Option(False, "--json", help="Print the endpoint as JSON.")
 
 
-def _print(endpoint: Endpoint) -> None:
+def _store() -> EndpointStore:
+    """The endpoint store: on the database, or through the server USINA_URL (--url) names."""
+    return client().endpoints
+
+
+def _print(endpoint: Endpoint, json: bool = False) -> None:
+    if json:
+        print_json(endpoint)
+        return
     shadow = f", shadow v{endpoint.shadow_version}" if endpoint.shadow_version else ""
     console.print(f"{endpoint.name} → {endpoint.target}{shadow}")
 
@@ -44,6 +48,7 @@ def create(
     max_latency_ms: float = typer.Option(
         5.0, "--max-latency-ms", help="Longest a request waits for its micro-batch (≤ 10 ms)."
     ),
+    json: bool = JSON,
 ) -> None:
     """Create an endpoint that follows an alias (or serves one pinned version)."""
     endpoint = _store().create(
@@ -53,7 +58,7 @@ def create(
         max_batch_size=max_batch_size,
         max_latency_ms=max_latency_ms,
     )
-    _print(endpoint)
+    _print(endpoint, json)
 
 
 @app.command("list")
@@ -117,20 +122,22 @@ def split(
     shares: list[str] = typer.Argument(
         ..., help="VERSION=PERCENT pairs summing to 100: 3=90 4=10."
     ),
+    json: bool = JSON,
 ) -> None:
     """Serve explicit versions with a traffic split (the endpoint stops following its alias)."""
     from usina.serving import parse_split
 
-    _print(_store().split(name, parse_split(shares)))
+    _print(_store().split(name, parse_split(shares)), json)
 
 
 @app.command("follow")
 def follow(
     name: str = typer.Argument(..., help="The endpoint's name."),
     alias: str = typer.Argument(..., help="The alias to follow, for example champion."),
+    json: bool = JSON,
 ) -> None:
     """Make the endpoint serve whichever version ALIAS points at."""
-    _print(_store().follow(name, alias))
+    _print(_store().follow(name, alias), json)
 
 
 @app.command("shadow")
@@ -138,6 +145,7 @@ def shadow(
     name: str = typer.Argument(..., help="The endpoint's name."),
     version: Optional[int] = typer.Argument(None, help="The version to shadow."),  # noqa: UP045
     off: bool = typer.Option(False, "--off", help="Stop shadowing."),
+    json: bool = JSON,
 ) -> None:
     """Send a copy of every request to VERSION; its answers are logged, never returned."""
     from usina.errors import InvalidInput
@@ -147,7 +155,7 @@ def shadow(
             f"give a version to shadow, e.g. 'usina endpoints shadow {name} 4', or --off",
             field="version",
         )
-    _print(_store().set_shadow(name, None if off else version))
+    _print(_store().set_shadow(name, None if off else version), json)
 
 
 @app.command("configure")
@@ -162,18 +170,25 @@ def configure(
     max_latency_ms: Optional[float] = typer.Option(  # noqa: UP045
         None, "--max-latency-ms", help="Longest a request waits for its micro-batch (≤ 10 ms)."
     ),
+    json: bool = JSON,
 ) -> None:
     """Change an endpoint's request-log sampling or micro-batching."""
     e = _store().configure(
         name, sample_rate=sample_rate, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms
     )
-    _print(e)
+    _print(e, json)
 
 
 @app.command("delete")
-def delete(name: str = typer.Argument(..., help="The endpoint's name.")) -> None:
+def delete(
+    name: str = typer.Argument(..., help="The endpoint's name."),
+    json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
     """Delete an endpoint; servers stop answering for it at their next poll."""
     _store().delete(name)
+    if json:
+        print_json({"deleted": name})
+        return
     console.print(f"endpoint {name} deleted.")
 
 
@@ -184,10 +199,7 @@ def stats(
     json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Latency p50/p95/p99, error rate and dropped log rows per version, from the request log."""
-    from usina.serving import endpoint_stats
-
-    _store().get(name)
-    found = endpoint_stats(client().artifacts, name, since)
+    found = _store().stats(name, since)
     if json:
         print_json([{**vars(s), "error_rate": s.error_rate} for s in found])
         return

@@ -128,11 +128,15 @@ def alias(
     version: Optional[int] = typer.Argument(None, help="The version the alias should point at."),  # noqa: UP045
     reason: str = typer.Option("", "--reason", "-r", help="Why: kept in the alias history."),
     delete: bool = typer.Option(False, "--delete", help="Remove the alias instead of moving it."),
+    json: bool = typer.Option(False, "--json", help="Print the recorded move as JSON."),
 ) -> None:
     """Point ALIAS of a model at VERSION (or remove it with --delete)."""
     c = client()
     if delete:
         change = c.registry.delete_alias(name, alias_name, reason)
+        if json:
+            print_json(change)
+            return
         console.print(f"{name}@{alias_name} removed (was v{change.from_version}).")
         return
     if version is None:
@@ -142,6 +146,9 @@ def alias(
             field="version",
         )
     change = c.set_alias(name, alias_name, version, reason)
+    if json:
+        print_json(change)
+        return
     before = f"v{change.from_version}" if change.from_version else "nothing"
     console.print(f"{name}@{alias_name} → v{version} (was {before}).")
 
@@ -151,9 +158,13 @@ def rollback(
     name: str = typer.Argument(..., help="The registered model's name."),
     alias_name: str = typer.Option("champion", "--alias", "-a", help="The alias to move back."),
     reason: str = typer.Option("", "--reason", "-r", help="Why: kept in the alias history."),
+    json: bool = typer.Option(False, "--json", help="Print the recorded move as JSON."),
 ) -> None:
     """Move an alias back to the version it held before its current one."""
     change = client().rollback(name, alias_name, reason)
+    if json:
+        print_json(change)
+        return
     console.print(
         f"{name}@{alias_name} rolled back: v{change.from_version} → v{change.to_version}."
     )

@@ -45,7 +45,7 @@ def server(
 
     from usina.cli.context import remote_url
     from usina.errors import InvalidInput
-    from usina.server.serve import serve
+    from usina.server.launch import run_server
 
     if remote_url():
         raise InvalidInput(
@@ -59,4 +59,4 @@ def server(
     # Workers read their settings from the environment, so the option travels that way.
     if serving is not None:
         os.environ["USINA_SERVER_SERVING"] = "true" if serving else "false"
-    serve(host=host, port=port, workers=workers, log_level=log_level, scheduler=scheduler)
+    run_server(host=host, port=port, workers=workers, log_level=log_level, scheduler=scheduler)

@@ -143,19 +143,17 @@ def chapter_serve(story: Story) -> None:
     if story.champion is story.candidates[0]:
         story.say("Only one model was ever champion, so there is nothing to roll back to.")
         return
-    from usina.serving.demo import roll_back_under_traffic
+    from usina.demo.traffic import roll_back_under_traffic
 
     current = story.champion.version.version
     instances = _applicants(story, 200).to_dict(orient="records")
     with story.console.status(f"   sending {TRAFFIC:,} requests to the endpoint…"):
         report = roll_back_under_traffic(
-            story.client.direct_db("the demo's serving chapter"),
-            story.client.artifacts,
+            story.client,
             MODEL,
             instances,
             endpoint="credit",
             requests=TRAFFIC,
-            actor=story.client.actor,
         )
     story.say(
         f"Endpoint [bold]credit[/bold] follows models:/{MODEL}@champion; "

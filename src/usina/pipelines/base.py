@@ -180,11 +180,20 @@ class Backend(Protocol):
     """Where a pipeline run keeps its state: ``usina.Client`` is one, on a database or on a
     server. Steps execute where the runner is; what they record goes to these stores."""
 
-    tracking: TrackingStore
-    registry: RegistryStore
-    pipelines: PipelineStore
-    artifacts: ArtifactStore
-    actor: str
+    @property
+    def tracking(self) -> TrackingStore: ...
+
+    @property
+    def registry(self) -> RegistryStore: ...
+
+    @property
+    def pipelines(self) -> PipelineStore: ...
+
+    @property
+    def artifacts(self) -> ArtifactStore: ...
+
+    @property
+    def actor(self) -> str: ...
 
 
 class PipelineSpec(Protocol):

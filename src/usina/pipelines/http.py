@@ -7,6 +7,7 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from usina.connection import ServerConnection, segment
 from usina.errors import InvalidInput
 from usina.pipelines.entities import (
     ArtifactLink,
@@ -19,7 +20,6 @@ from usina.pipelines.entities import (
     StepStatus,
 )
 from usina.pipelines.types import Artifact
-from usina.remote import ServerConnection, segment
 
 PAGE = 1000
 

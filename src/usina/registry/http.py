@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from usina.connection import ServerConnection, segment
+from usina.registry.checks import check_metrics
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
 from usina.registry.signature import Column, Signature
 from usina.registry.uri import ModelRef, check_alias, check_model_name
-from usina.remote import ServerConnection, segment
 
 PAGE = 1000
 
@@ -81,6 +82,8 @@ class HttpRegistryStore:
         run_id: str | None = None,
         description: str = "",
     ) -> ModelVersion:
+        # JSON has no NaN: refuse it here as the SQL store does, naming the same field.
+        metrics = check_metrics(metrics)
         body = {
             "digest": digest,
             "size": size,

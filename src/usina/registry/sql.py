@@ -7,7 +7,6 @@ write transaction (SQLite) makes numbers gapless and unique under any number of 
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -15,7 +14,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from usina.artifacts import ArtifactStore
 from usina.errors import Conflict, InvalidInput, MissingReference, NotFound
+from usina.registry.checks import check_metrics, check_size, require_blob, require_run
 from usina.registry.entities import AliasChange, ModelVersion, RegisteredModel
 from usina.registry.signature import Signature
 from usina.registry.uri import ModelRef, check_alias, check_model_name
@@ -27,11 +28,20 @@ SET, ROLLBACK, DELETE = "set", "rollback", "delete"
 
 
 class SqlRegistryStore:
-    """Models, versions and aliases in the metadata database; ``actor`` signs every write."""
+    """Models, versions and aliases in the metadata database; ``actor`` signs every write.
 
-    def __init__(self, db: Database, actor: str = "local") -> None:
+    Every check a write needs runs here (a server's routes only call this store), so both
+    backends refuse the same things. ``artifacts`` holds the blobs versions point at: a version
+    is registered only once its blob is there (``None`` makes a store that only reads versions
+    and moves aliases, and refuses to register).
+    """
+
+    def __init__(
+        self, db: Database, actor: str = "local", *, artifacts: ArtifactStore | None
+    ) -> None:
         self.db = db
         self.actor = actor
+        self.artifacts = artifacts
 
     # -- versions -------------------------------------------------------------------------
 
@@ -49,15 +59,20 @@ class SqlRegistryStore:
         description: str = "",
     ) -> ModelVersion:
         check_model_name(name)
-        for key, value in metrics.items():
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise InvalidInput(
-                    f"version metric {key!r} is {value!r}; metrics are finite numbers",
-                    field="metrics",
-                )
+        metrics = check_metrics(metrics)
+        check_size(size)
+        if self.artifacts is None:
+            raise InvalidInput(
+                "this registry store has no artifact store to check the model's blob in; "
+                "register through usina.Client or a usina server",
+                field="artifacts",
+            )
+        require_blob(self.artifacts, digest)
         now = time.time()
 
         def tx(conn: Connection) -> int:
+            if run_id is not None:
+                require_run(conn, run_id)
             insert_if_absent(
                 conn,
                 t.models,

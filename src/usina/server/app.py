@@ -22,6 +22,7 @@ from usina import __version__
 from usina.artifacts import open_artifact_store
 from usina.server import (
     artifacts,
+    endpoints,
     errors,
     observability,
     pipelines,
@@ -113,7 +114,10 @@ def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(
         title="usina",
         version=__version__,
-        summary="Tracking, the registry, pipeline runs and schedules of a usina installation.",
+        summary=(
+            "Tracking, the registry, pipeline runs, schedules and online endpoints of a usina "
+            "installation."
+        ),
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -129,7 +133,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.backends = backends
     errors.install(app)
-    for module in (tracking, registry, artifacts, pipelines, schedules):
+    for module in (tracking, registry, endpoints, artifacts, pipelines, schedules):
         app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)
@@ -144,7 +148,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(config.cors_origins),
-            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["content-type", "x-usina-actor"],
         )
     app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Header, Request
 
@@ -14,6 +15,9 @@ from usina.pipelines.sql_schedules import SqlScheduleStore
 from usina.registry import SqlRegistryStore
 from usina.store import Database
 from usina.tracking import SqlTrackingStore
+
+if TYPE_CHECKING:
+    from usina.serving import SqlEndpointStore
 
 _ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,127}")
 MAX_PAGE = 1000
@@ -34,10 +38,13 @@ def backends(request: Request) -> Backends:
 
 
 def actor(
-    x_usina_actor: str | None = Header(
-        default=None,
-        description="Who is acting, recorded on writes. Self-declared until access control lands.",
-    ),
+    x_usina_actor: Annotated[
+        str | None,
+        Header(
+            description="Who is acting, recorded on writes. Self-declared until access control "
+            "lands."
+        ),
+    ] = None,
 ) -> str:
     if x_usina_actor is None:
         return "anonymous"
@@ -51,11 +58,20 @@ def actor(
 
 def tracking(request: Request, who: str) -> SqlTrackingStore:
     b = backends(request)
-    return SqlTrackingStore(b.db, who, b.heartbeat_timeout)
+    return SqlTrackingStore(b.db, who, b.heartbeat_timeout, artifacts=b.artifacts)
 
 
 def registry(request: Request, who: str) -> SqlRegistryStore:
-    return SqlRegistryStore(backends(request).db, who)
+    b = backends(request)
+    return SqlRegistryStore(b.db, who, artifacts=b.artifacts)
+
+
+def endpoints(request: Request, who: str) -> SqlEndpointStore:
+    # Imported here: the serving package loads numpy, which only endpoint routes need.
+    from usina.serving import SqlEndpointStore
+
+    b = backends(request)
+    return SqlEndpointStore(b.db, who, artifacts=b.artifacts, registry=registry(request, who))
 
 
 def next_offset(count: int, limit: int, offset: int) -> int | None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from usina.artifacts import blob_key
-from usina.errors import NotFound
 from usina.registry import ModelRef, Signature
 from usina.registry.signature import Column
 from usina.server import schemas as s
-from usina.server.deps import MAX_PAGE, actor, backends, next_offset, registry, tracking
+from usina.server.deps import MAX_PAGE, actor, next_offset, registry, tracking
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -44,16 +42,8 @@ def get_model(request: Request, name: str = NAME) -> s.ModelOut:
 def create_version(
     request: Request, body: s.VersionIn, name: str = NAME, who: str = Depends(actor)
 ) -> s.VersionOut:
-    """Register the next version of ``name`` (upload its blob first); the model is created on
-    first use."""
-    if not backends(request).artifacts.exists(blob_key(body.digest)):
-        raise NotFound(
-            f"no blob sha256:{body.digest[:12]}... on the server; upload it to "
-            f"/api/v1/artifacts/{blob_key(body.digest)} first",
-            field="digest",
-        )
-    if body.run_id is not None:
-        tracking(request, who).get_run(body.run_id)
+    """Register the next version of ``name`` (upload its blob first; 404 naming ``digest`` if
+    it is not there, or ``run_id`` if the run is missing); the model is created on first use."""
     signature = Signature(tuple(Column(c.name, c.dtype) for c in body.signature.inputs))
     version = registry(request, who).create_version(
         name,

@@ -13,8 +13,7 @@ from usina.artifacts import blob_key, check_key
 from usina.errors import InvalidInput, NotFound
 from usina.server import schemas as s
 from usina.server.deps import MAX_PAGE, actor, backends, next_offset, tracking
-from usina.tracking import RunStatus
-from usina.tracking.sql import metric
+from usina.tracking.checks import check_final_status, metric
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
 CHUNK = 1 << 20
@@ -98,14 +97,8 @@ def log_batch(
 def log_artifact(
     request: Request, run_id: str, body: s.ArtifactIn, who: str = Depends(actor)
 ) -> Response:
-    """Record that ``path`` of the run holds the blob ``digest`` (upload the blob first)."""
-    check_key(body.path)
-    if not backends(request).artifacts.exists(blob_key(body.digest)):
-        raise NotFound(
-            f"no blob sha256:{body.digest[:12]}... on the server; upload it to "
-            f"/api/v1/artifacts/{blob_key(body.digest)} first",
-            field="digest",
-        )
+    """Record that ``path`` of the run holds the blob ``digest`` (upload the blob first;
+    404 naming ``digest`` if it is not there)."""
     tracking(request, who).log_artifact(run_id, body.path, body.digest, body.size)
     return Response(status_code=204)
 
@@ -149,21 +142,15 @@ def log_input(
 
 @router.post("/runs/{run_id}/heartbeat", status_code=204)
 def heartbeat(request: Request, run_id: str) -> Response:
-    """Mark a running run alive."""
-    store = tracking(request, "anonymous")
-    store.get_run(run_id)
-    store.heartbeat(run_id)
+    """Mark a running run alive (404 if there is no such run)."""
+    tracking(request, "anonymous").heartbeat(run_id)
     return Response(status_code=204)
 
 
 @router.post("/runs/{run_id}/end", status_code=204)
 def end_run(request: Request, run_id: str, body: s.EndIn, who: str = Depends(actor)) -> Response:
-    """Close a running run with its final status."""
-    if body.status not in {x.value for x in RunStatus} - {RunStatus.RUNNING.value}:
-        raise InvalidInput(
-            f"status {body.status!r} is not finished, failed or killed", field="status"
-        )
-    tracking(request, who).end_run(run_id, RunStatus(body.status))
+    """Close a running run with its final status (400 unless finished, failed or killed)."""
+    tracking(request, who).end_run(run_id, check_final_status(body.status))
     return Response(status_code=204)
 
 

@@ -2,12 +2,19 @@
 hot swap, micro-batching, a request log and Prometheus metrics."""
 
 from usina.serving.app import InferenceService, ServingConfig, create_app
-from usina.serving.endpoints import Deployment, Endpoint, SqlEndpointStore, parse_split
+from usina.serving.base import EndpointReader, EndpointStore, EndpointWriter
+from usina.serving.endpoints import SqlEndpointStore, parse_split
+from usina.serving.entities import Deployment, Endpoint
+from usina.serving.http import HttpEndpointStore
 from usina.serving.logquery import QueryResult, VersionStats, endpoint_stats, query_log
 
 __all__ = [
     "Deployment",
     "Endpoint",
+    "EndpointReader",
+    "EndpointStore",
+    "EndpointWriter",
+    "HttpEndpointStore",
     "InferenceService",
     "QueryResult",
     "ServingConfig",

@@ -124,7 +124,7 @@ class InferenceService:
         self.config = config
         self.metrics = ServingMetrics()
         self.runtime = Runtime(
-            SqlEndpointStore(db, "serving"),
+            SqlEndpointStore(db, "serving", artifacts=artifacts),
             artifacts,
             config.trust_pickles,
             self.metrics.load_failed,

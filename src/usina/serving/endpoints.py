@@ -4,7 +4,10 @@ An endpoint either follows an alias (``models:/credit-risk@champion``: whichever
 alias points at gets all traffic) or serves explicit deployments with a traffic split in whole
 percent. Either kind may add a shadow version that receives a copy of every request; its
 answers are logged and never returned. Every change bumps ``generation``, so a serving worker
-learns about it, and about alias moves, from one small query (:meth:`SqlEndpointStore.watch`).
+learns about it, and about alias moves, from :meth:`SqlEndpointStore.watch`.
+
+Versions and aliases are the registry's: this store asks the registry protocol for them and
+never reads the registry's tables.
 """
 
 from __future__ import annotations
@@ -12,71 +15,56 @@ from __future__ import annotations
 import builtins
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from usina.artifacts import ArtifactStore
 from usina.errors import Conflict, InvalidInput, NotFound
-from usina.registry import ModelRef, SqlRegistryStore, parse_model_uri
+from usina.registry import ModelRef, SqlRegistryStore, VersionStore, parse_model_uri
+from usina.serving.entities import Deployment, Endpoint, WatchRow
+from usina.serving.logquery import VersionStats, endpoint_stats
 from usina.store import Database
 from usina.store import schema as t
+from usina.store.paging import check_page
+
+__all__ = [
+    "Deployment",
+    "Endpoint",
+    "SqlEndpointStore",
+    "WatchRow",
+    "check_endpoint_name",
+    "parse_split",
+]
 
 ENDPOINT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 
 
-@dataclass(frozen=True)
-class Deployment:
-    """One version behind an endpoint and its share of traffic, in percent."""
-
-    version: int
-    traffic: int
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A serving name: the model, the alias it follows or its deployments, and its options."""
-
-    name: str
-    model: str
-    alias: str | None
-    deployments: tuple[Deployment, ...]
-    shadow_version: int | None
-    sample_rate: float
-    max_batch_size: int
-    max_latency_ms: float
-    generation: int
-    created_at: float
-    created_by: str
-    updated_at: float
-
-    @property
-    def target(self) -> str:
-        """What the endpoint serves, as text: ``models:/m@champion`` or ``v3=90 v4=10``."""
-        if self.alias:
-            return f"models:/{self.model}@{self.alias}"
-        return " ".join(f"v{d.version}={d.traffic}%" for d in self.deployments)
-
-
-@dataclass(frozen=True)
-class WatchRow:
-    """What a serving worker polls: an endpoint's generation and its alias's current version."""
-
-    name: str
-    generation: int
-    alias_version: int | None
-
-
-def check_endpoint_name(name: str) -> str:
+def check_endpoint_name(name: str, field: str = "name") -> str:
     """An endpoint name: letters, digits, ``_`` and ``-``, at most 64 characters."""
     if not isinstance(name, str) or not ENDPOINT_NAME.fullmatch(name):
         raise InvalidInput(
             f"endpoint name {name!r} is not valid; use letters, digits, '_' and '-' "
             "(starting with a letter or digit, at most 64 characters)",
-            field="name",
+            field=field,
         )
     return name
+
+
+def check_split(split: Any) -> dict[int, int]:
+    """A traffic split: positive version numbers to whole percent."""
+    if not isinstance(split, dict) or not all(
+        not isinstance(k, bool) and isinstance(k, int) and k >= 1 for k in split
+    ):
+        raise InvalidInput(
+            f"split {split!r} is not a mapping of version numbers to percent", field="split"
+        )
+    if not all(not isinstance(v, bool) and isinstance(v, int) for v in split.values()):
+        raise InvalidInput(
+            "traffic shares are whole percent; write the split as 3=90 4=10", field="split"
+        )
+    return split
 
 
 def parse_split(items: list[str]) -> dict[int, int]:
@@ -95,16 +83,28 @@ def parse_split(items: list[str]) -> dict[int, int]:
 class SqlEndpointStore:
     """Endpoints and deployments in the metadata database; ``actor`` signs every write.
 
+    ``registry`` answers which versions and aliases exist (by default the registry on the same
+    database); ``artifacts`` holds the request log that :meth:`stats` reads.
+
     Example:
-        >>> store = SqlEndpointStore(Database("sqlite://"))
+        >>> from usina.artifacts.memory import MemoryArtifactStore
+        >>> store = SqlEndpointStore(Database("sqlite://"), artifacts=MemoryArtifactStore())
         >>> store.list()
         []
     """
 
-    def __init__(self, db: Database, actor: str = "local") -> None:
+    def __init__(
+        self,
+        db: Database,
+        actor: str = "local",
+        *,
+        artifacts: ArtifactStore,
+        registry: VersionStore | None = None,
+    ) -> None:
         self.db = db
         self.actor = actor
-        self.registry = SqlRegistryStore(db, actor)
+        self.artifacts = artifacts
+        self.registry: VersionStore = registry or SqlRegistryStore(db, actor, artifacts=artifacts)
 
     def create(
         self,
@@ -164,6 +164,7 @@ class SqlEndpointStore:
 
     def get(self, name: str) -> Endpoint:
         """The endpoint called ``name``; ``NotFound`` if there is none."""
+        check_endpoint_name(name, "endpoint")
         with self.db.read() as conn:
             row = conn.execute(sa.select(t.endpoints).where(t.endpoints.c.name == name)).first()
             if row is None:
@@ -174,14 +175,28 @@ class SqlEndpointStore:
                 )
             return self._to_endpoint(conn, row)
 
-    def list(self) -> builtins.list[Endpoint]:
-        """Every endpoint, by name."""
+    def list(self, limit: int | None = None, offset: int = 0) -> builtins.list[Endpoint]:
+        """Endpoints by name, paged with ``limit`` and ``offset``."""
+        check_page(limit, offset)
+        query = sa.select(t.endpoints).order_by(t.endpoints.c.name).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(t.endpoints).order_by(t.endpoints.c.name)).all()
+            rows = conn.execute(query).all()
             return [self._to_endpoint(conn, row) for row in rows]
+
+    def stats(self, name: str, since_s: float = 3600.0) -> builtins.list[VersionStats]:
+        """Latency percentiles and errors per version, from the request log."""
+        if isinstance(since_s, bool) or not isinstance(since_s, int | float) or since_s <= 0:
+            raise InvalidInput(
+                f"since {since_s!r} is not a positive number of seconds", field="since"
+            )
+        self.get(name)
+        return endpoint_stats(self.artifacts, name, since_s)
 
     def split(self, name: str, split: dict[int, int]) -> Endpoint:
         """Serve explicit versions with shares in whole percent summing to 100 (stops following)."""
+        check_split(split)
         if not split or any(share < 0 for share in split.values()) or sum(split.values()) != 100:
             raise InvalidInput(
                 f"traffic shares must be whole percent summing to 100, got {sum(split.values())}; "
@@ -228,6 +243,10 @@ class SqlEndpointStore:
 
     def set_shadow(self, name: str, version: int | None) -> Endpoint:
         """Send a copy of every request to ``version`` (``None`` stops shadowing)."""
+        if version is not None and (
+            isinstance(version, bool) or not isinstance(version, int) or version < 1
+        ):
+            raise InvalidInput(f"version {version!r} is not a positive integer", field="version")
         endpoint = self.get(name)
         if version is not None:
             self.registry.resolve(ModelRef(endpoint.model, version=version))
@@ -255,6 +274,7 @@ class SqlEndpointStore:
 
     def delete(self, name: str) -> None:
         """Remove an endpoint; serving workers stop answering for it within a poll interval."""
+        check_endpoint_name(name, "endpoint")
 
         def tx(conn: Connection) -> None:
             endpoint_id = self._bump(conn, name)
@@ -268,15 +288,24 @@ class SqlEndpointStore:
         self.db.write(tx)
 
     def watch(self) -> builtins.list[WatchRow]:
-        """One cheap query: every endpoint's generation and the version its alias points at."""
-        e, m, a = t.endpoints, t.models, t.aliases
-        query = sa.select(e.c.name, e.c.generation, a.c.version).select_from(
-            e.outerjoin(m, m.c.name == e.c.model).outerjoin(
-                a, sa.and_(a.c.model_id == m.c.id, a.c.alias == e.c.alias)
-            )
-        )
+        """Every endpoint's generation and the version its alias points at: one query of the
+        endpoints, and one registry lookup per model that an endpoint follows an alias of."""
+        e = t.endpoints
         with self.db.read() as conn:
-            return [WatchRow(r[0], r[1], r[2]) for r in conn.execute(query)]
+            rows = conn.execute(sa.select(e.c.name, e.c.generation, e.c.model, e.c.alias)).all()
+        aliases: dict[str, dict[str, int]] = {}
+        for row in rows:
+            if row.alias is not None and row.model not in aliases:
+                try:
+                    aliases[row.model] = self.registry.get_model(row.model).aliases
+                except NotFound:
+                    aliases[row.model] = {}
+        return [
+            WatchRow(
+                r.name, r.generation, aliases.get(r.model, {}).get(r.alias) if r.alias else None
+            )
+            for r in rows
+        ]
 
     # -- helpers --------------------------------------------------------------------------
 

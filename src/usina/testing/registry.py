@@ -31,7 +31,7 @@ def check_registry_store(make_client: Callable[[], Any]) -> None:
             format="sklearn",
             model_class="sklearn.linear_model.LogisticRegression",
             signature=signature,
-            metrics={"auc": 0.9},
+            metrics=extra.pop("metrics", {"auc": 0.9}),
             **extra,
         )
 
@@ -95,6 +95,34 @@ def check_registry_store(make_client: Callable[[], Any]) -> None:
     expect_error(NotFound, lambda: store.resolve(ModelRef("credit", version=42)), field="version")
     expect_error(InvalidInput, lambda: register("bad name!"), field="name")
     expect_error(InvalidInput, lambda: store.set_alias("credit", "1x", 1), field="alias")
+    expect_error(NotFound, lambda: store.set_alias("ghost", "champion", 1), field="name")
+    expect_error(NotFound, lambda: store.delete_alias("credit", "nobody"), field="alias")
+    expect_error(NotFound, lambda: store.rollback("ghost"), field="name")
+    expect_error(NotFound, lambda: store.alias_history("ghost"), field="name")
+    expect_error(NotFound, lambda: store.list_versions("ghost"), field="name")
+    expect_error(NotFound, lambda: store.resolve(ModelRef("ghost")), field="name")
+
+    # A version that points at a missing blob or run is refused, and takes no number.
+    expect_error(
+        NotFound,
+        lambda: store.create_version(
+            "credit",
+            digest="f" * 64,
+            size=1,
+            format="sklearn",
+            model_class="x.Y",
+            signature=Signature(),
+            metrics={},
+        ),
+        field="digest",
+    )
+    expect_error(NotFound, lambda: register("credit", run_id="0" * 32), field="run_id")
+    expect_error(
+        InvalidInput, lambda: register("credit", metrics={"auc": float("nan")}), field="metrics"
+    )
+    run = client.tracking.create_run("registry-conformance")
+    linked = register("credit", run_id=run.id)
+    assert (linked.version, linked.run_id) == (4, run.id), "refused versions took no number"
 
 
 def check_model_round_trip(make_client: Callable[[], Any], model: Any, tmp: Path) -> None:

@@ -84,11 +84,41 @@ def check_tracking_store(make_client: Callable[[], Any]) -> None:
     ]
     assert [(i.name, i.rows) for i in got.inputs] == [("transactions", 120)]
 
+    # A record that points at nothing is refused, whichever side of a server the store is on.
+    expect_error(
+        NotFound, lambda: store.log_artifact(run.id, "model.bin", "f" * 64, 1), field="digest"
+    )
+    expect_error(
+        InvalidInput,
+        lambda: store.log_artifact(run.id, "../outside.txt", blob.digest, blob.size),
+    )
+    expect_error(NotFound, lambda: store.heartbeat("0" * 32), field="run_id")
+    expect_error(InvalidInput, lambda: store.heartbeat("not-an-id"), field="run_id")
+    expect_error(NotFound, lambda: store.end_run("0" * 32, RunStatus.FINISHED), field="run_id")
+    expect_error(NotFound, lambda: store.log_batch("0" * 32, tags={"a": "1"}), field="run_id")
+    expect_error(NotFound, lambda: store.metric_history("0" * 32, "loss"), field="run_id")
+    expect_error(InvalidInput, lambda: store.metric_history(run.id, "bad key!"), field="metric")
+    expect_error(InvalidInput, lambda: store.log_input(run.id, "bad/../name!", "a" * 64))
+
+    # A run ends with a final status: ending it as running is refused and changes nothing.
+    expect_error(InvalidInput, lambda: store.end_run(run.id, RunStatus.RUNNING), field="status")
+    still = store.get_run(run.id)
+    assert still.status == RunStatus.RUNNING and still.end_time is None, "refused end: no change"
+
     # Ending closes the run for good.
     store.end_run(run.id, RunStatus.FINISHED)
     ended = store.get_run(run.id)
     assert ended.status == RunStatus.FINISHED and ended.end_time is not None
     expect_error(Conflict, lambda: store.log_batch(run.id, tags={"late": "1"}), field="run_id")
+    expect_error(
+        Conflict,
+        lambda: store.log_artifact(run.id, "late.txt", blob.digest, blob.size),
+        field="run_id",
+    )
+    expect_error(Conflict, lambda: store.log_input(run.id, "late", "b" * 64), field="run_id")
+    store.heartbeat(run.id)  # a late heartbeat of an ended run changes nothing
+    store.end_run(run.id, RunStatus.FAILED)  # nor does ending it again
+    assert store.get_run(run.id).status == RunStatus.FINISHED
 
     # Missing and malformed ids.
     expect_error(NotFound, lambda: store.get_run("0" * 32), field="run_id")

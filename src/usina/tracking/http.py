@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from usina.connection import ServerConnection, segment
 from usina.errors import InvalidInput
-from usina.remote import ServerConnection, segment
+from usina.tracking.checks import metric
 from usina.tracking.entities import Experiment, Metric, Run, RunArtifact, RunInput, RunStatus
-from usina.tracking.sql import metric
 
 PAGE = 1000
 

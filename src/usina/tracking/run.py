@@ -13,8 +13,8 @@ from typing import Any
 from usina.artifacts import ArtifactStore, check_key, put_file
 from usina.errors import InvalidInput
 from usina.tracking.base import TrackingStore
+from usina.tracking.checks import metric
 from usina.tracking.entities import Metric, Run, RunStatus
-from usina.tracking.sql import metric
 
 FLUSH_EVERY = 1000
 MAX_BUFFERED = 100_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import uuid
@@ -12,10 +11,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from usina.artifacts import ArtifactStore, check_key
 from usina.errors import Conflict, InvalidInput, NotFound
 from usina.store import Database, insert_if_absent
 from usina.store import schema as t
 from usina.store.paging import check_page
+from usina.tracking.checks import (
+    check_final_status,
+    check_name,
+    checked,
+    metric,
+    require_blob,
+)
+from usina.tracking.checks import check_key as check_metric_key
 from usina.tracking.entities import (
     Experiment,
     Metric,
@@ -25,83 +33,27 @@ from usina.tracking.entities import (
     RunStatus,
 )
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._\-/]{0,255}")
-_KEY = re.compile(r"[A-Za-z0-9_\-./ :]{1,250}")
-MAX_VALUE = 8000
-
-
-def check_name(value: str, field: str) -> str:
-    """Experiment and run names: letters, digits, space and ``._-/``, up to 256."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise InvalidInput(
-            f"{field} {value!r} is not a valid name; use letters, digits, spaces and '._-/' "
-            "(starting with a letter or digit, at most 256 characters)",
-            field=field,
-        )
-    return value
-
-
-def _check_key(key: Any, kind: str) -> str:
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise InvalidInput(
-            f"{kind} name {key!r} is not valid; use letters, digits and '_-./ :' "
-            "(at most 250 characters)",
-            field=kind,
-        )
-    return key
-
-
-def _check_value(key: str, value: Any, kind: str) -> str:
-    text = str(value)
-    if len(text) > MAX_VALUE:
-        raise InvalidInput(
-            f"{kind} {key!r} is {len(text)} characters long; the limit is {MAX_VALUE}. "
-            "Log long text as an artifact instead",
-            field=key,
-        )
-    return text
-
-
-def _checked(items: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
-    return {_check_key(k, kind): _check_value(k, v, kind) for k, v in (items or {}).items()}
-
-
-def metric(key: str, value: Any, step: int = 0, timestamp: float | None = None) -> Metric:
-    """Build a checked ``Metric``: the key is valid, the value a number, the step an integer."""
-    _check_key(key, "metric")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"metric {key!r} has value {value!r}, not a number", field=key) from None
-    if not math.isfinite(number):
-        # SQLite stores NaN as NULL and JSON has no NaN or infinity: refuse them everywhere.
-        raise InvalidInput(
-            f"metric {key!r} is {number}; log finite numbers only (skip the step, or log a tag)",
-            field=key,
-        )
-    if isinstance(step, bool) or not isinstance(step, int):
-        raise InvalidInput(f"metric {key!r} step {step!r} is not an integer", field="step")
-    if timestamp is None:
-        timestamp = time.time()
-    elif (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, int | float)
-        or not math.isfinite(timestamp)
-    ):
-        raise InvalidInput(
-            f"metric {key!r} timestamp {timestamp!r} is not a finite number of seconds",
-            field="timestamp",
-        )
-    return Metric(key, number, step, float(timestamp))
-
 
 class SqlTrackingStore:
-    """Experiments and runs in the metadata database; ``actor`` is recorded on every write."""
+    """Experiments and runs in the metadata database; ``actor`` is recorded on every write.
 
-    def __init__(self, db: Database, actor: str = "local", heartbeat_timeout: float = 60.0):
+    Every check a write needs runs here, so a client on the database and a client of a server
+    (whose routes call this store) get the same answers. ``artifacts`` is the store whose blobs
+    runs may point at: an artifact is recorded only once its blob is there.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        actor: str = "local",
+        heartbeat_timeout: float = 60.0,
+        *,
+        artifacts: ArtifactStore,
+    ) -> None:
         self.db = db
         self.actor = actor
         self.heartbeat_timeout = heartbeat_timeout
+        self.artifacts = artifacts
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -114,8 +66,8 @@ class SqlTrackingStore:
     ) -> Run:
         """Start a run, with its first params and tags in the same transaction."""
         check_name(experiment, "experiment")
-        params = _checked(params, "param")
-        tags = _checked(tags, "tag")
+        params = checked(params, "param")
+        tags = checked(tags, "tag")
         if name is not None:
             check_name(name, "run name")
         run_id = uuid.uuid4().hex
@@ -158,8 +110,8 @@ class SqlTrackingStore:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        params = _checked(params, "param")
-        tags = _checked(tags, "tag")
+        params = checked(params, "param")
+        tags = checked(tags, "tag")
         metrics = [metric(m.key, m.value, m.step, m.timestamp) for m in metrics]
         rows = [
             {
@@ -212,6 +164,11 @@ class SqlTrackingStore:
         self.db.write(tx)
 
     def log_artifact(self, run_id: str, path: str, digest: str, size: int) -> None:
+        check_key(path)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidInput(f"artifact size {size!r} is not a byte count", field="size")
+        require_blob(self.artifacts, digest)
+
         def tx(conn: Connection) -> None:
             self._require_running(conn, run_id)
             conn.execute(
@@ -245,22 +202,32 @@ class SqlTrackingStore:
         self.db.write(tx)
 
     def heartbeat(self, run_id: str) -> None:
-        """Mark the run alive; a run whose heartbeat goes stale is failed by readers."""
-        self.db.write(
-            lambda conn: conn.execute(
-                t.runs.update()
-                .where(t.runs.c.id == run_id, t.runs.c.status == RunStatus.RUNNING.value)
-                .values(heartbeat_at=time.time())
-            )
-        )
+        """Mark the run alive; a run whose heartbeat goes stale is failed by readers.
 
-    def end_run(self, run_id: str, status: RunStatus) -> None:
+        ``NotFound`` if there is no such run; a run that has ended is left as it is.
+        """
+
         def tx(conn: Connection) -> None:
-            self._run_row(conn, run_id)
+            row = self._run_row(conn, run_id)
             conn.execute(
                 t.runs.update()
-                .where(t.runs.c.id == run_id, t.runs.c.status == RunStatus.RUNNING.value)
-                .values(status=RunStatus(status).value, end_time=time.time())
+                .where(t.runs.c.id == row.id, t.runs.c.status == RunStatus.RUNNING.value)
+                .values(heartbeat_at=time.time())
+            )
+
+        self.db.write(tx)
+
+    def end_run(self, run_id: str, status: RunStatus) -> None:
+        """Close a running run; ``InvalidInput`` unless ``status`` is finished, failed or
+        killed. Ending a run that has ended already changes nothing."""
+        final = check_final_status(status)
+
+        def tx(conn: Connection) -> None:
+            row = self._run_row(conn, run_id)
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == row.id, t.runs.c.status == RunStatus.RUNNING.value)
+                .values(status=final.value, end_time=time.time())
             )
 
         self.db.write(tx)
@@ -368,7 +335,7 @@ class SqlTrackingStore:
             ]
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        _check_key(key, "metric")
+        check_metric_key(key, "metric")
         with self.db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(

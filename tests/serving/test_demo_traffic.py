@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from usina.serving.demo import roll_back_under_traffic
+from usina.demo.traffic import roll_back_under_traffic
 
 
 def test_roll_back_under_traffic_fails_no_request(three_versions) -> None:  # type: ignore[no-untyped-def]
     client, _ = three_versions
     client.set_alias("credit-risk", "champion", 2)
     report = roll_back_under_traffic(
-        client.db,
-        client.artifacts,
+        client,
         "credit-risk",
         [{"age": 30, "income": 5.0, "debt": 1.0}],
         requests=600,

@@ -1,4 +1,5 @@
-"""Run the server with uvicorn: one process, or N workers sharing the port."""
+"""Launch the server: uvicorn with one process or N workers sharing the port, and the
+scheduler process beside them (``usina server``; ``usina serve`` is the inference app alone)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def exposure_warning(host: str) -> str | None:
     )
 
 
-def serve(
+def run_server(
     host: str = "127.0.0.1",
     port: int = 8080,
     workers: int = 1,

@@ -16,13 +16,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from usina.artifacts import ArtifactStore
-from usina.errors import NotFound
-from usina.registry import AliasChange, SqlRegistryStore
-from usina.serving.app import ServingConfig, create_app
-from usina.serving.endpoints import SqlEndpointStore
-from usina.serving.logquery import VersionStats, endpoint_stats
-from usina.store import Database
+from usina.client import Client
+from usina.errors import InvalidInput, NotFound
+from usina.registry import AliasChange
+from usina.serving import ServingConfig, VersionStats, create_app
 
 
 @dataclass(frozen=True)
@@ -37,8 +34,7 @@ class TrafficReport:
 
 
 def roll_back_under_traffic(
-    db: Database,
-    artifacts: ArtifactStore,
+    client: Client,
     model: str,
     instances: list[dict[str, Any]],
     *,
@@ -46,24 +42,34 @@ def roll_back_under_traffic(
     alias: str = "champion",
     requests: int = 2000,
     threads: int = 4,
-    actor: str = "demo",
 ) -> TrafficReport:
     """Serve ``endpoint`` (following ``model@alias``), send ``requests`` Vertex AI predictions
     cycling through ``instances``, and roll ``alias`` back once half of them are answered.
 
+    The endpoint and the alias are changed through ``client`` (its endpoint and registry
+    stores); the serving app runs in this process on the client's database, so ``client`` works
+    on the database directly.
+
     Raises:
         NotFound: ``model`` has no ``alias``, or no earlier version to roll back to.
+        InvalidInput: ``client`` is a client of a usina server.
     """
     import httpx
     import uvicorn
 
-    store = SqlEndpointStore(db, actor)
+    if client.db is None:
+        raise InvalidInput(
+            "the demo serves its endpoint in this process, on the metadata database; run it "
+            "without USINA_URL (or --url)",
+            field="url",
+        )
+    store = client.endpoints
     try:
         store.get(endpoint)
     except NotFound:
         store.create(endpoint, f"models:/{model}@{alias}")
     config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5)
-    app = create_app(db, artifacts, config)
+    app = create_app(client.db, client.artifacts, config)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -103,7 +109,7 @@ def roll_back_under_traffic(
     for t in senders:
         t.start()
     halfway.wait()
-    change = SqlRegistryStore(db, actor).rollback(model, alias, "demo: roll back under traffic")
+    change = client.registry.rollback(model, alias, "demo: roll back under traffic")
     for t in senders:
         t.join()
     server.should_exit = True
@@ -113,5 +119,5 @@ def roll_back_under_traffic(
         failed=failed,
         answers_by_version=dict(sorted(versions.items())),
         rollback=change,
-        stats=endpoint_stats(artifacts, endpoint, since_s=3600.0),
+        stats=store.stats(endpoint, since_s=3600.0),
     )

@@ -1,0 +1,215 @@
+"""Every command of the tracking, models, endpoints and logs families answers the same with
+``USINA_URL`` set as on the database directly.
+
+A real ``usina server`` (a subprocess on a free loopback port) serves the database; each row of
+``COMMANDS`` runs as a ``usina`` subprocess twice in a row on that same database: once directly
+(``USINA_DB_URL``) on objects named ``...-d``, once through the server (``USINA_URL``) on
+objects named ``...-r``, and the two ``--json`` outputs (or, for an error, the exit status and
+message) must be equal once normalised. What is normalised, because it legitimately differs:
+
+- the ``-d``/``-r`` suffix of the objects each side works on, and the ids of their runs;
+- times (``created_at``, ``updated_at``, ``start_time``, ``end_time``, ``at``, ``timestamp``):
+  the two commands run a moment apart.
+
+Nothing else is: actors, versions, digests, generations, traffic, figures and list contents are
+compared as they are. A family's commands are added as rows (pipelines and schedules join when
+their stores have an HTTP backend).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from usina.artifacts import put_bytes
+from usina.client import Client
+from usina.registry import Column, Signature
+
+TIMES = {"created_at", "updated_at", "start_time", "end_time", "at", "timestamp"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A command, with ``{s}`` for the side's suffix and ``{run}`` for the side's run id."""
+
+    args: tuple[str, ...]
+    fails: bool = False  # the command is expected to exit 2 on both sides
+
+
+def row(*args: str, fails: bool = False) -> Row:
+    return Row(args, fails)
+
+
+# In order: later rows see what earlier rows did, on both sides.
+COMMANDS: list[Row] = [
+    # tracking
+    row("experiments", "list", "--json"),
+    row("runs", "list", "--experiment", "exp-{s}", "--json"),
+    row("runs", "list", "--status", "finished", "--json"),
+    row("runs", "show", "{run}", "--json"),
+    row("runs", "show", "0" * 32, "--json", fails=True),
+    # models
+    row("models", "list", "--json"),
+    row("models", "show", "m-{s}", "--json"),
+    row("models", "show", "models:/m-{s}/1", "--json"),
+    row("models", "versions", "m-{s}", "--json"),
+    row("models", "alias", "m-{s}", "champion", "1", "--reason", "first", "--json"),
+    row("models", "alias", "m-{s}", "champion", "2", "--json"),
+    row("models", "alias", "m-{s}", "champion", "9", "--json", fails=True),
+    row("models", "rollback", "m-{s}", "--json"),
+    row("models", "history", "m-{s}", "--json"),
+    row("models", "alias", "m-{s}", "champion", "--delete", "--json"),
+    row("models", "alias", "m-{s}", "champion", "2", "--json"),
+    row("models", "show", "ghost-{s}", "--json", fails=True),
+    # endpoints
+    row("endpoints", "create", "e-{s}", "--model", "models:/m-{s}@champion", "--json"),
+    row("endpoints", "create", "e-{s}", "--model", "models:/m-{s}@champion", fails=True),
+    row("endpoints", "list", "--json"),
+    row("endpoints", "show", "e-{s}", "--json"),
+    row("endpoints", "split", "e-{s}", "1=90", "2=10", "--json"),
+    row("endpoints", "split", "e-{s}", "1=50", fails=True),
+    row("endpoints", "shadow", "e-{s}", "1", "--json"),
+    row("endpoints", "shadow", "e-{s}", "--off", "--json"),
+    row("endpoints", "follow", "e-{s}", "champion", "--json"),
+    row("endpoints", "configure", "e-{s}", "--sample-rate", "0.5", "--json"),
+    row("endpoints", "configure", "e-{s}", "--max-latency-ms", "50", fails=True),
+    row("endpoints", "stats", "e-{s}", "--json"),
+    row("endpoints", "delete", "e-{s}", "--json"),
+    row("endpoints", "show", "e-{s}", "--json", fails=True),
+    # logs
+    row("logs", "query", "select count(*) as n from requests", "--json"),
+    row("logs", "query", "select nothing from nowhere", fails=True),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Installation:
+    direct: dict[str, str]
+    remote: dict[str, str]
+    runs: dict[str, str]
+
+
+@pytest.fixture
+def installation(db_url: str, tmp_path: Path) -> Iterator[Installation]:
+    """Two experiments, runs and models (``-d`` and ``-r``) on ``db_url``, served by a real
+    ``usina server`` on a free loopback port."""
+    artifacts = str(tmp_path / "artifacts")
+    client = Client(db_url, artifacts, actor="parity")
+    blob = put_bytes(client.artifacts, b"parity model")
+    runs = {}
+    for side in ("d", "r"):
+        with client.start_run(f"exp-{side}", "train", params={"C": 1}) as run:
+            run.log_metrics({"auc": 0.9})
+        runs[side] = run.id
+        for _ in range(2):
+            client.registry.create_version(
+                f"m-{side}",
+                digest=blob.digest,
+                size=blob.size,
+                format="sklearn",
+                model_class="sklearn.dummy.DummyClassifier",
+                signature=Signature((Column("x", "double"),)),
+                metrics={"auc": 0.9},
+                run_id=run.id,
+            )
+    client.close()
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    base |= {"USINA_HOME": str(tmp_path / "home"), "USINA_ACTOR": "parity"}
+    stores = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": artifacts}
+    port = _free_port()
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "usina", "server", "--host", "127.0.0.1"),
+            *("--port", str(port), "--no-scheduler", "--no-serving"),
+        ],
+        env=base | stores,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, (tmp_path / "server.log").read_text()
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "usina server did not get ready"
+        time.sleep(0.1)
+    try:
+        yield Installation(base | stores, base | {"USINA_URL": url}, runs)
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def _normalise(value: Any, runs: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: None if k in TIMES else _normalise(v, runs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v, runs) for v in value]
+    if isinstance(value, str):
+        for side, run_id in runs.items():
+            value = value.replace(run_id, f"<run-{side}>")
+        return re.sub(r"\b(exp|m|e|ghost|run)-[dr]\b", r"\1-*", value)
+    return value
+
+
+def _run(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    usina = str(Path(sys.executable).parent / "usina")
+    return subprocess.run(
+        [usina, *args], env=env, capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+@pytest.mark.slow
+def test_every_command_answers_the_same_through_the_server(
+    installation: Installation, tmp_path: Path
+) -> None:
+    for command in COMMANDS:
+        answers = {}
+        for side, env in (("d", installation.direct), ("r", installation.remote)):
+            args = tuple(
+                a.replace("{s}", side).replace("{run}", installation.runs[side])
+                for a in command.args
+            )
+            done = _run(args, env, tmp_path)
+            shown = " ".join(args)
+            if command.fails:
+                assert done.returncode == 2, f"{shown}: {done.stdout}{done.stderr}"
+                assert "Traceback" not in done.stderr, f"{shown}: {done.stderr}"
+                answers[side] = _normalise(done.stderr.strip(), installation.runs)
+            else:
+                assert done.returncode == 0, f"{shown} ({side}): {done.stderr}"
+                answers[side] = _normalise(json.loads(done.stdout), installation.runs)
+        assert answers["d"] == answers["r"], (
+            f"usina {' '.join(command.args)} answers differently through the server"
+        )
+        if command.args[1] == "list":
+            assert answers["d"], f"usina {' '.join(command.args)} listed nothing"
