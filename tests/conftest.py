@@ -73,7 +73,11 @@ def pg_admin() -> Iterator[sa.Engine]:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means the server is unusable
-        require_service("PostgreSQL", f"{PG_URL}: {str(exc).splitlines()[0]}")
+        problem = str(exc).splitlines()[0]
+    else:
+        problem = None
+    if problem is not None:
+        require_service("PostgreSQL", f"{PG_URL}: {problem}")
     yield engine
     engine.dispose()
 

@@ -42,6 +42,5 @@ def require_extra(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        _unavailable(
-            f"{module} is not importable ({exc}); install the extra: pip install -e '.[{extra}]'"
-        )
+        problem = str(exc)
+    _unavailable(f"{module} is not importable ({problem}); install it: pip install -e '.[{extra}]'")
