@@ -38,7 +38,7 @@ def run_usina(client: Any, *args: str, cwd: Path) -> subprocess.CompletedProcess
         "USINA_ARTIFACTS": str(client.artifacts.root),
     }
     usina = str(Path(sys.executable).parent / "usina")
-    return subprocess.run([usina, *args], env=env, capture_output=True, cwd=cwd)
+    return subprocess.run([usina, *args], env=env, capture_output=True, cwd=cwd, timeout=300)
 
 
 def usina_json(client: Any, *args: str, cwd: Path) -> Any:

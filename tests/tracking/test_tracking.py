@@ -128,6 +128,9 @@ def test_a_run_whose_process_died_is_failed_once_its_heartbeat_is_stale(
     db_url, client_factory
 ) -> None:
     client = client_factory(db_url, heartbeat_timeout=0.5)
+    # Migrate first: a run's times are taken before the first write migrates a new database,
+    # which can take longer than the timeout.
+    client.db.migrate()
     alive = client.start_run("exp")
     # A run created without an ActiveRun is a run whose process never beats again. Each orphan
     # is younger than ``alive``: once it is failed, ``alive`` would be too without its beats.
