@@ -1,30 +1,69 @@
-"""Shared fixtures: metadata databases on SQLite and PostgreSQL, artifact stores, clients.
+"""Shared fixtures: metadata databases on SQLite and PostgreSQL, artifact stores, clients,
+and subprocesses that end with their test.
 
 PostgreSQL tests use a fresh database per test on the server at ``USINA_TEST_PG_URL``
 (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). When the server is absent
-they skip with the reason, unless ``USINA_REQUIRE_SERVICES=1``, where they fail instead.
+they skip with the reason, unless ``USINA_REQUIRE_SERVICES=1``, where they fail instead; under
+that setting every skip fails (see ``resources/requirements.py``), so CI skips nothing.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from resources.processes import StartedProcesses
+from resources.requirements import require_service, services_required
+
+__all__ = ["require_service"]
+
 PG_URL = os.environ.get("USINA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REQUIRE_SERVICES = os.environ.get("USINA_REQUIRE_SERVICES") == "1"
 
 
-def require_service(name: str, reason: str) -> None:
-    """Skip (or fail, in CI) a test whose external service is unreachable."""
-    message = f"{name} is not reachable: {reason}"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} (USINA_REQUIRE_SERVICES=1)")
-    pytest.skip(message)
+def _fail_the_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Turn a skip into a failure that gives the skip's reason."""
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"skipped under USINA_REQUIRE_SERVICES=1, where nothing may skip: {reason}\n"
+        "Install what is missing (pip install -e '.[dev]'), start the service, or unset the "
+        "variable to allow skips."
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.skipped and services_required() and not hasattr(report, "wasxfail"):
+        _fail_the_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield  # a module that skips itself (pytest.importorskip at its top, say)
+    if report.skipped and services_required():
+        _fail_the_skip(report)
+    return report
+
+
+@pytest.fixture
+def processes() -> Iterator[StartedProcesses]:
+    """Start subprocesses (``processes.start(args, **popen)``) that end with the test: each
+    one still running then gets SIGTERM, then SIGKILL, by its pid (its group's, for one
+    started with ``own_group=True``)."""
+    started = StartedProcesses()
+    yield started
+    started.end_all()
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +73,11 @@ def pg_admin() -> Iterator[sa.Engine]:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means the server is unusable
-        require_service("PostgreSQL", f"{PG_URL}: {str(exc).splitlines()[0]}")
+        problem = str(exc).splitlines()[0]
+    else:
+        problem = None
+    if problem is not None:
+        require_service("PostgreSQL", f"{PG_URL}: {problem}")
     yield engine
     engine.dispose()
 

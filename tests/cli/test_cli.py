@@ -48,10 +48,12 @@ def registered(home: Path) -> Path:
 
 def test_version_and_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "usina", "--version"], capture_output=True, text=True
+        [sys.executable, "-m", "usina", "--version"], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0 and out.stdout.startswith("usina ")
-    out = subprocess.run([sys.executable, "-m", "usina", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "usina", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0
     for command in ("demo", "experiments", "runs", "models"):
         assert command in out.stdout
@@ -140,7 +142,11 @@ def test_a_bad_database_url_is_one_line(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     env.update({"USINA_HOME": str(env_home), "USINA_DB_URL": "nonsense"})
     out = subprocess.run(
-        [sys.executable, "-m", "usina", "models", "list"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "usina", "models", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert out.returncode == 2 and "USINA_DB_URL" in out.stderr and "Traceback" not in out.stderr
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from resources import pipelines as p
+from resources.waiting import wait_until
 
 PIPELINES = str(Path(p.__file__))
 
@@ -133,10 +134,11 @@ def test_schedules_from_the_command_line(usina, workdir) -> None:
     assert missing.returncode == 2 and "no schedule 'nightly'" in missing.stderr
 
 
-def test_ctrl_c_stops_the_run_and_leaves_nothing_running(tmp_path, workdir, client_factory) -> None:
+def test_ctrl_c_stops_the_run_and_leaves_nothing_running(
+    tmp_path, workdir, client_factory, processes
+) -> None:  # type: ignore[no-untyped-def]
     import contextlib
     import signal
-    import time
 
     from usina.errors import NotFound
     from usina.pipelines import PipelineStatus
@@ -145,30 +147,38 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(tmp_path, workdir, clie
     env = {**os.environ, "USINA_HOME": str(tmp_path / "home")}
     env.pop("USINA_DB_URL", None)
     env.pop("USINA_ARTIFACTS", None)
-    proc = subprocess.Popen(
+    # A process group of its own: the runner and the step processes it forks, all ended by
+    # the fixture if the test fails half-way.
+    proc = processes.start(
         [str(exe), "run", f"{PIPELINES}:parallel", "-p", f"workdir={workdir}", "-p", "seconds=60"],
+        own_group=True,
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        client = client_factory(f"sqlite:///{tmp_path / 'home' / 'usina.db'}")
-        # Wait (bounded) until both steps are running, then interrupt the runner.
-        for _ in range(600):
-            with contextlib.suppress(NotFound):
-                runs = client.tracking.list_runs("parallel")
-                if sum(r.tags.get("usina.kind") == "step" for r in runs) == 2:
-                    break
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    client = client_factory(f"sqlite:///{tmp_path / 'home' / 'usina.db'}")
+
+    def both_steps_running() -> bool:
+        with contextlib.suppress(NotFound):
+            runs = client.tracking.list_runs("parallel")
+            return sum(r.tags.get("usina.kind") == "step" for r in runs) == 2
+        return False
+
+    wait_until(both_steps_running, 60, "both steps to run")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
+
+    def group_is_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(group_is_gone, 30, "the step processes to end")
     [run] = client.pipelines.list_runs("parallel")
     run = client.pipelines.get_run(run.id)
     assert run.status is PipelineStatus.FAILED

@@ -8,9 +8,10 @@ import pytest
 import yaml
 
 from resources import pipelines as p
+from resources.requirements import require_extra
 from usina.pipelines.kfp import compile_kfp
 
-kfp = pytest.importorskip("kfp", reason="the kfp extra is not installed")
+kfp = require_extra("kfp", "kfp")
 
 
 @pytest.mark.filterwarnings("ignore:Task .* have no effect in the current local runner")

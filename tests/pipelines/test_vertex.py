@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from resources import pipelines as p
+from resources.requirements import require_extra
 from usina.errors import InvalidInput
 from usina.pipelines.vertex import submit_vertex
 
-pytest.importorskip("google.cloud.aiplatform_v1", reason="the vertex extra is not installed")
+require_extra("google.cloud.aiplatform_v1", "vertex")
 
 
 @pytest.fixture

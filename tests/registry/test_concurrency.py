@@ -11,20 +11,22 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
+from resources.waiting import wait_until
 from usina.artifacts import read_bytes
-from usina.tracking import RunStatus
+from usina.tracking import Run, RunStatus
 
 WORKER = str(Path(__file__).parents[1] / "resources" / "register_worker.py")
 
 
-def test_eight_processes_register_four_hundred_versions(db_url, tmp_path, client_factory) -> None:
+def test_eight_processes_register_four_hundred_versions(
+    db_url, tmp_path, client_factory, processes
+) -> None:
     artifacts = str(tmp_path / "artifacts")
     client_factory(db_url, artifacts).db.migrate()  # the table race is tested elsewhere
     procs = [
-        subprocess.Popen(
+        processes.start(
             [sys.executable, WORKER, db_url, artifacts, "50"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -44,7 +46,7 @@ def test_eight_processes_register_four_hundred_versions(db_url, tmp_path, client
 
 
 def test_killed_registrations_leave_no_half_written_version_or_run(
-    db_url, tmp_path, client_factory
+    db_url, tmp_path, client_factory, processes
 ) -> None:
     artifacts = str(tmp_path / "artifacts")
     client_factory(db_url, artifacts).db.migrate()
@@ -52,7 +54,7 @@ def test_killed_registrations_leave_no_half_written_version_or_run(
     kills = 0
     while kills < 20:
         procs = [
-            subprocess.Popen(
+            processes.start(
                 [sys.executable, WORKER, db_url, artifacts, "0", "--forever"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -65,7 +67,7 @@ def test_killed_registrations_leave_no_half_written_version_or_run(
             line = p.stdout.readline()
             assert line.strip() == "ready", p.stderr.read() if p.stderr else ""
         for p in procs:
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, 0.4))  # a random point of a registration, not a wait
             os.kill(p.pid, signal.SIGKILL)
             p.communicate(timeout=30)
             assert p.returncode == -signal.SIGKILL
@@ -85,9 +87,12 @@ def test_killed_registrations_leave_no_half_written_version_or_run(
         with check.artifacts.open(key) as f:
             assert hashlib.sha256(f.read()).hexdigest() == key.rsplit("/", 1)[1]
 
-    time.sleep(1.0)  # let the killed runs' heartbeats go stale
-    runs = check.tracking.list_runs(experiment="workers", limit=10_000)
-    assert runs, "the workers started runs"
+    def runs_ended() -> list[Run]:
+        runs = check.tracking.list_runs(experiment="workers", limit=10_000)
+        return runs if all(r.status is not RunStatus.RUNNING for r in runs) else []
+
+    # The killed runs end once their heartbeats go stale.
+    runs = wait_until(runs_ended, 30, "the workers' runs, every one ended")
     for run in runs:
         assert set(run.params) == {"pid", "i"}, "a run is created with its params, atomically"
         assert run.status in (RunStatus.FINISHED, RunStatus.FAILED)
@@ -96,9 +101,3 @@ def test_killed_registrations_leave_no_half_written_version_or_run(
     if db_url.startswith("sqlite"):
         with check.db.read() as conn:
             assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
-
-
-@pytest.fixture(autouse=True)
-def _no_stray_workers():  # type: ignore[no-untyped-def]
-    yield
-    subprocess.run(["pkill", "-9", "-f", WORKER], check=False)

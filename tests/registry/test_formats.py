@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-lightgbm = pytest.importorskip("lightgbm", reason="the lightgbm extra is not installed")
-xgboost = pytest.importorskip("xgboost", reason="the xgboost extra is not installed")
+from resources.requirements import require_extra
+
+lightgbm = require_extra("lightgbm", "lightgbm")
+xgboost = require_extra("xgboost", "xgboost")
 
 
 @pytest.fixture(scope="module")

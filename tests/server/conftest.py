@@ -4,24 +4,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from resources.processes import StartedProcesses
+from resources.servers import ThreadServer, free_port, wait_until_serving
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port"]
 
 
 @dataclass
@@ -32,30 +27,18 @@ class LiveServer:
 
 @pytest.fixture
 def serve_app() -> Iterator[Callable[[Any], str]]:
-    """Serve ASGI apps in uvicorn threads on free loopback ports (their base URLs); each is
+    """Serve ASGI apps in uvicorn threads on loopback ports (their base URLs); each is
     stopped gracefully, its lifespan's shutdown included, after the test."""
-    import uvicorn
-
-    running: list[tuple[Any, threading.Thread]] = []
+    running: list[ThreadServer] = []
 
     def start(app: Any) -> str:
-        port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
+        server = ThreadServer(app)
+        running.append(server)
+        return server.start()
 
     yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(10)
+    for server in reversed(running):
+        server.stop()
 
 
 @pytest.fixture
@@ -96,9 +79,11 @@ class ServerProcess:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start ``usina server`` subprocesses; each is stopped (SIGTERM, then SIGKILL) after."""
-    started: list[ServerProcess] = []
+def start_server(
+    tmp_path: Path, processes: StartedProcesses
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``usina server`` subprocesses, each leading a process group of its own; after the
+    test, each group still running (workers, the scheduler) gets SIGTERM, then SIGKILL."""
 
     def start(
         *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1", timeout: float = 60
@@ -107,43 +92,17 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         log = tmp_path / f"server-{port}.log"
         full_env = {**os.environ, "USINA_HOME": str(tmp_path / "home"), **(env or {})}
         full_env.pop("USINA_URL", None)
+        command = [sys.executable, "-m", "usina", "server", "--host", host, "--port", str(port)]
         with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "usina",
-                    "server",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    *args,
-                ],
+            process = processes.start(
+                [*command, *args],
+                own_group=True,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=full_env,
             )
         handle = ServerProcess(f"http://{host}:{port}", process, log)
-        started.append(handle)
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"usina server exited: {handle.output()}")
-            try:
-                if httpx.get(f"{handle.url}/readyz", timeout=2).status_code == 200:
-                    return handle
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"usina server did not get ready: {handle.output()}")
-            time.sleep(0.1)
+        wait_until_serving(handle.url, process, log, timeout, "/readyz")
+        return handle
 
     yield start
-    for handle in started:
-        handle.process.terminate()
-        try:
-            handle.process.wait(15)
-        except subprocess.TimeoutExpired:
-            handle.process.kill()
-            handle.process.wait()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
+from resources.servers import ThreadServer
 from usina.server import ServerConfig, create_app
 
 on_sqlite = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -154,49 +152,37 @@ def test_cors_is_off_by_default(api: httpx.Client) -> None:
 
 @on_sqlite
 def test_limits_and_configured_cors(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from server.conftest import free_port
-
     config = ServerConfig(
         db_url=db_url,
         artifacts=str(tmp_path / "a"),
         cors_origins=("http://ui.example",),
         max_upload_bytes=1000,
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            error(
-                http.put("/api/v1/artifacts/big.bin", content=b"x" * 1001),
-                413,
-                "payload_too_large",
-                "body",
-            )
+    with ThreadServer(create_app(config)) as url, httpx.Client(base_url=url) as http:
+        error(
+            http.put("/api/v1/artifacts/big.bin", content=b"x" * 1001),
+            413,
+            "payload_too_large",
+            "body",
+        )
 
-            def chunked() -> Iterator[bytes]:
-                for _ in range(5):
-                    yield b"y" * 400
+        def chunked() -> Iterator[bytes]:
+            for _ in range(5):
+                yield b"y" * 400
 
-            error(
-                http.put("/api/v1/artifacts/big.bin", content=chunked()),
-                413,
-                "payload_too_large",
-                "body",
-            )
-            assert http.head("/api/v1/artifacts/big.bin").status_code == 404, "nothing half-written"
-            huge = b'{"experiment": "' + b"e" * (17 * 2**20) + b'"}'
-            error(http.post("/api/v1/runs", content=huge), 413, "payload_too_large", "body")
-            allowed = http.get("/api/v1/models", headers={"Origin": "http://ui.example"})
-            assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
-            other = http.get("/api/v1/models", headers={"Origin": "http://evil.example"})
-            assert "access-control-allow-origin" not in other.headers
-    finally:
-        server.should_exit = True
-        thread.join(10)
+        error(
+            http.put("/api/v1/artifacts/big.bin", content=chunked()),
+            413,
+            "payload_too_large",
+            "body",
+        )
+        assert http.head("/api/v1/artifacts/big.bin").status_code == 404, "nothing half-written"
+        huge = b'{"experiment": "' + b"e" * (17 * 2**20) + b'"}'
+        error(http.post("/api/v1/runs", content=huge), 413, "payload_too_large", "body")
+        allowed = http.get("/api/v1/models", headers={"Origin": "http://ui.example"})
+        assert allowed.headers["access-control-allow-origin"] == "http://ui.example"
+        other = http.get("/api/v1/models", headers={"Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_every_route_is_documented() -> None:
@@ -217,28 +203,16 @@ def test_every_route_is_documented() -> None:
 def test_a_bug_answers_500_in_the_error_shape_and_keeps_the_connection(
     db_url: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from server.conftest import free_port
-
     app = create_app(ServerConfig(db_url=db_url, artifacts=str(tmp_path / "a")))
 
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("internal-detail-42")
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-            message = error(http.get("/boom"), 500, "internal")
-            assert "internal-detail-42" not in message, "internals stay in the log"
-            assert http.get("/healthz").status_code == 200, "the same connection still answers"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with ThreadServer(app, log_level="critical") as url, httpx.Client(base_url=url) as http:
+        message = error(http.get("/boom"), 500, "internal")
+        assert "internal-detail-42" not in message, "internals stay in the log"
+        assert http.get("/healthz").status_code == 200, "the same connection still answers"
 
 
 @on_sqlite

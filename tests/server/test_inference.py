@@ -5,7 +5,6 @@ metrics on the server's ``/metrics`` (one process and several workers), and ``--
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from resources.waiting import wait_until
 from serving.conftest import protocol_error
 from usina.artifacts import blob_key
 from usina.client import Client
@@ -80,12 +80,13 @@ def _server_error(response: httpx.Response, status: int, field: str) -> None:
 
 
 def _eventually(request: Callable[[], httpx.Response]) -> httpx.Response:
-    deadline = time.monotonic() + 10
-    while True:
+    """The first answer that is not a 404: the server picks new endpoints up on a poll."""
+
+    def picked_up() -> httpx.Response | None:
         response = request()
-        if response.status_code != 404 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.05)
+        return response if response.status_code != 404 else None
+
+    return wait_until(picked_up, 30, "the endpoint to be picked up")
 
 
 def test_three_protocols_answer_on_the_server(credit_server) -> None:  # type: ignore[no-untyped-def]

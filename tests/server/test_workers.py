@@ -32,7 +32,7 @@ def test_four_workers_serve_sixteen_clients(db_url: str, start_server, tmp_path:
     def work(i: int) -> None:
         client = Client(server.url, actor=f"worker-{i}")
         try:
-            start.wait()
+            start.wait(120)
             with client.start_run("load", f"client-{i}", params={"i": i}) as run:
                 run_ids.append(run.id)
                 for step in range(STEPS):

@@ -8,12 +8,8 @@ tests). Both are stopped gracefully at the end of the test unless the test kille
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +21,12 @@ import orjson
 import pandas as pd
 import pytest
 
+from resources.processes import StartedProcesses
+from resources.servers import ThreadServer, free_port, wait_until_serving
 from usina.client import Client
 from usina.serving import ServingConfig, SqlEndpointStore, create_app
+
+__all__ = ["free_port"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def run_usina(client: Any, *args: str, cwd: Path) -> subprocess.CompletedProcess
         "USINA_ARTIFACTS": str(client.artifacts.root),
     }
     usina = str(Path(sys.executable).parent / "usina")
-    return subprocess.run([usina, *args], env=env, capture_output=True, cwd=cwd)
+    return subprocess.run([usina, *args], env=env, capture_output=True, cwd=cwd, timeout=300)
 
 
 def usina_json(client: Any, *args: str, cwd: Path) -> Any:
@@ -97,12 +97,6 @@ def protocol_error(response: httpx.Response) -> tuple[str, str | None]:
     assert set(body) <= {"error_code", "message", "field"}, body
     assert body["error_code"] == MLFLOW_CODES[status], body
     return body["message"], body.get("field")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -167,9 +161,7 @@ def endpoints(client_factory: Any, sqlite_url: str) -> Iterator[tuple[Client, Sq
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Served]]:
     """Start the inference app in a thread; stop it gracefully at the end."""
-    import uvicorn
-
-    running: list[Served] = []
+    running: list[ThreadServer] = []
 
     def start(client: Client, **config: Any) -> Served:
         # The log is written by a thread here: the writer process starts a Python per server,
@@ -181,39 +173,22 @@ def serve() -> Iterator[Callable[..., Served]]:
             **config,
         }
         app = create_app(client.db, client.artifacts, ServingConfig(**options))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        stopped = False
-
-        def stop() -> None:
-            nonlocal stopped
-            if not stopped:
-                stopped = True
-                server.should_exit = True
-                thread.join(30)
-
-        served = Served(f"http://127.0.0.1:{port}", app.state.service, stop)
-        running.append(served)
-        return served
+        server = ThreadServer(app, lifespan="on")
+        running.append(server)
+        return Served(server.start(), app.state.service, server.stop)
 
     yield start
-    for served in running:
-        served.stop()
+    for server in reversed(running):
+        server.stop()
 
 
 @pytest.fixture
-def usina_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``usina serve`` in a subprocess with the given settings; wait until it is ready."""
-    running: list[subprocess.Popen[bytes]] = []
-    logs: list[Any] = []
+def usina_serve(tmp_path: Path, processes: StartedProcesses) -> Callable[..., Served]:
+    """Start ``usina serve`` in a subprocess with the given settings; wait until it is ready.
+
+    Each leads a process group of its own (its workers), stopped after the test unless the
+    test ended it.
+    """
 
     def start(client: Client, workers: int = 1, **env: str) -> Served:
         port = free_port()
@@ -226,37 +201,18 @@ def usina_serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
             **env,
         }
         environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        log = open(tmp_path / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed at teardown
-        logs.append(log)
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "usina"), "serve"],
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-        running.append(process)
+        log = tmp_path / f"serve-{port}.log"
+        with log.open("wb") as out:
+            process = processes.start(
+                [str(Path(sys.executable).parent / "usina"), "serve"],
+                own_group=True,
+                env=environ,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError((tmp_path / f"serve-{port}.log").read_text())
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    return Served(url, process=process)
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("usina serve did not become ready in 90 s")
+        wait_until_serving(url, process, log, 90, "/v2/health/ready")
+        return Served(url, process=process)
 
-    yield start
-    for process in running:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    for log in logs:
-        log.close()
+    return start

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resources.waiting import wait_until
 from serving.conftest import protocol_error
 
 GOOD = {"age": 30, "income": 5.0, "debt": 1.0}
@@ -274,9 +274,7 @@ def test_arbitrary_json_never_yields_a_5xx(served: Any, path: str, body: Any) ->
 def test_bare_invocations_with_several_endpoints_is_a_400(served, endpoints) -> None:  # type: ignore[no-untyped-def]
     _, store = endpoints
     store.create("second", "models:/credit-risk/1")
-    deadline = time.monotonic() + 20
-    while "second" not in served.service.runtime.routes and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: "second" in served.service.runtime.routes, 30, "the new endpoint")
     r = httpx.post(served.url + MLFLOW, json={"instances": [GOOD]})
     assert r.status_code == 400 and protocol_error(r)[1] == "endpoint"
     assert (

@@ -93,7 +93,12 @@ def test_endpoints_command_line(sqlite_url: str, client_factory, tmp_path: Path)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [usina, "endpoints", *args], env=env, capture_output=True, text=True, cwd=tmp_path
+            [usina, "endpoints", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
         )
 
     assert (

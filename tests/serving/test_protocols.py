@@ -12,6 +12,8 @@ import orjson
 import pandas as pd
 import pytest
 
+from resources.requirements import require_extra
+
 
 @pytest.fixture
 def credit(endpoints, serve, gbc, credit_data):  # type: ignore[no-untyped-def]
@@ -153,7 +155,7 @@ def test_open_inference_binary_tensors_by_hand(credit: Any) -> None:
 
 
 def test_open_inference_with_stock_tritonclient(credit: Any) -> None:
-    http = pytest.importorskip("tritonclient.http")
+    http = require_extra("tritonclient.http", "dev")
     served, rows, expected = credit
     triton = http.InferenceServerClient(served.url.removeprefix("http://"))
     try:

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from resources.fast_http import FastClient
+from resources.waiting import wait_until
 from serving.conftest import child_pids, run_usina, usina_json
 from usina.serving import endpoint_stats, query_log
 
@@ -230,7 +231,8 @@ def test_the_writer_process_writes_every_row_and_exits_on_close(tmp_path: Path) 
     assert process is not None, "a folder store gets a writer process"
     for row in _rows(1500):
         log.append(row)
-    time.sleep(0.3)  # several flush intervals: batches cross the pipe while rows keep coming
+    # A batch crosses the pipe and is written while rows keep coming.
+    wait_until(lambda: _ids_in(store), 30, "the writer process to write a first batch")
     for row in _rows(700, start=1500):
         log.append(row)
     log.close()

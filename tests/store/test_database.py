@@ -41,7 +41,7 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
     db.dispose()
 
 
-def test_migrations_run_once_when_processes_start_together(db_url: str) -> None:
+def test_migrations_run_once_when_processes_start_together(db_url: str, processes) -> None:  # type: ignore[no-untyped-def]
     script = (
         "import sys; from usina.store import Database; import sqlalchemy as sa\n"
         "db = Database(sys.argv[1]); db.migrate()\n"
@@ -49,7 +49,7 @@ def test_migrations_run_once_when_processes_start_together(db_url: str) -> None:
         "print(db.write(lambda c: c.execute(q).scalar()))"
     )
     procs = [
-        subprocess.Popen(
+        processes.start(
             [sys.executable, "-c", script, db_url],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from resources.waiting import wait_until
 from usina.artifacts import read_bytes
 from usina.errors import Conflict, InvalidInput, NotFound
 from usina.tracking import RunStatus
@@ -128,12 +128,20 @@ def test_a_run_whose_process_died_is_failed_once_its_heartbeat_is_stale(
     db_url, client_factory
 ) -> None:
     client = client_factory(db_url, heartbeat_timeout=0.5)
-    # A run created without an ActiveRun is a run whose process never beats again.
-    orphan = client.tracking.create_run("exp")
+    # Migrate first: a run's times are taken before the first write migrates a new database,
+    # which can take longer than the timeout.
+    client.db.migrate()
     alive = client.start_run("exp")
-    time.sleep(1.5)
-    assert client.tracking.get_run(orphan.id).status is RunStatus.FAILED
-    assert client.tracking.get_run(alive.id).status is RunStatus.RUNNING
+    # A run created without an ActiveRun is a run whose process never beats again. Each orphan
+    # is younger than ``alive``: once it is failed, ``alive`` would be too without its beats.
+    for _ in range(3):
+        orphan = client.tracking.create_run("exp")
+
+        def orphan_failed(run_id: str = orphan.id) -> bool:
+            return client.tracking.get_run(run_id).status is RunStatus.FAILED
+
+        wait_until(orphan_failed, 30, "the orphan run's heartbeat to go stale")
+        assert client.tracking.get_run(alive.id).status is RunStatus.RUNNING
     alive.end()
     assert client.tracking.get_run(alive.id).status is RunStatus.FINISHED
 
