@@ -12,8 +12,9 @@ message) must be equal once normalised. What is normalised, because it legitimat
   the two commands run a moment apart.
 
 Nothing else is: actors, versions, digests, generations, traffic, figures and list contents are
-compared as they are. A family's commands are added as rows (pipelines and schedules join when
-their stores have an HTTP backend).
+compared as they are. A family's commands are added as rows. The pipeline, lineage and
+schedule commands need a pipeline run first; ``tests/pipelines/test_remote_cli.py`` compares
+them the same way along one story.
 """
 
 from __future__ import annotations
@@ -21,18 +22,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from resources.processes import StartedProcesses
+from resources.servers import free_port, wait_until_serving
 from usina.artifacts import put_bytes
 from usina.client import Client
 from usina.registry import Column, Signature
@@ -94,12 +93,6 @@ COMMANDS: list[Row] = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Installation:
     direct: dict[str, str]
@@ -108,7 +101,7 @@ class Installation:
 
 
 @pytest.fixture
-def installation(db_url: str, tmp_path: Path) -> Iterator[Installation]:
+def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> Installation:
     """Two experiments, runs and models (``-d`` and ``-r``) on ``db_url``, served by a real
     ``usina server`` on a free loopback port."""
     artifacts = str(tmp_path / "artifacts")
@@ -135,38 +128,22 @@ def installation(db_url: str, tmp_path: Path) -> Iterator[Installation]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     base |= {"USINA_HOME": str(tmp_path / "home"), "USINA_ACTOR": "parity"}
     stores = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": artifacts}
-    port = _free_port()
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "usina", "server", "--host", "127.0.0.1"),
-            *("--port", str(port), "--no-scheduler", "--no-serving"),
-        ],
-        env=base | stores,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = processes.start(
+            [
+                *(sys.executable, "-m", "usina", "server", "--host", "127.0.0.1"),
+                *("--port", str(port), "--no-scheduler", "--no-serving"),
+            ],
+            own_group=True,
+            env=base | stores,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert server.poll() is None, (tmp_path / "server.log").read_text()
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "usina server did not get ready"
-        time.sleep(0.1)
-    try:
-        yield Installation(base | stores, base | {"USINA_URL": url}, runs)
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    wait_until_serving(url, server, log_path, 90, "/readyz")
+    return Installation(base | stores, base | {"USINA_URL": url}, runs)
 
 
 def _normalise(value: Any, runs: dict[str, str]) -> Any:

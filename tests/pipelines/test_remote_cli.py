@@ -1,37 +1,34 @@
-"""Every pipeline and schedule command works through a shared ``usina server`` (``USINA_URL``),
-and its ``--json`` output is what the same command prints on the database directly."""
+"""Every pipeline, lineage and schedule command works through a shared ``usina server``
+(``USINA_URL``), and its ``--json`` output is what the same command prints on the database
+directly, on SQLite and on PostgreSQL. The other families are compared row by row in
+``tests/cli/test_remote_parity.py``; these commands need a pipeline run first, so they are
+compared along one story instead."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from resources import pipelines as p
+from resources.processes import StartedProcesses
+from resources.servers import free_port, wait_until_serving
 
 PIPELINES = str(Path(p.__file__))
 Usina = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def stores(tmp_path: Path) -> dict[str, str]:
-    """The database and artifact store the server (and the direct commands) use."""
+def stores(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """The database (SQLite, then PostgreSQL) and artifact store the server and the direct
+    commands share."""
     return {
-        "USINA_DB_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+        "USINA_DB_URL": db_url,
         "USINA_ARTIFACTS": str(tmp_path / "shared-artifacts"),
         "USINA_HOME": str(tmp_path / "home"),
         "COLUMNS": "200",
@@ -39,40 +36,23 @@ def stores(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def server_url(stores: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """A ``usina server`` subprocess on a free loopback port, stopped by pid after the test."""
-    port = _free_port()
+def server_url(stores: dict[str, str], tmp_path: Path, processes: StartedProcesses) -> str:
+    """A ``usina server`` subprocess on a free loopback port, ended by pid after the test."""
+    port = free_port()
     env = {**os.environ, **stores}
     env.pop("USINA_URL", None)
     log = tmp_path / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
+        process = processes.start(
             [sys.executable, "-m", "usina", "server", "--port", str(port), "--no-scheduler"],
+            own_group=True,
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"usina server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"usina server did not get ready: {log.read_text()}")
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    wait_until_serving(url, process, log, 90, "/readyz")
+    return url
 
 
 def _runner(env: dict[str, str], cwd: Path) -> Usina:

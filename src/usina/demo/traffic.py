@@ -3,7 +3,8 @@
 :func:`roll_back_under_traffic` is what ``usina demo`` calls: it makes sure an endpoint follows
 ``models:/MODEL@ALIAS``, serves it on a loopback port, sends requests from a few threads, rolls
 the alias back halfway through, stops the server gracefully (so the request log is complete)
-and returns what happened, with the endpoint's latency and error figures.
+and returns what happened, with the endpoint's latency and error figures. Through a usina
+server (``USINA_URL``), the server answers the traffic itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from usina.client import Client
-from usina.errors import InvalidInput, NotFound
+from usina.errors import NotFound
 from usina.registry import AliasChange
 from usina.serving import ServingConfig, VersionStats, create_app
 
@@ -47,41 +48,42 @@ def roll_back_under_traffic(
     cycling through ``instances``, and roll ``alias`` back once half of them are answered.
 
     The endpoint and the alias are changed through ``client`` (its endpoint and registry
-    stores); the serving app runs in this process on the client's database, so ``client`` works
-    on the database directly.
+    stores). On a database, the serving app runs in this process; through a usina server, the
+    traffic goes to the server's own inference routes, which follow the alias the same way.
 
     Raises:
         NotFound: ``model`` has no ``alias``, or no earlier version to roll back to.
-        InvalidInput: ``client`` is a client of a usina server.
     """
     import httpx
     import uvicorn
 
-    if client.db is None:
-        raise InvalidInput(
-            "the demo serves its endpoint in this process, on the metadata database; run it "
-            "without USINA_URL (or --url)",
-            field="url",
-        )
     store = client.endpoints
     try:
         store.get(endpoint)
     except NotFound:
         store.create(endpoint, f"models:/{model}@{alias}")
-    config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5)
-    app = create_app(client.db, client.artifacts, config)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    runner = threading.Thread(target=server.run, name="usina-demo-serving", daemon=True)
-    runner.start()
-    while not server.started:
-        if not runner.is_alive():
-            raise RuntimeError("the demo server did not start")
-        time.sleep(0.02)
-
-    url = f"http://127.0.0.1:{port}/v1/endpoints/{endpoint}:predict"
+    server: uvicorn.Server | None = None
+    if client.server is not None:
+        # A usina server answers every endpoint on its own port: send the traffic there.
+        url = f"{client.server.url}/v1/endpoints/{endpoint}:predict"
+    else:
+        assert client.db is not None
+        config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5)
+        app = create_app(client.db, client.artifacts, config)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        runner = threading.Thread(target=server.run, name="usina-demo-serving", daemon=True)
+        runner.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not runner.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the demo's serving app did not start within 60 s")
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}/v1/endpoints/{endpoint}:predict"
     counter = itertools.count()
     versions: Counter[int] = Counter()
     failed = 0
@@ -112,12 +114,20 @@ def roll_back_under_traffic(
     change = client.registry.rollback(model, alias, "demo: roll back under traffic")
     for t in senders:
         t.join()
-    server.should_exit = True
-    runner.join()
+    if server is not None:
+        server.should_exit = True  # a graceful stop writes the whole request log
+        runner.join()
+    stats = store.stats(endpoint, since_s=3600.0)
+    # A server writes its log on its own schedule: wait a little for the answered rows.
+    answered = requests - failed
+    deadline = time.monotonic() + 15
+    while sum(s.requests for s in stats) < answered and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stats = store.stats(endpoint, since_s=3600.0)
     return TrafficReport(
         requests=requests,
         failed=failed,
         answers_by_version=dict(sorted(versions.items())),
         rollback=change,
-        stats=store.stats(endpoint, since_s=3600.0),
+        stats=stats,
     )
