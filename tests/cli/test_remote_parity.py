@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,24 +170,30 @@ def _run(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.Co
 def test_every_command_answers_the_same_through_the_server(
     installation: Installation, tmp_path: Path
 ) -> None:
-    for command in COMMANDS:
-        answers = {}
-        for side, env in (("d", installation.direct), ("r", installation.remote)):
-            args = tuple(
-                a.replace("{s}", side).replace("{run}", installation.runs[side])
-                for a in command.args
+    # The two sides of a row work on their own objects, so they run at the same time; the
+    # next row starts when both are done.
+    with ThreadPoolExecutor(2) as pool:
+        for command in COMMANDS:
+            sides = {}
+            for side, env in (("d", installation.direct), ("r", installation.remote)):
+                args = tuple(
+                    a.replace("{s}", side).replace("{run}", installation.runs[side])
+                    for a in command.args
+                )
+                sides[side] = (args, pool.submit(_run, args, env, tmp_path))
+            answers = {}
+            for side, (args, future) in sides.items():
+                done = future.result()
+                shown = " ".join(args)
+                if command.fails:
+                    assert done.returncode == 2, f"{shown}: {done.stdout}{done.stderr}"
+                    assert "Traceback" not in done.stderr, f"{shown}: {done.stderr}"
+                    answers[side] = _normalise(done.stderr.strip(), installation.runs)
+                else:
+                    assert done.returncode == 0, f"{shown} ({side}): {done.stderr}"
+                    answers[side] = _normalise(json.loads(done.stdout), installation.runs)
+            assert answers["d"] == answers["r"], (
+                f"usina {' '.join(command.args)} answers differently through the server"
             )
-            done = _run(args, env, tmp_path)
-            shown = " ".join(args)
-            if command.fails:
-                assert done.returncode == 2, f"{shown}: {done.stdout}{done.stderr}"
-                assert "Traceback" not in done.stderr, f"{shown}: {done.stderr}"
-                answers[side] = _normalise(done.stderr.strip(), installation.runs)
-            else:
-                assert done.returncode == 0, f"{shown} ({side}): {done.stderr}"
-                answers[side] = _normalise(json.loads(done.stdout), installation.runs)
-        assert answers["d"] == answers["r"], (
-            f"usina {' '.join(command.args)} answers differently through the server"
-        )
-        if command.args[1] == "list":
-            assert answers["d"], f"usina {' '.join(command.args)} listed nothing"
+            if command.args[1] == "list":
+                assert answers["d"], f"usina {' '.join(command.args)} listed nothing"
