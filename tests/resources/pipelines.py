@@ -107,7 +107,14 @@ def retrying(workdir: str):
 
 @usina.step(timeout=0.5)
 def slow(workdir: str) -> int:
-    time.sleep(60)
+    """Waits for a release file no test creates, so its 0.5 s timeout must end it; the 60 s
+    deadline only bounds a runner that fails to."""
+    release = Path(workdir, "release-slow")
+    deadline = time.monotonic() + 60
+    while not release.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the runner did not end this step at its 0.5 s timeout")
+        time.sleep(0.05)
     return 1
 
 

@@ -1,7 +1,7 @@
 """Subprocesses a test starts, ended by their pid when the test ends.
 
-A test never ends processes by name (``pkill -f``): that would reach processes of other test
-runs, or of anyone, on a shared machine. It ends what it started, by pid, and, for a process
+A test never ends processes by matching their name or command line: that would reach
+processes of other test runs, or of anyone, on a shared machine. It ends what it started, by pid, and, for a process
 it started as the leader of a new process group, that group (the processes it forked).
 """
 
