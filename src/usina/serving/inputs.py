@@ -71,6 +71,7 @@ class InputCheck:
         self.column_names = tuple(self.names)  # immutable, so log rows holding it stay GC-untracked
         self.kinds = [_kind(c.dtype) for c in signature.inputs]
         self.numeric = all(k in ("number", "integer") for k in self.kinds)
+        self.all_number = all(k == "number" for k in self.kinds)
         # Models fitted on a DataFrame check column names; give them one, in signature order.
         self.wants_frame = not self.numeric or feature_names is not None
         self.index = {name: i for i, name in enumerate(self.names)}
@@ -83,6 +84,10 @@ class InputCheck:
             raise InvalidInput(f"'{field}' must be a non-empty list of rows", field=field)
         if not self.names:
             return self._unsigned(instances, field)
+        if self.all_number:
+            found = self._number_rows(instances)
+            if found is not None:
+                return found
         width = len(self.names)
         matrix: list[list[Any]] = []
         for i, row in enumerate(instances):
@@ -173,6 +178,51 @@ class InputCheck:
 
     # -- building the model input ------------------------------------------------------------
 
+    def _number_rows(self, instances: list[Any]) -> ModelInput | None:
+        """The float matrix of well-formed rows for an all-float signature, or None.
+
+        The common request, checked in one pass: each row an object with exactly the
+        signature's names or a list of its width, each value a plain int or float, each row's
+        sum finite (a NaN or an infinity makes it so; a finite sum can only come from finite
+        values). Anything else returns None and takes the general path, which names what is
+        wrong, or accepts the rare valid row this pass leaves to it (finite values whose sum
+        overflows).
+        """
+        names = self.names
+        width = len(names)
+        matrix: list[list[Any]] = []
+        for row in instances:
+            t = type(row)
+            if t is dict:
+                if len(row) != width:
+                    return None
+                try:
+                    values = [row[name] for name in names]
+                except KeyError:
+                    return None
+            elif t is list:
+                if len(row) != width:
+                    return None
+                values = row
+            else:
+                return None
+            for value in values:
+                t = type(value)
+                if t is not float and t is not int:
+                    return None
+            try:
+                total = sum(values)
+            except OverflowError:
+                return None
+            if total - total != 0:
+                return None
+            matrix.append(values)
+        try:
+            array = np.array(matrix, dtype=np.float64)
+        except OverflowError:
+            return None
+        return ModelInput(self._frame_of(array) if self.wants_frame else array, len(matrix))
+
     def _build(self, matrix: list[list[Any]], field: str) -> ModelInput:
         kinds = self.kinds
         for i, values in enumerate(matrix):
@@ -195,7 +245,12 @@ class InputCheck:
                     continue
                 self._bad_value(value, kind, f"{field}[{i}].{self.names[j]}", self.names[j])
         if self.numeric:
-            array = np.array(matrix, dtype=np.float64)
+            try:
+                array = np.array(matrix, dtype=np.float64)
+            except OverflowError:
+                raise InvalidInput(
+                    f"'{field}' holds an integer too large for a 64-bit float", field=field
+                ) from None
             if not np.isfinite(array).all():
                 raise InvalidInput(f"'{field}' holds NaN or infinite values", field=field)
             return ModelInput(self._frame_of(array) if self.wants_frame else array, len(matrix))
@@ -270,7 +325,9 @@ def log_inputs(check: InputCheck, data: Any) -> tuple[tuple[str, ...], bytes]:
     and bytes, which the garbage collector stops tracking, instead of arrays and DataFrames it
     would scan on every collection until the row is written.
     """
-    return check.column_names, dumps(data.to_numpy() if hasattr(data, "to_numpy") else data)
+    if type(data) is not np.ndarray and hasattr(data, "to_numpy"):
+        data = data.to_numpy()
+    return check.column_names, dumps(data)
 
 
 def dumps(value: Any) -> bytes:
