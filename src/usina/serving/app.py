@@ -27,21 +27,22 @@ Routes:
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.routing import Route as HttpRoute
+from starlette.types import Receive, Scope, Send
 
 from usina.artifacts import ArtifactStore, open_artifact_store
 from usina.errors import InvalidInput, PayloadTooLarge, UsinaError, http_status
@@ -172,35 +173,46 @@ class InferenceService:
 
     def _poll(self) -> None:
         while not self._stop.wait(self.config.poll_interval):
+            # Other workers' scrapes read this worker's metrics from its files: keep them
+            # at most one poll interval behind.
+            self.metrics.flush()
             try:
                 self.runtime.refresh()
             except Exception:
                 log.exception("polling endpoints failed; serving the last known routes")
+        self.metrics.flush()
 
     # -- the predict path -------------------------------------------------------------------
 
-    def predict_handler(self, codec: Codec[Any]) -> Callable[[Request], Awaitable[Response]]:
-        """The handler of a predict route whose requests ``codec`` reads and answers."""
+    def predict_handler(self, codec: Codec[Any]) -> PredictEndpoint:
+        """The ASGI endpoint of a predict route whose requests ``codec`` reads and answers."""
+        return PredictEndpoint(self, codec)
 
-        async def predict(request: Request) -> Response:
-            return await self._serve(request, codec)
-
-        return predict
-
-    async def _serve(self, request: Request, codec: Codec[Any]) -> Response:
+    async def serve(self, scope: Scope, receive: Receive, send: Send, codec: Codec[Any]) -> None:
+        """Answer one predict request, straight on ASGI: every failure becomes the codec's
+        error answer, never a dropped connection."""
         start = time.perf_counter()
-        # 128 random bits from the process's generator: uuid4 reads the OS entropy pool on
-        # every call, which cost ~20 us a request on a busy host. Ids need to be unique, not secret.
-        headers = request.headers
-        request_id = headers.get("x-request-id") or f"{random.getrandbits(128):032x}"
-        params = request.path_params
+        request_id, length = None, None
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                length = value
+            elif key == b"x-request-id":
+                request_id = value.decode("latin-1")
+        if request_id is None:
+            # 128 random bits from the process's generator: uuid4 reads the OS entropy pool on
+            # every call, ~20 us a request on a busy host. Ids need to be unique, not secret.
+            request_id = f"{random.getrandbits(128):032x}"
+        params = scope.get("path_params") or {}
         name: str | None = params.get("name")
         version: LoadedVersion | None = None
         try:
             if name is None:
                 name = self._default_endpoint()
             route = self.runtime.serving(name)
-            parsed = codec.parse(await self._body(request), headers)
+            body = await self._body(receive, length)
+            if body is None:
+                return  # the client went away before sending its body: nobody to answer
+            parsed = codec.parse(body, Headers(raw=scope["headers"]))
             request_id = codec.request_id(parsed) or request_id
             version = route.choose(params.get("version"))
             batch = codec.build(parsed, version.check)
@@ -208,9 +220,6 @@ class InferenceService:
             endpoint = route.endpoint
             number = version.version
             content, media, extra = codec.encode(parsed, name, endpoint.model, number, outputs)
-            answer = {"usina-model-version": str(number), "x-request-id": request_id}
-            if extra:
-                answer.update(extra)
             elapsed = time.perf_counter() - start
             self.metrics.observe(name, str(number), codec.name, 200, elapsed)
             if _sampled(endpoint):
@@ -219,13 +228,13 @@ class InferenceService:
                 self._log(
                     request_id, endpoint, number, codec.name, 200, elapsed, inputs, outputs_json
                 )
-            background = None
-            if route.shadow is not None:
-                background = BackgroundTask(self._shadow, route, codec, parsed, request_id)
-            return Response(content, 200, answer, media, background)
-            # Every failure becomes a response, never a dropped connection.
         except Exception as exc:  # noqa: BLE001
-            return self._failure(exc, name, codec, version, start, request_id)
+            status, content = self._failure(exc, name, codec, version, start, request_id)
+            await _answer(send, status, content, JSON, request_id, None, None)
+            return
+        await _answer(send, 200, content, media, request_id, number, extra)
+        if route.shadow is not None:
+            await run_in_threadpool(self._shadow, route, codec, parsed, request_id)
 
     async def _predict(self, route: Route, version: LoadedVersion, batch: ModelInput) -> Any:
         endpoint = route.endpoint
@@ -239,20 +248,27 @@ class InferenceService:
             self._batchers[key] = batcher
         return await batcher.predict(batch)
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, receive: Receive, length: bytes | None) -> bytes | None:
+        """The request body, refused past the size limit; None when the client disconnects."""
         limit = self.config.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit():
-            if int(length) > limit:
-                raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}")
-            return await request.body()
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(f"the body is {length.decode()} bytes; the limit is {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+            if not message.get("more_body", False):
+                if not chunks:
+                    return bytes(chunk)
+                chunks.append(chunk)
+                return b"".join(chunks)
             chunks.append(chunk)
-        return b"".join(chunks)
 
     def _shadow(self, route: Route, codec: Codec[Any], parsed: Any, request_id: str) -> None:
         shadow = route.shadow
@@ -296,19 +312,21 @@ class InferenceService:
     ) -> None:
         """Queue the request log row of one answer (or one shadow prediction)."""
         self.log.append(
-            LogRow(
-                request_id,
-                time.time(),
-                endpoint.name,
-                endpoint.model,
-                version,
-                shadow,
-                protocol,
-                status,
-                elapsed * 1000.0,
-                inputs,
-                outputs,
-                error,
+            _new_row(
+                (
+                    request_id,
+                    time.time(),
+                    endpoint.name,
+                    endpoint.model,
+                    version,
+                    shadow,
+                    protocol,
+                    status,
+                    elapsed * 1000.0,
+                    inputs,
+                    outputs,
+                    error,
+                )
             )
         )
 
@@ -320,7 +338,7 @@ class InferenceService:
         version: LoadedVersion | None,
         start: float,
         request_id: str,
-    ) -> Response:
+    ) -> tuple[int, bytes]:
         status = http_status(exc)
         if status == 500:
             log.exception("prediction on endpoint %r failed", name)
@@ -339,8 +357,7 @@ class InferenceService:
                 request_id, route.endpoint, number, codec.name, status, elapsed, error=message
             )
         field = exc.field if isinstance(exc, UsinaError) else None
-        body = codec.error(status, message, field)
-        return Response(body, status, {"x-request-id": request_id}, JSON)
+        return status, codec.error(status, message, field)
 
     def _default_endpoint(self) -> str:
         if self.config.default_endpoint:
@@ -353,6 +370,51 @@ class InferenceService:
             f"{len(names)}; use /v1/endpoints/NAME/invocations or start it with --endpoint",
             field="endpoint",
         )
+
+
+class PredictEndpoint:
+    """A predict route's endpoint as a plain ASGI app: the request is read from ``receive``
+    and answered on ``send`` directly, without a Starlette Request and Response per call."""
+
+    def __init__(self, service: InferenceService, codec: Codec[Any]) -> None:
+        self.service = service
+        self.codec = codec
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.service.serve(scope, receive, send, self.codec)
+
+
+_MEDIA: dict[str, bytes] = {}
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    content: bytes,
+    media: str,
+    request_id: str,
+    version: int | None,
+    extra: dict[str, str] | None,
+) -> None:
+    """Send one complete answer: its headers, then its body, in two ASGI messages."""
+    media_bytes = _MEDIA.get(media)
+    if media_bytes is None:
+        media_bytes = _MEDIA.setdefault(media, media.encode("latin-1"))
+    headers = [
+        (b"content-length", b"%d" % len(content)),
+        (b"content-type", media_bytes),
+        (b"x-request-id", request_id.encode("latin-1")),
+    ]
+    if version is not None:
+        headers.append((b"usina-model-version", b"%d" % version))
+    if extra:
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+# A LogRow from a plain tuple, built in C: the named tuple's own constructor is Python code.
+_new_row: Callable[[tuple[Any, ...]], LogRow] = functools.partial(tuple.__new__, LogRow)
 
 
 def _sampled(endpoint: Endpoint) -> bool:

@@ -43,6 +43,23 @@ STATUS_NAMES = {
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 
 
+# The fields after "predictions" depend only on the version that answered: encoded once each.
+# Bounded: a server with more (endpoint, version) pairs than this re-encodes them as needed.
+MAX_TAILS = 1024
+_TAILS: dict[tuple[str, str, int], bytes] = {}
+
+
+def _tail(endpoint: str, model: str, version: int) -> bytes:
+    """The rest of a predict response after its predictions: ``,"deployedModelId":...}``."""
+    fields = {
+        "deployedModelId": f"{endpoint}-{version}",
+        "model": f"models:/{model}/{version}",
+        "modelDisplayName": model,
+        "modelVersionId": str(version),
+    }
+    return b"," + orjson.dumps(fields)[1:]
+
+
 class VertexCodec:
     """Vertex AI ``predict``: the parsed request is the ``instances`` list itself."""
 
@@ -73,14 +90,14 @@ class VertexCodec:
     def encode(
         self, request: Any, endpoint: str, model: str, version: int, outputs: np.ndarray
     ) -> Encoded:
-        body: dict[str, Any] = {
-            "predictions": outputs,
-            "deployedModelId": f"{endpoint}-{version}",
-            "model": f"models:/{model}/{version}",
-            "modelDisplayName": model,
-            "modelVersionId": str(version),
-        }
-        return dumps(body), JSON, None
+        key = (endpoint, model, version)
+        tail = _TAILS.get(key)
+        if tail is None:
+            tail = _tail(endpoint, model, version)
+            if len(_TAILS) >= MAX_TAILS:
+                _TAILS.clear()
+            _TAILS[key] = tail
+        return b'{"predictions":' + dumps(outputs) + tail, JSON, None
 
     def error(self, status: int, message: str, field: str | None) -> bytes:
         error: dict[str, Any] = {
