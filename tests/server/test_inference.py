@@ -288,11 +288,15 @@ def test_metrics_summed_over_workers(sqlite_url: str, client_factory, start_serv
         r = httpx.post(f"{server.url}/v1/endpoints/credit:predict", json={"instances": records})
         assert r.status_code == 200, r.text
         assert r.json()["predictions"] == expected
-    text = httpx.get(f"{server.url}/metrics").text
-    assert (
-        'usina_requests_total{endpoint="credit",protocol="vertex",status="200",version="1"} 10.0'
-        in text
-    ), [line for line in text.splitlines() if "usina_requests" in line]
+    # Each worker moves its tallies into the shared files every poll interval (0.5 s), so
+    # the scrape that answers may see the other worker's requests that much later.
+    ten = 'usina_requests_total{endpoint="credit",protocol="vertex",status="200",version="1"} 10.0'
+
+    def summed() -> str | None:
+        scraped = httpx.get(f"{server.url}/metrics").text
+        return scraped if ten in scraped else None
+
+    text = wait_until(summed, 10, "the workers' metrics never summed to 10 requests")
     served = re.search(
         r'usina_http_requests_total\{method="POST",route="/v1/endpoints/\{name\}:predict",'
         r'status="200"\} (\S+)',
