@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import operator
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
@@ -58,6 +59,11 @@ DropKey = tuple[int, str, int | None, bool, str]
 
 def row_key(row: LogRow) -> RowKey:
     return (row.endpoint, row.version, row.shadow)
+
+
+# The same key and the endpoint alone, as C-level getters for counting many rows at once.
+ROW_KEY: Callable[[LogRow], RowKey] = operator.itemgetter(2, 4, 5)
+ENDPOINT: Callable[[LogRow], str] = operator.itemgetter(2)
 
 
 def file_name(tag: str, seq: int) -> str:

@@ -26,7 +26,7 @@ from typing import IO, Any, BinaryIO, NamedTuple
 import orjson
 
 from usina.artifacts import ArtifactStore
-from usina.serving.logfiles import DropKey, LogRow, RowKey, row_key
+from usina.serving.logfiles import ROW_KEY, DropKey, LogRow, RowKey
 
 log = logging.getLogger("usina.serving")
 
@@ -104,7 +104,7 @@ def send(
     try:
         for start in range(0, len(rows), SEND_ROWS):
             chunk = rows[start : start + SEND_ROWS]
-            pipe.write(_frame([tuple(r) for r in chunk]))
+            pipe.write(_frame(list(map(tuple, chunk))))
             sent += len(chunk)
             handed(chunk)
         pipe.write(END_OF_BATCH)
@@ -163,4 +163,4 @@ def read_status(
 
 
 def keys_of(rows: list[LogRow]) -> Counter[RowKey]:
-    return Counter(row_key(r) for r in rows)
+    return Counter(map(ROW_KEY, rows))

@@ -41,6 +41,7 @@ from collections import Counter
 
 from usina.artifacts import ArtifactStore
 from usina.serving.logfiles import (
+    ENDPOINT,
     PREFIX,
     QUEUE_FULL,
     WRITER_CRASH,
@@ -253,7 +254,7 @@ class RequestLog:
         self._count_dropped(counts, reason)
 
     def _count_taken(self, rows: list[LogRow], full: Counter[DropKey]) -> None:
-        by_endpoint: Counter[str] = Counter(r.endpoint for r in rows)
+        by_endpoint: Counter[str] = Counter(map(ENDPOINT, rows))
         refused: Counter[RowKey] = Counter()
         for (_second, endpoint, version, shadow, _reason), n in full.items():
             by_endpoint[endpoint] += n
