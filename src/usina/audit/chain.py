@@ -61,7 +61,15 @@ def record_hash(
 
 
 def content_hash(r: AuditRecord) -> str:
-    """The hash ``r``'s fields give now (equal to ``r.hash`` unless it was edited)."""
+    """The hash ``r``'s fields give now (equal to ``r.hash`` unless it was edited; empty when
+    an edit left fields no record can hold, such as a number too large to encode)."""
+    try:
+        return _content_hash(r)
+    except (TypeError, ValueError):  # orjson's encode error is a TypeError
+        return ""
+
+
+def _content_hash(r: AuditRecord) -> str:
     return record_hash(
         seq=r.seq,
         time=r.time,

@@ -13,11 +13,12 @@ that carries a credential (``Bearer ...``, ``Basic ...``).
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 import time as _time
 from typing import Any
+
+import orjson
 
 from usina.audit.entities import AuditEvent, Decision
 from usina.errors import InvalidInput
@@ -142,7 +143,7 @@ def _check_scalar(value: Any, where: str) -> None:
 
 def check_details(details: Any) -> dict[str, Any]:
     """The details of a record, checked against the rule in this module's docstring."""
-    if details is None:
+    if details is None or (isinstance(details, dict) and not details):
         return {}
     if not isinstance(details, dict):
         raise InvalidInput("details must be an object of key: value", field="details")
@@ -177,10 +178,10 @@ def check_details(details: Any) -> dict[str, Any]:
 
 
 def canonical_json(value: Any) -> bytes:
-    """JSON with sorted keys, no spaces, UTF-8: one byte string per value."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    """JSON with sorted keys, no spaces, UTF-8, numbers in their shortest round-trip form: one
+    byte string per value (the same bytes as Python's ``json.dumps(value, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` for what a record may hold)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def check_event(event: AuditEvent) -> AuditEvent:

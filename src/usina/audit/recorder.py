@@ -106,6 +106,7 @@ class AuditRecorder:
         self._wakeup = threading.Condition(self._lock)  # the writer waits for work
         self._room = threading.Condition(self._lock)  # callers wait for room
         self._idle = threading.Condition(self._lock)  # flush() waits for an empty queue
+        self._stop = threading.Condition(self._lock)  # a retry's backoff, cut short by close()
         self._in_flight = 0
         self._flush_now = False
         self._closing = False
@@ -195,7 +196,7 @@ class AuditRecorder:
             left = len(self._queue)
             self._queue.clear()
             self._room.notify_all()
-            self._wakeup.notify()
+            self._stop.notify_all()
             if left:
                 self._lose(left, "stopped", force_log=True)
 
@@ -268,7 +269,9 @@ class AuditRecorder:
                         self._lose(len(batch), "stopped", force_log=True)
                         return
                     backoff = min(max(backoff * 2, 0.05), self.retry_max)
-                    self._wakeup.wait(backoff)
+                    # Not on _wakeup: callers notify it on every event once a batch waits,
+                    # which would retry a failing database at the request rate.
+                    self._stop.wait(backoff)
                 continue
             with self._lock:
                 self.written += len(batch)

@@ -104,19 +104,20 @@ class SqlAuditStore:
         if not checked:
             return []
 
-        def tx(conn: Connection) -> builtins.list[dict[str, Any]]:
+        def tx(conn: Connection) -> builtins.list[AuditRecord]:
             seq, prev = self._lock_head(conn)
-            rows = []
+            records, rows = [], []
             for e in checked:
                 seq += 1
                 assert e.time is not None  # check_event fills it in
+                decision = Decision(e.decision)
                 fields: dict[str, Any] = {
                     "seq": seq,
                     "time": e.time,
                     "actor": e.actor,
                     "action": e.action,
                     "resource": e.resource,
-                    "decision": str(e.decision),
+                    "decision": decision.value,
                     "status": e.status,
                     "request_id": e.request_id,
                     "client": e.client,
@@ -124,18 +125,19 @@ class SqlAuditStore:
                     "prev_hash": prev,
                 }
                 prev = record_hash(**fields)
-                rows.append({**fields, "hash": prev})
-            stored = [{**r, "details": canonical_json(r["details"]).decode()} for r in rows]
-            conn.execute(t.audit_records.insert(), stored)
+                records.append(AuditRecord(**{**fields, "decision": decision, "hash": prev}))
+                fields["details"] = canonical_json(e.details).decode() if e.details else "{}"
+                fields["hash"] = prev
+                rows.append(fields)
+            conn.execute(t.audit_records.insert(), rows)
             conn.execute(
                 t.audit_head.update()
                 .where(t.audit_head.c.id == _HEAD_ID)
                 .values(seq=seq, hash=prev)
             )
-            return rows
+            return records
 
-        rows = self.db.write(tx)
-        return [AuditRecord(**{**r, "decision": Decision(r["decision"])}) for r in rows]
+        return self.db.write(tx)
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
         query = (
