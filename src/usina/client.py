@@ -25,6 +25,7 @@ from usina.stores import HTTP, Installation, kind_of
 from usina.tracking import ActiveRun, Run, TrackingStore
 
 if TYPE_CHECKING:
+    from usina.audit import AuditReader
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -39,8 +40,8 @@ class Lineage:
 
 
 class Client:
-    """Tracking, the registry, pipelines, schedules, endpoints and artifacts: on a database and
-    an artifact store, or on a server.
+    """Tracking, the registry, pipelines, schedules, endpoints, the audit log and artifacts: on a
+    database and an artifact store, or on a server.
 
     ``Client(db_url, artifacts)`` works on the metadata database and artifact store directly;
     ``Client("http://host:port")`` does the same through a usina server. Every method behaves
@@ -122,6 +123,13 @@ class Client:
     def schedules(self) -> SchedulerStore:
         """Schedules and the scheduler's lease (``usina.pipelines.SchedulerStore``)."""
         found: SchedulerStore = self.installation.store("schedules")
+        return found
+
+    @property
+    def audit(self) -> AuditReader:
+        """The audit log (``usina.audit.AuditReader``): list and verify. On the database it is
+        a ``SqlAuditStore``, which also appends; through a server it is read-only."""
+        found: AuditReader = self.installation.store("audit")
         return found
 
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         description="Seconds without a heartbeat after which a running run is marked failed.",
+    )
+
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Secret (16 characters or more) that signs and checks audit log checkpoints "
+        "(`usina audit checkpoint`, `usina audit verify --checkpoint`).",
     )
 
     allowed_hosts: str = Field(

@@ -33,6 +33,8 @@ STORES: dict[str, tuple[str, str]] = {
     "endpoints": ("serving.endpoints:SqlEndpointStore", "serving.http:HttpEndpointStore"),
     "pipelines": ("pipelines.sql:SqlPipelineStore", "pipelines.http:HttpPipelineStore"),
     "schedules": ("pipelines.sql_schedules:SqlScheduleStore", "pipelines.http:HttpScheduleStore"),
+    # Through a server the audit log is read-only: the server alone appends.
+    "audit": ("audit.sql:SqlAuditStore", "audit.http:HttpAuditStore"),
 }
 
 # URL scheme: which column of STORES serves it.

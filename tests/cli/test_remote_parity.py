@@ -1,4 +1,4 @@
-"""Every command of the tracking, models, endpoints and logs families answers the same with
+"""Every command of the tracking, models, endpoints, logs and audit families answers the same with
 ``USINA_URL`` set as on the database directly.
 
 A real ``usina server`` (a subprocess on a free loopback port) serves the database; each row of
@@ -34,6 +34,7 @@ import pytest
 from resources.processes import StartedProcesses
 from resources.servers import free_port, wait_until_serving
 from usina.artifacts import put_bytes
+from usina.audit import AuditEvent
 from usina.client import Client
 from usina.registry import Column, Signature
 
@@ -91,6 +92,12 @@ COMMANDS: list[Row] = [
     # logs
     row("logs", "query", "select count(*) as n from requests", "--json"),
     row("logs", "query", "select nothing from nowhere", fails=True),
+    # audit (one log, written by the fixture: both sides read the same records)
+    row("audit", "list", "--json"),
+    row("audit", "list", "--actor", "parity", "--decision", "deny", "--json"),
+    row("audit", "list", "--resource", "models/*", "--since", "2023-11-14", "--json"),
+    row("audit", "list", "--decision", "maybe", fails=True),
+    row("audit", "verify", "--json"),
 ]
 
 
@@ -124,6 +131,11 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
                 metrics={"auc": 0.9},
                 run_id=run.id,
             )
+    client.audit.append(  # type: ignore[attr-defined]
+        AuditEvent("parity", "usina.models.deploy", f"models/m-{side}", decision, status)
+        for side in ("d", "r")
+        for decision, status in (("allow", 200), ("deny", 403))
+    )
     client.close()
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from usina.artifacts.http import HttpArtifactStore
+from usina.audit import SqlAuditStore
+from usina.store import Database
 from usina.testing import (
     check_artifact_store,
+    check_audit_store,
     check_endpoint_store,
     check_model_round_trip,
     check_pipeline_store,
@@ -44,6 +47,18 @@ def test_schedule_store_conformance(make_client) -> None:  # type: ignore[no-unt
 
 def test_endpoint_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
     check_endpoint_store(make_client)
+
+
+def test_audit_store_conformance(make_client, request: pytest.FixtureRequest, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    if "remote_factory" not in request.fixturenames:
+        check_audit_store(make_client)
+        return
+    # Through a server the log is read-only; records go in on the server's database.
+    db = Database(db_url)
+    try:
+        check_audit_store(make_client, lambda: SqlAuditStore(db))
+    finally:
+        db.dispose()
 
 
 def test_model_round_trip(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import typer
 
 from usina import __version__
 from usina.cli import (
+    audit,
     context,
     endpoints,
     experiments,
@@ -43,6 +44,7 @@ app.command("server")(server.server)
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
+audit.register(app)
 
 
 def _version(value: bool) -> None:

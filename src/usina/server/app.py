@@ -22,6 +22,7 @@ from usina import __version__
 from usina.artifacts import open_artifact_store
 from usina.server import (
     artifacts,
+    audit,
     endpoints,
     errors,
     observability,
@@ -133,7 +134,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.backends = backends
     errors.install(app)
-    for module in (tracking, registry, endpoints, artifacts, pipelines, schedules):
+    for module in (tracking, registry, endpoints, artifacts, pipelines, schedules, audit):
         app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0003"
+HEAD = "0003_audit"
 
 metadata = sa.MetaData()
 
@@ -246,4 +246,39 @@ endpoint_deployments = sa.Table(
     sa.Column("endpoint_id", _id, sa.ForeignKey("endpoints.id"), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("traffic", sa.Integer, nullable=False),
+)
+
+# -- audit (migration 0003_audit) ---------------------------------------------------------
+
+# Append-only: the audit store inserts rows and never updates or deletes one. Each row holds
+# the hash of the one before it (``prev_hash``) and its own (``hash``), see usina/audit/chain.py.
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time", sa.Double, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(128), nullable=False),
+    sa.Column("resource", sa.String(512), nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("client", sa.String(128), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Index("ix_audit_records_actor", "actor", "seq"),
+    sa.Index("ix_audit_records_resource", "resource", "seq"),
+    sa.Index("ix_audit_records_action", "action", "seq"),
+    sa.Index("ix_audit_records_time", "time"),
+)
+
+# One row (id 1): the last record's seq and hash. Appends lock it (FOR UPDATE on PostgreSQL;
+# SQLite's BEGIN IMMEDIATE serialises writers anyway), so the chain stays linear.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
