@@ -154,11 +154,9 @@ def start_bare(model: Any, workdir: Path, fast: bool, http: str) -> Target:
     return Target("bare+fast" if fast else "bare", url, body, process)
 
 
-def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) -> list[Target]:
-    """``usina serve`` processes, one worker each, on one database: ``bench`` logs every
-    request and ``bench-nolog`` none, so the log's price is measured in one process; a second
-    process has the fast predictor off; with ``other_http``, a third is the first with the
-    other HTTP parser."""
+def prepare_usina(model: Any, workdir: Path) -> Path:
+    """A usina home under ``workdir`` with ``model`` registered and two endpoints on it:
+    ``bench`` logs every request and ``bench-nolog`` none."""
     import pandas as pd
 
     from usina.client import Client
@@ -172,6 +170,23 @@ def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) ->
     store.create("bench", "models:/bench/1", sample_rate=1.0)
     store.create("bench-nolog", "models:/bench/1", sample_rate=0.0)
     client.close()
+    return home
+
+
+def usina_env(home: Path) -> dict[str, str]:
+    """The settings a ``usina serve`` over ``home`` needs."""
+    return {
+        "USINA_DB_URL": f"sqlite:///{home / 'usina.db'}",
+        "USINA_ARTIFACTS": str(home / "artifacts"),
+    }
+
+
+def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) -> list[Target]:
+    """``usina serve`` processes, one worker each, on one database: ``bench`` logs every
+    request and ``bench-nolog`` none, so the log's price is measured in one process; a second
+    process has the fast predictor off; with ``other_http``, a third is the first with the
+    other HTTP parser."""
+    home = prepare_usina(model, workdir)
     body = json.dumps({"instances": [ROW]}).encode()
     usina = shutil.which("usina", path=str(Path(sys.executable).parent)) or "usina"
     targets = []
@@ -182,8 +197,7 @@ def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) ->
         port = free_port()
         env = {
             **os.environ,
-            "USINA_DB_URL": f"sqlite:///{home / 'usina.db'}",
-            "USINA_ARTIFACTS": str(home / "artifacts"),
+            **usina_env(home),
             "USINA_SERVE_PORT": str(port),
             "USINA_SERVE_WORKERS": "1",
             "USINA_SERVE_FAST_PREDICT": fast,
