@@ -33,6 +33,7 @@ STORES: dict[str, tuple[str, str]] = {
     "endpoints": ("serving.endpoints:SqlEndpointStore", "serving.http:HttpEndpointStore"),
     "pipelines": ("pipelines.sql:SqlPipelineStore", "pipelines.http:HttpPipelineStore"),
     "schedules": ("pipelines.sql_schedules:SqlScheduleStore", "pipelines.http:HttpScheduleStore"),
+    "identity": ("identity.sql:SqlIdentityStore", "identity.http:HttpIdentityStore"),
 }
 
 # URL scheme: which column of STORES serves it.
