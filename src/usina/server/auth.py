@@ -42,9 +42,18 @@ def caller(request: Request, authorization: Annotated[str | None, AUTHORIZATION]
 
 
 def route_key(request: Request) -> tuple[str, str]:
-    """(method, path template) of the route that matched ``request``."""
+    """(method, path template) of the route that matched ``request``; a ``HEAD`` a route
+    answers because it answers ``GET`` is checked as that ``GET``."""
     route = request.scope.get("route")
-    return request.method, str(getattr(route, "path", request.url.path))
+    return declared(request.method, str(getattr(route, "path", request.url.path)))
+
+
+def declared(method: str, path: str) -> tuple[str, str]:
+    """The key ``method path`` is declared under in the permission tables."""
+    key = (method, path)
+    if method == "HEAD" and key not in ROUTES and key not in PUBLIC:
+        return "GET", path
+    return key
 
 
 def authorize(
@@ -77,4 +86,11 @@ def require_admin_unless_own(who: Caller, principal: str, permission: str) -> No
         )
 
 
-__all__ = ["REFUSED", "authorize", "caller", "require_admin_unless_own", "route_key"]
+__all__ = [
+    "REFUSED",
+    "authorize",
+    "caller",
+    "declared",
+    "require_admin_unless_own",
+    "route_key",
+]
