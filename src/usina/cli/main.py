@@ -10,12 +10,15 @@ import typer
 
 from usina import __version__
 from usina.cli import (
+    access,
+    auth,
     context,
     endpoints,
     experiments,
     logs,
     models,
     pipelines,
+    principals,
     runs,
     schedules,
     serve,
@@ -43,6 +46,14 @@ app.command("server")(server.server)
 app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
+app.add_typer(principals.users, name="users")
+app.add_typer(principals.groups, name="groups")
+app.add_typer(principals.service_accounts, name="service-accounts")
+app.add_typer(access.roles, name="roles")
+app.add_typer(access.bindings, name="bindings")
+app.add_typer(access.tokens, name="tokens")
+app.add_typer(auth.auth, name="auth")
+app.add_typer(auth.admin, name="admin")
 
 
 def _version(value: bool) -> None:
