@@ -1,4 +1,5 @@
-"""Identity tests share the server fixtures of ``tests/server`` (a live server per test) and
+"""Identity tests share the server fixtures of ``tests/server`` (a live server per test,
+``usina server`` subprocesses) and
 add an admin token for it, made on its database as ``usina admin create`` would."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from usina.store import Database
 # The live server of tests/server, made available here.
 serve_app = server_fixtures.serve_app
 live_server = server_fixtures.live_server
+start_server = server_fixtures.start_server
 
 
 @pytest.fixture
