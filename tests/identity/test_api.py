@@ -110,6 +110,8 @@ def test_a_scoped_token_cannot_widen_itself(api: httpx.Client, admin: dict[str, 
     error(api.post("/tokens", json=wider, headers=scoped), 403, "permission_denied")
     child = api.post("/tokens", json={"expires_in": 600}, headers=scoped).json()
     assert child["token"]["scope"] == ["usina.models.read"], "inherits the scope"
+    change = {"password": PASSWORD + " new"}
+    error(api.put("/users/ida/password", json=change, headers=scoped), 403, "permission_denied")
 
 
 @on_sqlite

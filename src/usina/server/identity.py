@@ -150,6 +150,11 @@ def set_password(request: Request, name: str, body: i.PasswordIn, caller: Author
     """Replace a user's password: one's own, or anyone's with usina.identity.admin."""
     who = _who(caller)
     require_admin_unless_own(who, f"{USER}:{name}", "usina.identity.admin")
+    if who.scope is not None and not who.allows("usina.identity.admin"):
+        # A new password gives a full login: a token narrowed to less must not lead to one.
+        raise PermissionDenied(
+            "a scoped token cannot change a password; log in without --scope to change it"
+        )
     identity(request, who.name).set_password(name, body.password)
     return Response(status_code=204)
 
