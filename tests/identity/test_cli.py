@@ -123,3 +123,25 @@ def test_tokens_on_the_database_need_for(tmp_path: Path) -> None:
         )
     )
     assert issued["secret"].startswith("usina_")  # type: ignore[index]
+
+
+def test_bootstrap_makes_the_first_admin_once(tmp_path: Path, serve_app) -> None:  # type: ignore[no-untyped-def]
+    from usina.server import ServerConfig, create_app
+
+    bootstrap = "s" * 40
+    config = ServerConfig(
+        db_url=f"sqlite:///{tmp_path / 'usina.db'}",
+        artifacts=str(tmp_path / "artifacts"),
+        bootstrap_token=bootstrap,
+    )
+    remote = {"USINA_URL": serve_app(create_app(config)), "USINA_CONFIG_DIR": str(tmp_path / "c")}
+    made = ok(
+        usina(remote, "auth", "bootstrap", "ana", "--json", stdin=f"{bootstrap}\n{PASSWORD}\n")
+    )
+    assert made["principal"] == "user:ana"  # type: ignore[index]
+    me = ok(usina(remote, "auth", "whoami", "--json"))
+    assert "usina.identity.admin" in me["permissions"]  # type: ignore[index]
+    fails(
+        usina(remote, "auth", "bootstrap", "bo", stdin=f"{bootstrap}\n{PASSWORD}\n"),
+        "already exchanged",
+    )
