@@ -26,6 +26,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 
 if TYPE_CHECKING:
     from usina.audit import AuditReader
+    from usina.identity import IdentityStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -44,7 +45,8 @@ class Client:
     database and an artifact store, or on a server.
 
     ``Client(db_url, artifacts)`` works on the metadata database and artifact store directly;
-    ``Client("http://host:port")`` does the same through a usina server. Every method behaves
+    ``Client("http://host:port")`` does the same through a usina server, sending ``token``
+    (from ``usina auth login`` or ``usina tokens create``) as its bearer token. Every method behaves
     the same either way: each resource's store is chosen from ``usina.stores.STORES``.
 
     Example:
@@ -62,6 +64,7 @@ class Client:
         *,
         actor: str = "local",
         heartbeat_timeout: float = 60.0,
+        token: str | None = None,
     ) -> None:
         self.actor = actor
         kind = kind_of(target)
@@ -77,7 +80,7 @@ class Client:
             from usina.artifacts.http import HttpArtifactStore
 
             # One connection for every store of the client, the artifact store's included.
-            self.server = ServerConnection(target, actor=actor)
+            self.server = ServerConnection(target, actor=actor, token=token)
             artifacts = HttpArtifactStore(self.server)
         elif artifacts is None:
             raise InvalidInput(
@@ -132,12 +135,22 @@ class Client:
         found: AuditReader = self.installation.store("audit")
         return found
 
+    @property
+    def identity(self) -> IdentityStore:
+        """Users, groups, service accounts, roles, bindings and tokens
+        (``usina.identity.IdentityStore``)."""
+        found: IdentityStore = self.installation.store("identity")
+        return found
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
         """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
         if settings.url:
             return cls(
-                settings.url, actor=settings.actor, heartbeat_timeout=settings.heartbeat_timeout
+                settings.url,
+                actor=settings.actor,
+                heartbeat_timeout=settings.heartbeat_timeout,
+                token=settings.token,
             )
         return cls(
             settings.resolved_db_url(),

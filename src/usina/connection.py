@@ -58,7 +58,14 @@ class ServerConnection:
         []
     """
 
-    def __init__(self, url: str, *, actor: str = "local", timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        actor: str = "local",
+        timeout: float = 60.0,
+        token: str | None = None,
+    ) -> None:
         if not _URL.fullmatch(url or ""):
             raise InvalidInput(
                 f"{url!r} is not a server URL; use http://HOST:PORT (or https://)", field="url"
@@ -66,6 +73,7 @@ class ServerConnection:
         self.url = url.rstrip("/")
         self.actor = actor
         self.timeout = timeout
+        self.token = token
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -84,9 +92,12 @@ class ServerConnection:
             if self._http is None:
                 import httpx
 
+                headers = {ACTOR_HEADER: self.actor, "User-Agent": f"usina/{_version()}"}
+                if self.token:
+                    headers["Authorization"] = f"Bearer {self.token}"
                 self._http = httpx.Client(
                     base_url=self.url + API_PREFIX,
-                    headers={ACTOR_HEADER: self.actor, "User-Agent": f"usina/{_version()}"},
+                    headers=headers,
                     timeout=httpx.Timeout(self.timeout, connect=10.0),
                     transport=httpx.HTTPTransport(retries=3),
                 )

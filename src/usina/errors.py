@@ -15,6 +15,9 @@ command line prints the message on one line and exits with status 2.
      ├── MissingDependency       an optional extra is needed (the message names the pip command)
      ├── StoreUnavailable        the metadata database cannot be reached or kept failing
      ├── EndpointUnavailable     an endpoint exists but none of its versions could be loaded
+     ├── Unauthenticated         no valid credentials: a wrong password, a bad or expired token
+     │    └── TooManyAttempts    logins for that name are locked for a while after failures
+     ├── PermissionDenied        the caller's roles do not allow the action
      └── ServerError             a usina server failed without saying why (a bug)
 
     InvalidInput also has PayloadTooLarge: a request body over the server's limit.
@@ -120,6 +123,25 @@ class EndpointUnavailable(UsinaError):
     code = "endpoint_unavailable"
 
 
+class Unauthenticated(UsinaError):
+    """The caller gave no valid credentials (a wrong password, an unknown, expired, revoked or
+    malformed token). The message never says which, so it tells an attacker nothing."""
+
+    code = "unauthenticated"
+
+
+class TooManyAttempts(Unauthenticated):
+    """Logins for this name failed too often; they are refused until the lockout ends."""
+
+    code = "too_many_attempts"
+
+
+class PermissionDenied(UsinaError):
+    """The caller is known, but no role bound to them allows the action."""
+
+    code = "permission_denied"
+
+
 class ServerError(UsinaError):
     """The server failed in a way it could not explain (a bug: please report it)."""
 
@@ -138,6 +160,9 @@ HTTP_STATUS: tuple[tuple[type[UsinaError], int], ...] = (
     (MissingDependency, 501),
     (StoreUnavailable, 503),
     (EndpointUnavailable, 503),
+    (TooManyAttempts, 429),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
 )
 
 

@@ -37,6 +37,32 @@ class Settings(BaseSettings):
         description="A usina server (http://host:port) to work through instead of the database.",
     )
     actor: str = Field(default="local", description="Name recorded on every write.")
+    token: str | None = Field(
+        default=None,
+        repr=False,
+        description="A token (from `usina auth login` or `usina tokens create`) that clients "
+        "and the command line send to a usina server; overrides the one `usina auth login` "
+        "saved.",
+    )
+    config_dir: Path | None = Field(
+        default=None,
+        description="Where `usina auth login` keeps tokens (mode 0600); "
+        "$XDG_CONFIG_HOME/usina or ~/.config/usina by default.",
+    )
+    token_max_days: float = Field(
+        default=90.0,
+        gt=0,
+        le=3650,
+        description="Server: the longest lifetime a token may be given, in days; every token "
+        "expires.",
+    )
+    bootstrap_token: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=32,
+        description="Server: a one-time secret (32+ characters) exchangeable once, at "
+        "POST /api/v1/auth/bootstrap or `usina auth bootstrap`, for the first admin's token.",
+    )
     heartbeat_timeout: float = Field(
         default=60.0,
         gt=0,
@@ -146,6 +172,16 @@ class Settings(BaseSettings):
         if self.db_url:
             return self.db_url
         return f"sqlite:///{self.home.expanduser().absolute() / 'usina.db'}"
+
+    def resolved_config_dir(self) -> Path:
+        """Where saved logins live: ``USINA_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/usina``,
+        else ``~/.config/usina``."""
+        import os
+
+        if self.config_dir is not None:
+            return self.config_dir.expanduser()
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(base) / "usina"
 
     def resolved_artifacts(self) -> str:
         """The artifact store URI, defaulting to ``artifacts/`` in the home."""

@@ -35,6 +35,7 @@ STORES: dict[str, tuple[str, str]] = {
     "schedules": ("pipelines.sql_schedules:SqlScheduleStore", "pipelines.http:HttpScheduleStore"),
     # Through a server the audit log is read-only: the server alone appends.
     "audit": ("audit.sql:SqlAuditStore", "audit.http:HttpAuditStore"),
+    "identity": ("identity.sql:SqlIdentityStore", "identity.http:HttpIdentityStore"),
 }
 
 # URL scheme: which column of STORES serves it.

@@ -98,6 +98,31 @@ COMMANDS: list[Row] = [
     row("audit", "list", "--resource", "models/*", "--since", "2023-11-14", "--json"),
     row("audit", "list", "--decision", "maybe", fails=True),
     row("audit", "verify", "--json"),
+    # identity (through the server as the admin service account "parity", by USINA_TOKEN)
+    row("service-accounts", "create", "sa-{s}", "--description", "scores", "--json"),
+    row("service-accounts", "create", "sa-{s}", fails=True),
+    row("service-accounts", "list", "--json"),
+    row("service-accounts", "show", "sa-{s}", "--json"),
+    row("groups", "create", "g-{s}", "--member", "service-account:sa-{s}", "--json"),
+    row("groups", "create", "g-{s}", "--member", "group:g-{s}", fails=True),
+    row("groups", "remove", "g-{s}", "service-account:sa-{s}", "--json"),
+    row("groups", "add", "g-{s}", "service-account:sa-{s}", "--json"),
+    row("groups", "list", "--json"),
+    row("groups", "show", "g-{s}", "--json"),
+    row("users", "show", "ghost-{s}", fails=True),
+    row("roles", "create", "role-{s}", "-p", "usina.models.read", "--json"),
+    row("roles", "create", "role-{s}", "-p", "usina.models.fly", fails=True),
+    row("roles", "show", "role-{s}", "--json"),
+    row("roles", "list", "--json"),
+    row("roles", "permissions", "--json"),
+    row("bindings", "create", "sa-{s}", "viewer", fails=True),
+    row("bindings", "create", "service-account:sa-{s}", "viewer", "-r", "planets/x", fails=True),
+    row("tokens", "create", "--for", "group:g-{s}", "--expires", "1d", fails=True),
+    row("tokens", "create", "--for", "service-account:sa-{s}", "--expires", "91d", fails=True),
+    row("roles", "delete", "role-{s}", "--json"),
+    row("groups", "delete", "g-{s}", "--json"),
+    row("service-accounts", "delete", "sa-{s}", "--json"),
+    row("service-accounts", "show", "sa-{s}", fails=True),
 ]
 
 
@@ -136,6 +161,10 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
         for side in ("d", "r")
         for decision, status in (("allow", 200), ("deny", 403))
     )
+    # The remote side acts as the admin service account "parity", the direct side's actor.
+    client.identity.create_principal("service-account", "parity")
+    client.identity.bind("service-account:parity", "admin")
+    token = client.identity.issue_token("service-account:parity", 3600).secret
     client.close()
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
@@ -156,7 +185,7 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
         )
     url = f"http://127.0.0.1:{port}"
     wait_until_serving(url, server, log_path, 90, "/readyz")
-    return Installation(base | stores, base | {"USINA_URL": url}, runs)
+    return Installation(base | stores, base | {"USINA_URL": url, "USINA_TOKEN": token}, runs)
 
 
 def _normalise(value: Any, runs: dict[str, str]) -> Any:
@@ -167,7 +196,7 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
     if isinstance(value, str):
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
-        return re.sub(r"\b(exp|m|e|ghost|run)-[dr]\b", r"\1-*", value)
+        return re.sub(r"\b(exp|m|e|ghost|run|sa|g|role)-[dr]\b", r"\1-*", value)
     return value
 
 

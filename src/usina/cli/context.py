@@ -28,7 +28,8 @@ def remote_url() -> str | None:
 
 
 def client() -> Client:
-    """The client for ``USINA_*`` settings, built once per command."""
+    """The client for ``USINA_*`` settings, built once per command. Through a server it sends
+    ``USINA_TOKEN``, or else the token ``usina auth login`` saved for that server."""
     global _client
     if _client is None:
         from usina.client import Client
@@ -37,5 +38,10 @@ def client() -> Client:
         settings = Settings()
         if _url:
             settings = settings.model_copy(update={"url": _url})
+        if settings.url and not settings.token:
+            from usina.cli import credentials
+
+            saved = credentials.load(settings.resolved_config_dir(), settings.url)
+            settings = settings.model_copy(update={"token": saved})
         _client = Client.from_settings(settings)
     return _client

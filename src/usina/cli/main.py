@@ -10,13 +10,16 @@ import typer
 
 from usina import __version__
 from usina.cli import (
+    access,
     audit,
+    auth,
     context,
     endpoints,
     experiments,
     logs,
     models,
     pipelines,
+    principals,
     runs,
     schedules,
     serve,
@@ -45,6 +48,14 @@ app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
 audit.register(app)
+app.add_typer(principals.users, name="users")
+app.add_typer(principals.groups, name="groups")
+app.add_typer(principals.service_accounts, name="service-accounts")
+app.add_typer(access.roles, name="roles")
+app.add_typer(access.bindings, name="bindings")
+app.add_typer(access.tokens, name="tokens")
+app.add_typer(auth.auth, name="auth")
+app.add_typer(auth.admin, name="admin")
 
 
 def _version(value: bool) -> None:

@@ -20,11 +20,14 @@ from starlette.middleware.cors import CORSMiddleware
 
 from usina import __version__
 from usina.artifacts import open_artifact_store
+from usina.identity import TokenVerifier
+from usina.identity.credentials import secret_hash
 from usina.server import (
     artifacts,
     audit,
     endpoints,
     errors,
+    identity,
     observability,
     pipelines,
     registry,
@@ -64,6 +67,8 @@ class ServerConfig:
     max_upload_bytes: int = 50 * 2**30
     heartbeat_timeout: float = 60.0
     serving: ServingConfig | None = field(default_factory=_default_serving)
+    token_max_days: float = 90.0
+    bootstrap_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -82,6 +87,8 @@ class ServerConfig:
             max_upload_bytes=settings.max_upload_bytes,
             heartbeat_timeout=settings.heartbeat_timeout,
             serving=_serving_config(settings) if settings.server_serving else None,
+            token_max_days=settings.token_max_days,
+            bootstrap_token=settings.bootstrap_token,
         )
 
 
@@ -133,8 +140,24 @@ def create_app(config: ServerConfig) -> FastAPI:
         },
     )
     app.state.backends = backends
+    # Tokens are checked against the database at most once a second per token (the cache's
+    # bound on how long a revoked token keeps working), never once per request.
+    app.state.verifier = TokenVerifier(db)
+    app.state.token_max_days = config.token_max_days
+    app.state.bootstrap_hash = (
+        secret_hash(config.bootstrap_token) if config.bootstrap_token else None
+    )
     errors.install(app)
-    for module in (tracking, registry, endpoints, artifacts, pipelines, schedules, audit):
+    for module in (
+        tracking,
+        registry,
+        endpoints,
+        artifacts,
+        pipelines,
+        schedules,
+        audit,
+        identity,
+    ):
         app.include_router(module.router)
     app.include_router(observability.router)
     _mount_docs(app)
@@ -150,7 +173,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             CORSMiddleware,
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["content-type", "x-usina-actor"],
+            allow_headers=["content-type", "x-usina-actor", "authorization"],
         )
     app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)
     app.add_middleware(HostGuard, allowed=list(config.allowed_hosts))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0003_audit"
+HEAD = "0005"
 
 metadata = sa.MetaData()
 
@@ -248,7 +248,7 @@ endpoint_deployments = sa.Table(
     sa.Column("traffic", sa.Integer, nullable=False),
 )
 
-# -- audit (migration 0003_audit) ---------------------------------------------------------
+# -- audit (migration 0004) -------------------------------------------------------------
 
 # Append-only: the audit store inserts rows and never updates or deletes one. Each row holds
 # the hash of the one before it (``prev_hash``) and its own (``hash``), see usina/audit/chain.py.
@@ -281,4 +281,89 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# -- identity (migration 0005) ------------------------------------------------------------
+
+# Users, groups and service accounts in one table: a principal is ``kind:name``. Only users
+# have a password hash (argon2); service accounts hold tokens only.
+principals = sa.Table(
+    "principals",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("password_hash", sa.String(256)),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("kind", "name", name="uq_principals_kind_name"),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", _id, sa.ForeignKey("principals.id"), primary_key=True),
+    sa.Column("member_id", _id, sa.ForeignKey("principals.id"), primary_key=True),
+    sa.Index("ix_group_members_member", "member_id"),
+)
+
+# Custom roles; the predefined ones are data in usina.identity.permissions.
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("permissions", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+)
+
+role_bindings = sa.Table(
+    "role_bindings",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("principal_id", _id, sa.ForeignKey("principals.id"), nullable=False),
+    sa.Column("role", sa.String(128), nullable=False),
+    sa.Column("resource", sa.String(512), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.UniqueConstraint("principal_id", "role", "resource", name="uq_role_bindings"),
+)
+
+# Tokens are kept only as the SHA-256 of their secret; ``id`` is the public handle.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("principal_id", _id, sa.ForeignKey("principals.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False, server_default=""),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double),
+    sa.Column("last_used_at", sa.Double),
+    sa.Index("ix_tokens_principal", "principal_id"),
+)
+
+# Failed logins by login name (existing or not, so answers do not tell which names exist);
+# kept in the database so every worker sees a lockout.
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", sa.Double, nullable=False),
+    sa.Column("locked_until", sa.Double),
+)
+
+# One row per bootstrap token ever exchanged (its SHA-256), so each is used once.
+bootstrap_uses = sa.Table(
+    "bootstrap_uses",
+    metadata,
+    sa.Column("secret_hash", sa.String(64), primary_key=True),
+    sa.Column("used_at", sa.Double, nullable=False),
+    sa.Column("user_name", sa.String(128), nullable=False),
 )

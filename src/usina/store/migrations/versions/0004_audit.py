@@ -1,14 +1,14 @@
 """Audit: the hash-chained, append-only audit log (one row per record) and its head (the last
 record's seq and hash, locked by every append). Independent of every other table.
 
-Revision ID: 0003_audit
+Revision ID: 0004
 Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_audit"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
