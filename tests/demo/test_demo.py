@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import httpx
+
+from resources.servers import ThreadServer
+from usina.client import Client
 from usina.demo.story import MODEL, run_demo
 from usina.pipelines.lineage import model_lineage
 
@@ -45,3 +52,67 @@ def test_a_second_demo_reuses_the_cached_pipeline(sqlite_url, client_factory) ->
     assert again.run is not None
     assert {s.status.value for s in again.run.steps} == {"cached"}
     assert len(client.registry.list_versions(MODEL)) == 2
+
+
+def test_the_demo_runs_through_a_server(tmp_path: Path) -> None:
+    """With ``USINA_URL`` set the demo records everything through the REST API."""
+    from usina.server import ServerConfig, create_app
+
+    config = ServerConfig(
+        db_url=f"sqlite:///{tmp_path / 'usina.db'}", artifacts=str(tmp_path / "artifacts")
+    )
+    with ThreadServer(create_app(config)) as url:
+        client = Client(url)
+        story = run_demo(rows=2000, seed=7, client=client)
+        assert story.run is not None and story.run.ok
+        assert story.champion is not None
+        champion = client.get_version(f"models:/{MODEL}@champion")
+        assert champion.version == story.champion.version.version
+        assert client.pipelines.get_run(story.run.id).status == story.run.status
+        client.close()
+
+
+def test_demo_traffic_through_a_server_is_answered_by_its_inference_routes(
+    tmp_path: Path,
+) -> None:
+    """The serving chapter's traffic, with a server client: the server's own predict routes
+    answer it, follow the alias when it rolls back, and count it on their /metrics."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from usina.demo.traffic import roll_back_under_traffic
+    from usina.server import ServerConfig, create_app
+    from usina.serving import ServingConfig
+
+    config = ServerConfig(
+        db_url=f"sqlite:///{tmp_path / 'usina.db'}",
+        artifacts=str(tmp_path / "artifacts"),
+        serving=ServingConfig(poll_interval=0.1, log_flush_interval=0.2),
+    )
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = (x["a"] > 0).astype(int)
+    with ThreadServer(create_app(config)) as url:
+        client = Client(url)
+        for c in (0.1, 1.0):
+            client.register_model(LogisticRegression(C=c).fit(x, y), "m", input_example=x)
+        client.set_alias("m", "champion", 1)
+        client.set_alias("m", "champion", 2)
+        report = roll_back_under_traffic(
+            client, "m", x.head(20).to_dict(orient="records"), requests=400, threads=2
+        )
+        assert report.failed == 0
+        assert (report.rollback.from_version, report.rollback.to_version) == (2, 1)
+        assert set(report.answers_by_version) <= {1, 2}
+        assert sum(report.answers_by_version.values()) == 400
+        assert report.answers_by_version.get(1, 0) > 0  # the rollback reached the server
+        text = httpx.get(f"{url}/metrics").text
+        counted = re.findall(
+            r'^usina_requests_total\{endpoint="credit",protocol="vertex",status="200",'
+            r'version="\d+"\} (\S+)',
+            text,
+            re.M,
+        )
+        assert sum(float(n) for n in counted) == 400
+        client.close()

@@ -127,13 +127,15 @@ def chapter_promote(story: Story) -> None:
 
 def _applicants(story: Story, rows: int | None = None) -> Any:
     """Feature rows (without the label) from the pipeline's features step."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from usina.artifacts import blob_key
+    from usina.artifacts import read_bytes
 
     assert story.run is not None
-    with story.client.artifacts.open(blob_key(story.run.output("features").digest)) as f:
-        frame = pq.read_table(f).to_pandas().drop(columns=[LABEL])
+    # Whole, digest-checked bytes: Parquet seeks, and a blob read through a server is a stream.
+    data = read_bytes(story.client.artifacts, story.run.output("features").digest)
+    frame = pq.read_table(pa.BufferReader(data)).to_pandas().drop(columns=[LABEL])
     return frame if rows is None else frame.head(rows)
 
 
