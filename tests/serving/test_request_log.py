@@ -371,3 +371,27 @@ def test_a_failing_store_holds_at_most_max_buffered_rows_and_retries(
     said = [r.getMessage() for r in caplog.records]
     assert sum("writing to the store failed" in m for m in said) == 1, said
     assert sum("the store is writable again" in m for m in said) == 1, said
+
+
+def test_a_stop_does_not_wait_forever_on_a_writer_that_takes_no_rows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    store = open_artifact_store(str(tmp_path / "artifacts"))
+    log = RequestLog(store, flush_interval=0.05, out_of_process=True, stop_timeout=1.0)
+    log.start()
+    process = log._process
+    assert process is not None
+    process.send_signal(signal.SIGSTOP)  # alive, but reading nothing: the pipe fills up
+    for row in _rows(3000):  # far more than a pipe's buffer holds
+        log.append(row)
+    with caplog.at_level(logging.ERROR, logger="usina.serving"):
+        log.close()  # returns: the stuck writer is killed after stop_timeout
+    assert process.poll() is not None
+    assert "took no rows for 1 s while stopping" in caplog.text
+    crashed = log.dropped["writer_crash"]
+    assert crashed > 0
+    assert (log.logged, log.written + crashed) == (3000, 3000)
+    assert len(_ids_in(store)) == log.written

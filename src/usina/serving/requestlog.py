@@ -77,8 +77,10 @@ class RequestLog:
         retry_max: float = 30.0,
         out_of_process: bool = False,
         metrics: ServingMetrics | None = None,
+        stop_timeout: float = 30.0,
     ) -> None:
         self.store = store
+        self.stop_timeout = stop_timeout
         self.out_of_process = out_of_process
         self.flush_interval = flush_interval
         self.max_rows = max_rows
@@ -145,13 +147,24 @@ class RequestLog:
             self._thread.start()
 
     def close(self) -> None:
-        """Stop the writer and flush every queued row (a graceful stop loses nothing)."""
+        """Stop the writer and flush every queued row (a graceful stop loses nothing).
+
+        A writer process that takes no rows for ``stop_timeout`` seconds while they are handed
+        over (alive but stuck, say on a hung mount) is killed, so a stop never waits forever;
+        the rows it held count as ``writer_crash`` and the rest are written here.
+        """
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self.flush(pause=0.0)
+        watchdog = threading.Timer(self.stop_timeout, self._kill_stuck_writer)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            if self._thread is not None:
+                self._thread.join()
+                self._thread = None
+            self.flush(pause=0.0)
+        finally:
+            watchdog.cancel()
         with self._flush_lock:
             self._writer_gone(stopping=True)
             self.sink.close()
@@ -194,6 +207,16 @@ class RequestLog:
                 self.flush()
             except Exception:
                 log.exception("request log: a flush failed; the rows stay queued")
+
+    def _kill_stuck_writer(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            log.error(
+                "request log: the writer process took no rows for %g s while stopping; killing "
+                "it (the rows it held count as writer_crash, the rest are written here)",
+                self.stop_timeout,
+            )
+            process.kill()
 
     def _refuse(self, row: LogRow) -> None:
         with self._full_lock:
