@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,10 +41,16 @@ class Workers:
         self.parent.stdin.write(command + "\n")
         self.parent.stdin.flush()
 
-    def line(self, prefix: str) -> list[str]:
-        """The parent's or a worker's next line, which must start with ``prefix``."""
+    def line(self, prefix: str, timeout: float = 600) -> list[str]:
+        """The parent's or a worker's next line, which must start with ``prefix``; past the
+        timeout the parent's group is killed, which ends the read."""
         assert self.parent.stdout is not None
-        line = self.parent.stdout.readline()
+        watchdog = threading.Timer(timeout, os.killpg, (self.parent.pid, signal.SIGKILL))
+        watchdog.start()
+        try:
+            line = self.parent.stdout.readline()
+        finally:
+            watchdog.cancel()
         if not line.startswith(prefix):
             _, err = self.parent.communicate(timeout=60)
             raise AssertionError(f"expected {prefix!r}, got {line!r}; stderr: {err}")
