@@ -2,10 +2,13 @@
 ``USINA_URL`` set as on the database directly.
 
 A real ``usina server`` (a subprocess on a free loopback port) serves the database; each row of
-``COMMANDS`` runs as a ``usina`` subprocess twice in a row on that same database: once directly
-(``USINA_DB_URL``) on objects named ``...-d``, once through the server (``USINA_URL``) on
-objects named ``...-r``, and the two ``--json`` outputs (or, for an error, the exit status and
-message) must be equal once normalised. What is normalised, because it legitimately differs:
+``COMMANDS`` runs twice on that same database: once directly (``USINA_DB_URL``) on objects named
+``...-d``, once through the server (``USINA_URL``) on objects named ``...-r``, and the two
+``--json`` outputs (or, for an error, the exit status and message) must be equal once
+normalised. Each side's commands run in turn in one process of its own, the ``usina`` entry
+point called once per command (``resources/cli_session.py``), so the comparison does not pay a
+Python start and the imports for each of them. What is normalised, because it legitimately
+differs:
 
 - the ``-d``/``-r`` suffix of the objects each side works on, and the ids of their runs;
 - times (``created_at``, ``updated_at``, ``start_time``, ``end_time``, ``at``, ``timestamp``):
@@ -31,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from resources.cli_session import CliSession
 from resources.processes import StartedProcesses
 from resources.servers import free_port, wait_until_serving
 from usina.artifacts import put_bytes
@@ -200,28 +204,25 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
     return value
 
 
-def _run(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    usina = str(Path(sys.executable).parent / "usina")
-    return subprocess.run(
-        [usina, *args], env=env, capture_output=True, text=True, cwd=cwd, timeout=120
-    )
-
-
 @pytest.mark.slow
 def test_every_command_answers_the_same_through_the_server(
     installation: Installation, tmp_path: Path
 ) -> None:
     # The two sides of a row work on their own objects, so they run at the same time; the
     # next row starts when both are done.
-    with ThreadPoolExecutor(2) as pool:
+    with (
+        CliSession(installation.direct, tmp_path) as direct,
+        CliSession(installation.remote, tmp_path) as remote,
+        ThreadPoolExecutor(2) as pool,
+    ):
         for command in COMMANDS:
             sides = {}
-            for side, env in (("d", installation.direct), ("r", installation.remote)):
+            for side, session in (("d", direct), ("r", remote)):
                 args = tuple(
                     a.replace("{s}", side).replace("{run}", installation.runs[side])
                     for a in command.args
                 )
-                sides[side] = (args, pool.submit(_run, args, env, tmp_path))
+                sides[side] = (args, pool.submit(session.run, *args))
             answers = {}
             for side, (args, future) in sides.items():
                 done = future.result()

@@ -10,12 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from resources import pipelines as p
+from resources.cli_session import CliSession
 from resources.processes import StartedProcesses
 from resources.servers import free_port, wait_until_serving
 
@@ -55,35 +56,35 @@ def server_url(stores: dict[str, str], tmp_path: Path, processes: StartedProcess
     return url
 
 
-def _runner(env: dict[str, str], cwd: Path) -> Usina:
-    exe = Path(sys.executable).parent / "usina"
+def _runner(env: dict[str, str], cwd: Path) -> Iterator[Usina]:
+    """``usina`` commands with ``env``, run in turn by one process (``CliSession``): the entry
+    point called per command, without a Python start and the imports each time."""
+    with CliSession(env, cwd, timeout=300) as session:
 
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(exe), *args], capture_output=True, text=True, env=env, timeout=300, cwd=cwd
-        )
-        assert done.returncode == code, (args, done.stdout, done.stderr)
-        assert "Traceback" not in done.stderr, done.stderr
-        return done
+        def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+            done = session.run(*args)
+            assert done.returncode == code, (args, done.stdout, done.stderr)
+            assert "Traceback" not in done.stderr, done.stderr
+            return done
 
-    return run
+        yield run
 
 
 @pytest.fixture
-def remote(server_url: str, tmp_path: Path) -> Usina:
+def remote(server_url: str, tmp_path: Path) -> Iterator[Usina]:
     """Commands through the server: ``USINA_URL`` only, no database or artifact settings."""
     env = {**os.environ, "USINA_URL": server_url, "USINA_HOME": str(tmp_path / "laptop")}
     env.pop("USINA_DB_URL", None)
     env.pop("USINA_ARTIFACTS", None)
-    return _runner(env, tmp_path)
+    yield from _runner(env, tmp_path)
 
 
 @pytest.fixture
-def direct(stores: dict[str, str], tmp_path: Path) -> Usina:
+def direct(stores: dict[str, str], tmp_path: Path) -> Iterator[Usina]:
     """The same commands on the server's database and artifact store directly."""
     env = {**os.environ, **stores}
     env.pop("USINA_URL", None)
-    return _runner(env, tmp_path)
+    yield from _runner(env, tmp_path)
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> object:

@@ -8,11 +8,13 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from resources.processes import StartedProcesses
 from resources.waiting import wait_until
 from usina.artifacts import read_bytes
 from usina.tracking import Run, RunStatus
@@ -20,24 +22,66 @@ from usina.tracking import Run, RunStatus
 WORKER = str(Path(__file__).parents[1] / "resources" / "register_worker.py")
 
 
+class Workers:
+    """Worker processes forked by one ``register_worker.py`` parent (see its docstring)."""
+
+    def __init__(self, processes: StartedProcesses, db_url: str, artifacts: str) -> None:
+        # Its own process group: ending it at the test's end ends the workers it forked.
+        self.parent = processes.start(
+            [sys.executable, WORKER, db_url, artifacts],
+            own_group=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def send(self, command: str) -> None:
+        assert self.parent.stdin is not None
+        self.parent.stdin.write(command + "\n")
+        self.parent.stdin.flush()
+
+    def line(self, prefix: str, timeout: float = 600) -> list[str]:
+        """The parent's or a worker's next line, which must start with ``prefix``; past the
+        timeout the parent's group is killed, which ends the read."""
+        assert self.parent.stdout is not None
+        watchdog = threading.Timer(timeout, os.killpg, (self.parent.pid, signal.SIGKILL))
+        watchdog.start()
+        try:
+            line = self.parent.stdout.readline()
+        finally:
+            watchdog.cancel()
+        if not line.startswith(prefix):
+            _, err = self.parent.communicate(timeout=60)
+            raise AssertionError(f"expected {prefix!r}, got {line!r}; stderr: {err}")
+        return line.split()[1:]
+
+    def ended(self, pid: int) -> int:
+        """Wait for worker ``pid`` to end; its exit code, or minus its signal."""
+        self.send(f"wait {pid}")
+        ended_pid, code = self.line("ended ")
+        assert int(ended_pid) == pid
+        return int(code)
+
+    def finish(self) -> str:
+        """Let the parent exit; its (and its workers') stderr."""
+        _, err = self.parent.communicate(timeout=120)
+        assert self.parent.returncode == 0, err
+        return err
+
+
 def test_eight_processes_register_four_hundred_versions(
     db_url, tmp_path, client_factory, processes
 ) -> None:
     artifacts = str(tmp_path / "artifacts")
     client_factory(db_url, artifacts).db.migrate()  # the table race is tested elsewhere
-    procs = [
-        processes.start(
-            [sys.executable, WORKER, db_url, artifacts, "50"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    outputs = [p.communicate(timeout=600) for p in procs]
-    errors = [err for p, (_, err) in zip(procs, outputs, strict=True) if p.returncode != 0]
-    assert errors == [], errors[:1]
-    assert all("locked" not in err for _, err in outputs)
+    workers = Workers(processes, db_url, artifacts)
+    workers.send("start 8 50")
+    workers.send("wait all")
+    codes = [int(workers.line("ended ")[1]) for _ in range(8)]
+    err = workers.finish()
+    assert codes == [0] * 8, err
+    assert "locked" not in err
     client = client_factory(db_url, artifacts)
     versions = client.registry.list_versions("shared-model")
     assert sorted(v.version for v in versions) == list(range(1, 401))
@@ -51,27 +95,17 @@ def test_killed_registrations_leave_no_half_written_version_or_run(
     artifacts = str(tmp_path / "artifacts")
     client_factory(db_url, artifacts).db.migrate()
     rng = random.Random(20261126)
+    workers = Workers(processes, db_url, artifacts)
     kills = 0
     while kills < 20:
-        procs = [
-            processes.start(
-                [sys.executable, WORKER, db_url, artifacts, "0", "--forever"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(4)
-        ]
-        for p in procs:
-            assert p.stdout is not None
-            line = p.stdout.readline()
-            assert line.strip() == "ready", p.stderr.read() if p.stderr else ""
-        for p in procs:
+        workers.send("start 4 forever")
+        pids = [int(workers.line("ready ")[0]) for _ in range(4)]
+        for pid in pids:
             time.sleep(rng.uniform(0.0, 0.4))  # a random point of a registration, not a wait
-            os.kill(p.pid, signal.SIGKILL)
-            p.communicate(timeout=30)
-            assert p.returncode == -signal.SIGKILL
+            os.kill(pid, signal.SIGKILL)
+            assert workers.ended(pid) == -signal.SIGKILL
             kills += 1
+    workers.finish()
 
     check = client_factory(db_url, artifacts, heartbeat_timeout=0.5)
     versions = check.registry.list_versions("shared-model")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from resources.cli_session import CliSession
 from usina.errors import Conflict, InvalidInput, InvalidUri, NotFound
 from usina.serving import SqlEndpointStore, parse_split
 
@@ -80,7 +80,9 @@ def test_invalid_changes_name_what_is_wrong(store: SqlEndpointStore) -> None:
         parse_split(["3:90"])
 
 
-def test_endpoints_command_line(sqlite_url: str, client_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_endpoints_command_line(
+    sqlite_url: str, client_factory, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
     client = client_factory(sqlite_url)
     for constant in (1, 2):
         client.register_model(
@@ -89,17 +91,12 @@ def test_endpoints_command_line(sqlite_url: str, client_factory, tmp_path: Path)
         )
     client.set_alias("m", "champion", 1)
     env = {**os.environ, "USINA_DB_URL": sqlite_url, "USINA_ARTIFACTS": str(tmp_path / "artifacts")}
-    usina = str(Path(sys.executable).parent / "usina")
+    # The commands run in turn in one process, the usina entry point called per command.
+    session = CliSession(env, tmp_path)
+    request.addfinalizer(session.close)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [usina, "endpoints", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=120,
-        )
+        return session.run("endpoints", *args)
 
     assert (
         run("create", "credit", "--model", "models:/m@champion").stdout.strip()
