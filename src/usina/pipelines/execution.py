@@ -6,8 +6,9 @@ earlier successful execution had the same cache key (code digest, parameters, in
 otherwise it runs in a worker process forked from the coordinator, at most ``max_workers`` at a
 time. Only the coordinator records. Each executed step is a tracking run in the pipeline's
 experiment, tagged with its pipeline run; cached steps are recorded as step runs pointing at
-the execution they reuse, and write no tracking run (that keeps a cached rerun to a few
-milliseconds a step).
+the execution they reuse, and write no tracking run. The steps found in the cache one after
+another (a whole rerun of an unchanged pipeline) are recorded in one transaction, before the
+next step executes or the run ends.
 """
 
 from __future__ import annotations
@@ -155,6 +156,9 @@ class Execution:
         self.status: dict[str, StepStatus] = {n: StepStatus.PENDING for n in pipeline.graph.order()}
         self.outputs: dict[str, dict[str, Artifact]] = {}
         self.running: dict[str, _Running] = {}
+        # Steps found in the cache, recorded together before anything else is (one
+        # transaction for a run of cached steps rather than one per step).
+        self.cached: list[StepRun] = []
 
     @property
     def ok(self) -> bool:
@@ -187,8 +191,14 @@ class Execution:
         self.backend.pipelines.record_steps(skipped)
         return self.ok
 
+    def _record_cached(self) -> None:
+        """Record the steps found in the cache since the last call, in one transaction."""
+        if self.cached:
+            records, self.cached = self.cached, []
+            self.backend.pipelines.record_steps(records)
+
     def _interrupted(self, pool: WorkerPool) -> None:
-        records = [
+        records = self.cached + [
             StepRun.failed(
                 r.run_id,
                 self.run_id,
@@ -204,6 +214,7 @@ class Execution:
             pool.kill(r.worker)
             self.backend.tracking.end_run(r.run_id, RunStatus.KILLED)
         self.running.clear()
+        self.cached = []
         self.backend.pipelines.record_steps(records)
 
     def _loop(self, pool: WorkerPool, logdir: str) -> None:
@@ -222,17 +233,19 @@ class Execution:
             keys = {n: cache_key(t) for n, t in tasks.items()}
             wanted = [k for n, k in keys.items() if self.cache and graph.nodes[n].step.cache]
             hits = self.backend.pipelines.find_cached(wanted) if wanted else {}
-            cached_now: list[StepRun] = []
+            found = False
             for n in ready:
                 previous = self.reuse.get(n) or hits.get(keys[n])
                 if previous is not None and still_stored(self.backend.artifacts, previous):
-                    cached_now.append(StepRun.cached(self.run_id, n, keys[n], previous))
+                    self.cached.append(StepRun.cached(self.run_id, n, keys[n], previous))
                     self.status[n] = StepStatus.CACHED
                     self.outputs[n] = previous.outputs
                     self.view.update(n, StepStatus.CACHED)
-            if cached_now:
-                self.backend.pipelines.record_steps(cached_now)
+                    found = True
+            if found:
                 continue  # newly cached steps may make more steps ready
+            # Nothing more comes from the cache until a step executes: record what did.
+            self._record_cached()
             for n in ready:
                 if len(self.running) >= self.max_workers:
                     break

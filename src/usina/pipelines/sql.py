@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from usina.store import schema as t
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,255}")
+_STEP_STATUSES = frozenset(x.value for x in StepStatus)
 MAX_LIST = 10_000
 
 
@@ -111,7 +113,7 @@ def _check_step(s: Any, run_id: str) -> None:
             field="pipeline_run_id",
         )
     _check_name(s.node, "node", "step name")
-    if s.status not in {x.value for x in StepStatus}:
+    if s.status not in _STEP_STATUSES:
         raise InvalidInput(
             f"step status {s.status!r} is not one of {', '.join(x.value for x in StepStatus)}",
             field="status",
@@ -172,13 +174,16 @@ class SqlPipelineStore:
             "created_by": self.actor,
         }
 
-        def tx(conn: Connection) -> None:
+        def tx(conn: Connection) -> bool:
             inserted = insert_if_absent(conn, t.pipeline_runs, values, ["id"])
             if not inserted and not exist_ok:
                 raise Conflict(f"pipeline run {run_id} already exists", field="run_id")
+            return inserted
 
-        self.db.write(tx)
-        return self.get_run(run_id)
+        if not self.db.write(tx):
+            return self.get_run(run_id)  # exist_ok: the run as stored, which may differ
+        # Just inserted: the run is what was written, with no steps yet.
+        return _run_row(SimpleNamespace(**values, end_time=None), ())
 
     def end_run(self, run_id: str, status: PipelineStatus | str) -> None:
         check_id(run_id, "run_id")
@@ -217,8 +222,9 @@ class SqlPipelineStore:
         for s in rows:
             _check_step(s, run_id)
         inputs = inputs or {}
+        ids = [s.id for s in rows]
         for step_id in inputs:
-            if step_id not in {s.id for s in rows}:
+            if step_id not in ids:
                 raise InvalidInput(
                     f"inputs name step run {step_id!r}, which is not among the steps recorded",
                     field="inputs",
@@ -230,8 +236,7 @@ class SqlPipelineStore:
             ).first()
             if exists is None:
                 raise self._missing(run_id, "pipeline_run_id")
-            ids = [s.id for s in rows]
-            conn.execute(t.step_runs.delete().where(t.step_runs.c.id.in_(ids)))
+            replaced = conn.execute(t.step_runs.delete().where(t.step_runs.c.id.in_(ids)))
             conn.execute(
                 t.step_runs.insert(),
                 [
@@ -268,7 +273,11 @@ class SqlPipelineStore:
                                 "rows": a.rows,
                             }
                         )
-            conn.execute(t.artifact_links.delete().where(t.artifact_links.c.step_run_id.in_(ids)))
+            if replaced.rowcount:
+                # Links are written only with their step run: a new step run has none yet.
+                conn.execute(
+                    t.artifact_links.delete().where(t.artifact_links.c.step_run_id.in_(ids))
+                )
             if links:
                 conn.execute(t.artifact_links.insert(), links)
 

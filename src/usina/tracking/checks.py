@@ -18,6 +18,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._\-/]{0,255}")
 _KEY = re.compile(r"[A-Za-z0-9_\-./ :]{1,250}")
 MAX_VALUE = 8000
 FINAL_STATUSES = tuple(s for s in RunStatus if s is not RunStatus.RUNNING)
+_FINAL_VALUES = frozenset(s.value for s in FINAL_STATUSES)
 
 
 def check_name(value: str, field: str) -> str:
@@ -62,7 +63,7 @@ def checked(items: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
 def check_final_status(status: Any) -> RunStatus:
     """The status a run ends with: finished, failed or killed (never running)."""
     value = status.value if isinstance(status, RunStatus) else status
-    if value not in {s.value for s in FINAL_STATUSES}:
+    if value not in _FINAL_VALUES:
         raise InvalidInput(
             f"status {value!r} is not finished, failed or killed; a run ends with one of them",
             field="status",
