@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_bytes
 from usina.connection import ServerConnection
 from usina.errors import InvalidInput
-from usina.pipelines.step_context import current_step
 from usina.registry import (
     AliasChange,
     ModelVersion,
@@ -207,6 +206,10 @@ class Client:
         run_id: str | None = None
         version_metrics: dict[str, float] = {}
         if run is None:
+            # Imported here: the pipelines package (numpy and the runner) is not needed to
+            # open a client, and the CLI opens one for every command.
+            from usina.pipelines.step_context import current_step
+
             step = current_step()
             if step is not None and step.backend is self:
                 run = step.run_id
