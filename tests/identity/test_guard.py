@@ -378,3 +378,23 @@ def test_usina_serve_predictions_need_a_token_for_the_endpoint(db_url: str, serv
     assert other.status_code == 404, other.text
     assert httpx.get(f"{url}/v1/endpoints").status_code == 401
     assert httpx.get(f"{url}/ping").status_code == 200, "liveness is public"
+
+
+@on_sqlite
+def test_with_auth_off_writes_are_audited_as_declared_and_flushed_on_stop(
+    db_url: str, tmp_path: Path
+) -> None:
+    app = create_app(ServerConfig(db_url=db_url, artifacts=str(tmp_path / "a"), serving=None))
+    with ThreadServer(app) as url:
+        headers = {"X-Usina-Actor": "ana", "X-Request-Id": "put-1"}
+        stored = httpx.put(f"{url}/api/v1/artifacts/notes/a.txt", content=b"a", headers=headers)
+        assert stored.status_code == 201, "no token needed with auth off"
+        assert httpx.get(f"{url}/api/v1/models").status_code == 200
+        metrics = httpx.get(f"{url}/metrics").text
+        assert "usina_audit_records_written_total" in metrics
+        assert "usina_audit_records_dropped_total" in metrics
+    # The server has stopped: its graceful stop wrote what was queued.
+    records = SqlAuditStore(Database(db_url)).list(limit=10)
+    assert [(r.request_id, r.actor, r.action, r.details) for r in records] == [
+        ("put-1", "anonymous", "usina.artifacts.write", {"declared_actor": "ana"})
+    ]
