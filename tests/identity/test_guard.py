@@ -323,8 +323,9 @@ def test_an_undeclared_route_is_refused(db_url: str, tmp_path: Path, auth: bool)
         return PlainTextResponse("secret data")
 
     app.router.routes.append(Route("/forgotten-plain", plain))
-    store = SqlIdentityStore(Database(db_url))
-    admin = _token(store, "service-account", "root", "admin", "*")
+    db = Database(db_url)
+    admin = _token(SqlIdentityStore(db), "service-account", "root", "admin", "*")
+    db.dispose()
     with ThreadServer(app) as url:
         for path in ("/api/v1/forgotten", "/forgotten-plain"):
             for headers in ({}, {"Authorization": f"Bearer {admin}"}):
@@ -363,9 +364,11 @@ def serve_credit(db_url: str, client_factory, tmp_path: Path) -> Iterator[Callab
 @on_sqlite
 def test_usina_serve_predictions_need_a_token_for_the_endpoint(db_url: str, serve_credit) -> None:  # type: ignore[no-untyped-def]
     url = serve_credit()
-    store = SqlIdentityStore(Database(db_url))
+    db = Database(db_url)
+    store = SqlIdentityStore(db)
     mine = _token(store, "service-account", "scorer", "inference", "endpoints/credit")
     theirs = _token(store, "service-account", "other-scorer", "inference", "endpoints/churn")
+    db.dispose()
     body = {"instances": [{"age": 30, "income": 2.0}]}
     predict = f"{url}/v1/endpoints/credit:predict"
     ok = httpx.post(predict, json=body, headers={"Authorization": f"Bearer {mine}"})
@@ -394,7 +397,9 @@ def test_with_auth_off_writes_are_audited_as_declared_and_flushed_on_stop(
         assert "usina_audit_records_written_total" in metrics
         assert "usina_audit_records_dropped_total" in metrics
     # The server has stopped: its graceful stop wrote what was queued.
-    records = SqlAuditStore(Database(db_url)).list(limit=10)
+    db = Database(db_url)
+    records = SqlAuditStore(db).list(limit=10)
+    db.dispose()
     assert [(r.request_id, r.actor, r.action, r.details) for r in records] == [
         ("put-1", "anonymous", "usina.artifacts.write", {"declared_actor": "ana"})
     ]
