@@ -63,6 +63,24 @@ class Settings(BaseSettings):
         description="Server: a one-time secret (32+ characters) exchangeable once, at "
         "POST /api/v1/auth/bootstrap or `usina auth bootstrap`, for the first admin's token.",
     )
+    auth: Literal["off", "on"] = Field(
+        default="off",
+        description="Server and `usina serve`: `on` requires a valid bearer token on every "
+        "route but health, readiness and login, checks each route's permission, and records "
+        "the token's principal as the actor of writes; `off` (one machine, or a trusted "
+        "network) takes the actor from X-Usina-Actor. A server on a non-loopback address "
+        "refuses to start with `off` unless given `--insecure`.",
+    )
+    audit_data_reads: Literal["off", "on"] = Field(
+        default="off",
+        description="Server and `usina serve`: also write an audit record for each request "
+        "that only reads data (predictions included); writes and refusals are always recorded.",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Server and `usina serve` with USINA_AUTH=on: let /metrics be scraped "
+        "without a token (any valid token otherwise).",
+    )
     heartbeat_timeout: float = Field(
         default=60.0,
         gt=0,

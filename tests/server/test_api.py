@@ -205,12 +205,14 @@ def test_a_bug_answers_500_in_the_error_shape_and_keeps_the_connection(
 ) -> None:  # type: ignore[no-untyped-def]
     app = create_app(ServerConfig(db_url=db_url, artifacts=str(tmp_path / "a")))
 
-    @app.get("/boom")
+    # An undeclared route would be refused (403) before it runs: the bug sits on a path the
+    # permission table lists as public (usina serve's liveness), so the guard lets it through.
+    @app.get("/ping")
     def boom() -> None:
         raise RuntimeError("internal-detail-42")
 
     with ThreadServer(app, log_level="critical") as url, httpx.Client(base_url=url) as http:
-        message = error(http.get("/boom"), 500, "internal")
+        message = error(http.get("/ping"), 500, "internal")
         assert "internal-detail-42" not in message, "internals stay in the log"
         assert http.get("/healthz").status_code == 200, "the same connection still answers"
 

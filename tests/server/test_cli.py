@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from resources.servers import free_port
 from usina.server.launch import exposure_warning
 
 
@@ -112,17 +113,35 @@ def test_an_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
 def test_listening_beyond_loopback_warns() -> None:
     assert exposure_warning("127.0.0.1") is None
     assert exposure_warning("localhost") is None
+    assert exposure_warning("0.0.0.0", auth=True) is None
     warning = exposure_warning("0.0.0.0")
-    assert warning is not None and "no authentication" in warning
+    assert warning is not None and "no authentication" in warning and "USINA_AUTH" in warning
 
 
-def test_server_warns_when_bound_beyond_127_0_0_1(start_server) -> None:  # type: ignore[no-untyped-def]
-    # 127.0.0.2 is still this machine's loopback, so the test exposes nothing.
-    server = start_server(host="127.0.0.2")
-    assert "warning: listening on 127.0.0.2" in server.output()
+def test_server_beyond_loopback_without_auth_refuses_to_start(tmp_path: Path) -> None:
+    # 127.0.0.2 is still this machine's loopback, so the tests expose nothing; the server
+    # treats any address but 127.0.0.1, localhost and ::1 as reachable by others.
+    port = str(free_port())
+    result = usina("server", "--host", "127.0.0.2", "--port", port, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: refusing to listen on 127.0.0.2 with USINA_AUTH=off")
+    assert "--insecure" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_server_insecure_warns_when_bound_beyond_127_0_0_1(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server("--insecure", host="127.0.0.2")
+    assert "warning: listening on 127.0.0.2 with --insecure" in server.output()
     assert "no authentication" in server.output()
     assert httpx.get(f"{server.url}/healthz").status_code == 200, "the bound host is allowed"
     assert httpx.get(f"{server.url}/healthz", headers={"Host": "other.example"}).status_code == 400
+
+
+def test_server_with_auth_on_binds_beyond_loopback_without_warning(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(host="127.0.0.2", env={"USINA_AUTH": "on"})
+    assert "warning" not in server.output()
+    assert httpx.get(f"{server.url}/healthz").status_code == 200, "health needs no token"
+    assert httpx.get(f"{server.url}/api/v1/models").status_code == 401
 
 
 def test_server_refuses_to_serve_another_server(tmp_path: Path) -> None:

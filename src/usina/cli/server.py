@@ -11,7 +11,7 @@ def server(
     host: str = typer.Option(
         "127.0.0.1",
         "--host",
-        help="Address to listen on; other than loopback, a warning: no auth yet.",
+        help="Address to listen on; other than loopback needs USINA_AUTH=on or --insecure.",
     ),
     port: int = typer.Option(8080, "--port", "-p", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="Worker processes."),
@@ -25,6 +25,12 @@ def server(
         [],
         "--cors-origin",
         help="A browser origin allowed to call the API (repeat). Default: none.",
+    ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Listen beyond loopback with USINA_AUTH=off (no authentication); prints a "
+        "warning on every start.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     scheduler: bool = typer.Option(
@@ -59,4 +65,11 @@ def server(
     # Workers read their settings from the environment, so the option travels that way.
     if serving is not None:
         os.environ["USINA_SERVER_SERVING"] = "true" if serving else "false"
-    run_server(host=host, port=port, workers=workers, log_level=log_level, scheduler=scheduler)
+    run_server(
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        scheduler=scheduler,
+        insecure=insecure,
+    )

@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 ADMIN_WRITE, DATA_READ, DATA_WRITE = "admin_write", "data_read", "data_write"
@@ -210,7 +210,7 @@ class Rule:
     kind: str | None = None
     param: str | None = None
 
-    def resource(self, path_params: dict[str, str]) -> str | None:
+    def resource(self, path_params: Mapping[str, str]) -> str | None:
         """The resource a request acts on, from its path parameters."""
         if self.kind is None or self.param is None or self.param not in path_params:
             return None

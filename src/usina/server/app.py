@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
@@ -20,8 +20,11 @@ from starlette.middleware.cors import CORSMiddleware
 
 from usina import __version__
 from usina.artifacts import open_artifact_store
+from usina.audit import AuditRecorder, SqlAuditStore
+from usina.audit.trail import AuditTrail
 from usina.identity import TokenVerifier
 from usina.identity.credentials import secret_hash
+from usina.identity.gate import Gate
 from usina.server import (
     artifacts,
     audit,
@@ -35,6 +38,7 @@ from usina.server import (
     tracking,
 )
 from usina.server.deps import Backends
+from usina.server.guard import GuardRoutes, check
 from usina.server.guards import BodyLimit, HostGuard
 from usina.server.schemas import ErrorBody
 from usina.store import Database
@@ -57,7 +61,11 @@ class ServerConfig:
     """What one server serves and whom it answers.
 
     ``serving`` configures the inference routes the server answers beside the REST API (those
-    of ``usina serve``, at the same paths); ``None`` turns them off.
+    of ``usina serve``, at the same paths); ``None`` turns them off. ``auth`` requires a
+    valid bearer token on every route but the public ones (``USINA_AUTH=on``); without it
+    the actor is self-declared, and a route declared nowhere is still refused.
+    ``audit_data_reads`` records requests that only read data too; ``metrics_public`` lets
+    ``/metrics`` be scraped without a token when ``auth`` is on.
     """
 
     db_url: str
@@ -69,6 +77,9 @@ class ServerConfig:
     serving: ServingConfig | None = field(default_factory=_default_serving)
     token_max_days: float = 90.0
     bootstrap_token: str | None = field(default=None, repr=False)
+    auth: bool = False
+    audit_data_reads: bool = False
+    metrics_public: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -89,6 +100,9 @@ class ServerConfig:
             serving=_serving_config(settings) if settings.server_serving else None,
             token_max_days=settings.token_max_days,
             bootstrap_token=settings.bootstrap_token,
+            auth=settings.auth == "on",
+            audit_data_reads=settings.audit_data_reads == "on",
+            metrics_public=settings.metrics_public,
         )
 
 
@@ -106,10 +120,16 @@ def create_app(config: ServerConfig) -> FastAPI:
     store = open_artifact_store(config.artifacts)
     backends = Backends(db, store, config.heartbeat_timeout)
     inference: InferenceService | None = None
+    # Tokens are checked against the database at most once a second per token (the cache's
+    # bound on how long a revoked token keeps working), never once per request.
+    verifier = TokenVerifier(db)
+    gate = Gate(verifier, auth=config.auth, metrics_public=config.metrics_public)
+    recorder = AuditRecorder(SqlAuditStore(db))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.migrate)
+        recorder.start()
         if inference is not None:
             await inference.startup()
         try:
@@ -117,6 +137,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         finally:
             if inference is not None:
                 await inference.shutdown()
+            # A graceful stop writes every audit record still queued.
+            await run_in_threadpool(recorder.close)
             db.dispose()
 
     app = FastAPI(
@@ -130,6 +152,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # The access check of every FastAPI route, after routing (usina.server.guard).
+        dependencies=[Depends(check)],
         responses={
             400: {"model": ErrorBody, "description": "Bad input; `field` names it."},
             404: {"model": ErrorBody, "description": "Not found."},
@@ -137,12 +161,14 @@ def create_app(config: ServerConfig) -> FastAPI:
             413: {"model": ErrorBody, "description": "Body over the server's limit."},
             422: {"model": ErrorBody, "description": "Malformed request; `field` names it."},
             503: {"model": ErrorBody, "description": "The metadata database is unavailable."},
+            401: {"model": ErrorBody, "description": "No valid bearer token (USINA_AUTH=on)."},
+            403: {"model": ErrorBody, "description": "The caller's roles do not allow it."},
         },
     )
     app.state.backends = backends
-    # Tokens are checked against the database at most once a second per token (the cache's
-    # bound on how long a revoked token keeps working), never once per request.
-    app.state.verifier = TokenVerifier(db)
+    app.state.verifier = verifier
+    app.state.gate = gate
+    app.state.recorder = recorder
     app.state.token_max_days = config.token_max_days
     app.state.bootstrap_hash = (
         secret_hash(config.bootstrap_token) if config.bootstrap_token else None
@@ -164,7 +190,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     if config.serving is not None:
         from usina.server.inference import add_inference
 
-        inference = add_inference(app, db, store, config.serving)
+        inference = add_inference(app, db, store, config.serving, gate)
     # /metrics adds the serving metrics when there are any.
     app.state.inference = inference
 
@@ -175,6 +201,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["content-type", "x-usina-actor", "authorization"],
         )
+    app.add_middleware(GuardRoutes, fastapi_app=app, gate=gate)
+    app.add_middleware(AuditTrail, recorder=recorder, data_reads=config.audit_data_reads)
     app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)
     app.add_middleware(HostGuard, allowed=list(config.allowed_hosts))
     app.add_middleware(observability.RequestMetrics)

@@ -16,6 +16,7 @@ from fastapi import Header, Request
 from usina.errors import PermissionDenied
 from usina.identity import Caller, TokenRefused, TokenVerifier
 from usina.identity.credentials import MALFORMED
+from usina.identity.gate import declared
 from usina.identity.permissions import AUTHENTICATED, PUBLIC, ROUTES
 from usina.identity.verifier import REFUSED
 
@@ -46,14 +47,6 @@ def route_key(request: Request) -> tuple[str, str]:
     answers because it answers ``GET`` is checked as that ``GET``."""
     route = request.scope.get("route")
     return declared(request.method, str(getattr(route, "path", request.url.path)))
-
-
-def declared(method: str, path: str) -> tuple[str, str]:
-    """The key ``method path`` is declared under in the permission tables."""
-    key = (method, path)
-    if method == "HEAD" and key not in ROUTES and key not in PUBLIC:
-        return "GET", path
-    return key
 
 
 def authorize(

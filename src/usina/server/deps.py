@@ -38,14 +38,23 @@ def backends(request: Request) -> Backends:
 
 
 def actor(
+    request: Request,
     x_usina_actor: Annotated[
         str | None,
         Header(
-            description="Who is acting, recorded on writes. Self-declared until access control "
-            "lands."
+            description="Who is acting, recorded on writes, when the server runs with "
+            "USINA_AUTH=off (self-declared). With USINA_AUTH=on it is ignored: the actor is "
+            "the principal of the bearer token."
         ),
     ] = None,
 ) -> str:
+    caller = getattr(request.state, "caller", None)
+    if caller is not None:
+        # A verified token names the actor; a header never overrides it.
+        name: str = caller.name
+        return name
+    if request.app.state.gate.auth:
+        return "anonymous"  # a public route: nobody verified
     if x_usina_actor is None:
         return "anonymous"
     if not _ACTOR.fullmatch(x_usina_actor):

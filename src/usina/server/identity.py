@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from usina.audit.trail import RESOURCE_NOTE
 from usina.errors import PermissionDenied, Unauthenticated
 from usina.identity import GROUP, SERVICE_ACCOUNT, USER, Caller, SqlIdentityStore
 from usina.identity.credentials import secret_hash
@@ -280,7 +281,10 @@ def revoke_token(request: Request, token_id: str, caller: Authorized) -> i.Token
 def login(request: Request, body: i.LoginIn, _public: Authorized) -> i.IssuedOut:
     """A token for a user and password. Repeated failures for one name lock it for a while
     (429 until then)."""
-    store = identity(request, body.user.removeprefix("user:"))
+    name = body.user.removeprefix("user:")
+    # The audit record of the attempt names the user tried (never the password).
+    request.scope[RESOURCE_NOTE] = f"users/{name}"
+    store = identity(request, name)
     return i.issued_out(store.login(body.user, body.password, body.expires_in, body.scope))
 
 

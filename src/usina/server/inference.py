@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from usina.artifacts import ArtifactStore
+    from usina.identity.gate import Gate
     from usina.store import Database
 
 
@@ -45,10 +46,17 @@ class TemplateRoute(Route):
 
 
 def add_inference(
-    app: FastAPI, db: Database, artifacts: ArtifactStore, config: ServingConfig
+    app: FastAPI,
+    db: Database,
+    artifacts: ArtifactStore,
+    config: ServingConfig,
+    gate: Gate | None = None,
 ) -> InferenceService:
-    """Answer the inference protocols on ``app``; the caller starts and stops the service."""
-    service = InferenceService(db, artifacts, config)
+    """Answer the inference protocols on ``app``; the caller starts and stops the service.
+
+    With a ``gate`` that requires tokens, predict routes check access themselves (answering
+    refusals in their protocol's shape); the server's guard wraps the other routes."""
+    service = InferenceService(db, artifacts, config, gate)
     for route in inference_routes(service, with_ops=False):
         app.router.routes.append(
             TemplateRoute(route.path, route.endpoint, methods=route.methods, name=route.name)

@@ -12,14 +12,25 @@ from typing import Any
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def exposure_warning(host: str) -> str | None:
-    """The warning for listening beyond this machine while the API has no authentication."""
-    if host in LOOPBACK:
+def exposure_warning(host: str, auth: bool = False) -> str | None:
+    """The warning for listening beyond this machine with authentication off (``None`` on
+    loopback or with ``USINA_AUTH=on``)."""
+    if host in LOOPBACK or auth:
         return None
     return (
-        f"warning: listening on {host}: the usina API has no authentication yet, so anyone who "
-        "can reach this address can read and change every experiment, run and model. Put it "
-        "behind a proxy that authenticates, or bind 127.0.0.1."
+        f"warning: listening on {host} with --insecure: USINA_AUTH is off, so the usina API "
+        "has no authentication and anyone who can reach this address can read and change every "
+        "experiment, run and model. Set USINA_AUTH=on (see docs/security.md), or bind 127.0.0.1."
+    )
+
+
+def exposure_refusal(host: str) -> str:
+    """Why a server on ``host`` with authentication off does not start."""
+    return (
+        f"refusing to listen on {host} with USINA_AUTH=off: anyone who can reach it could "
+        "read and change every experiment, run and model. Set USINA_AUTH=on and create the "
+        "first admin (docs/security.md), bind 127.0.0.1, or pass --insecure to serve without "
+        "authentication anyway"
     )
 
 
@@ -29,6 +40,7 @@ def run_server(
     workers: int = 1,
     log_level: str = "info",
     scheduler: bool = True,
+    insecure: bool = False,
 ) -> None:
     """Serve the API for the ``USINA_*`` environment until interrupted.
 
@@ -37,16 +49,23 @@ def run_server(
     ``usina scheduler`` process runs beside the workers and stops with them: schedules fire
     with no other process to start, and the scheduler's lease in the database keeps each tick
     to one run however many servers run it.
+
+    On an address other than loopback, the server needs ``USINA_AUTH=on``, or ``insecure``
+    (which prints a warning on every start); otherwise ``InvalidInput`` is raised.
     """
     import uvicorn
 
+    from usina.errors import InvalidInput
     from usina.server.app import ServerConfig, create_app
     from usina.settings import Settings
 
+    config = ServerConfig.from_settings(Settings(), host)
+    if host not in LOOPBACK and not config.auth and not insecure:
+        raise InvalidInput(exposure_refusal(host), field="USINA_AUTH")
     # Build the app once here, so a malformed database URL or a missing extra is one clear
     # error before any worker starts (each worker then builds its own and migrates).
-    create_app(ServerConfig.from_settings(Settings(), host))
-    warning = exposure_warning(host)
+    create_app(config)
+    warning = exposure_warning(host, config.auth)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     os.environ["USINA_SERVER_HOST"] = host

@@ -102,4 +102,8 @@ def metrics(request: Request) -> Response:
     inference = getattr(request.app.state, "inference", None)
     if inference is not None:
         body += generate_latest(inference.metrics.registry)
+    # The audit recorder's counters (records written, records lost by reason).
+    recorder = getattr(request.app.state, "recorder", None)
+    if recorder is not None:
+        body += generate_latest(recorder.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -22,6 +22,11 @@ Routes:
     POST /v1/endpoints/{name}/invocations, /invocations MLflow scoring
     GET  /v1/endpoints[/{name}]                         what each endpoint serves, load failures
     GET  /metrics, /ping, /health                       Prometheus; liveness
+
+With ``ServingConfig.auth`` (``USINA_AUTH=on``) every route but health needs a bearer token:
+a predict route checks ``usina.endpoints.predict`` on ``endpoints/NAME`` itself (the cached
+token check and a dict lookup: no database round trip), the status routes go through the same
+``Gate``, and an ``AuditTrail`` records refusals (and reads, with ``audit_data_reads``).
 """
 
 from __future__ import annotations
@@ -45,7 +50,11 @@ from starlette.routing import Route as HttpRoute
 from starlette.types import Receive, Scope, Send
 
 from usina.artifacts import ArtifactStore, open_artifact_store
+from usina.audit import AuditRecorder, SqlAuditStore
+from usina.audit.trail import AuditTrail
 from usina.errors import InvalidInput, PayloadTooLarge, UsinaError, http_status
+from usina.identity import TokenVerifier
+from usina.identity.gate import VERDICT, Gate, GatedApp
 from usina.serving import mlflow_scoring, openinference, vertex
 from usina.serving.batching import MicroBatcher
 from usina.serving.codec import JSON, Codec
@@ -98,6 +107,9 @@ class ServingConfig:
     log_max_buffered: int = 100_000
     log_retry_min: float = 0.5
     log_retry_max: float = 30.0
+    auth: bool = False
+    audit_data_reads: bool = False
+    metrics_public: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingConfig:
@@ -115,14 +127,28 @@ class ServingConfig:
             log_max_buffered=settings.request_log_max_buffered,
             log_retry_min=settings.request_log_retry_ms / 1000.0,
             log_retry_max=settings.request_log_retry_max_ms / 1000.0,
+            auth=settings.auth == "on",
+            audit_data_reads=settings.audit_data_reads == "on",
+            metrics_public=settings.metrics_public,
         )
 
 
 class InferenceService:
-    """The state behind the app: runtime, metrics, request log, batchers, poller."""
+    """The state behind the app: runtime, metrics, request log, batchers, poller.
 
-    def __init__(self, db: Database, artifacts: ArtifactStore, config: ServingConfig) -> None:
+    With a ``gate`` that requires tokens, each predict request is checked before its body is
+    read; without one, the host checks access (or nothing needs checking).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        config: ServingConfig,
+        gate: Gate | None = None,
+    ) -> None:
         self.config = config
+        self.gate = gate if gate is not None and gate.auth else None
         self.metrics = ServingMetrics()
         self.runtime = Runtime(
             SqlEndpointStore(db, "serving", artifacts=artifacts),
@@ -184,25 +210,38 @@ class InferenceService:
 
     # -- the predict path -------------------------------------------------------------------
 
-    def predict_handler(self, codec: Codec[Any]) -> PredictEndpoint:
-        """The ASGI endpoint of a predict route whose requests ``codec`` reads and answers."""
-        return PredictEndpoint(self, codec)
+    def predict_handler(self, codec: Codec[Any], path: str = "") -> PredictEndpoint:
+        """The ASGI endpoint of the predict route ``path`` whose requests ``codec`` reads and
+        answers."""
+        return PredictEndpoint(self, codec, path)
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send, codec: Codec[Any]) -> None:
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, codec: Codec[Any], path: str = ""
+    ) -> None:
         """Answer one predict request, straight on ASGI: every failure becomes the codec's
         error answer, never a dropped connection."""
         start = time.perf_counter()
-        request_id, length = None, None
+        request_id, length, authorization = None, None, None
         for key, value in scope["headers"]:
             if key == b"content-length":
                 length = value
             elif key == b"x-request-id":
                 request_id = value.decode("latin-1")
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
         if request_id is None:
             # 128 random bits from the process's generator: uuid4 reads the OS entropy pool on
             # every call, ~20 us a request on a busy host. Ids need to be unique, not secret.
             request_id = f"{random.getrandbits(128):032x}"
         params = scope.get("path_params") or {}
+        gate = self.gate
+        if gate is not None:
+            verdict = gate.check("POST", path, params, authorization)
+            scope[VERDICT] = verdict
+            if verdict.status:
+                content = codec.error(verdict.status, verdict.message, None)
+                await _answer(send, verdict.status, content, JSON, request_id, None, None)
+                return
         name: str | None = params.get("name")
         version: LoadedVersion | None = None
         try:
@@ -376,12 +415,15 @@ class PredictEndpoint:
     """A predict route's endpoint as a plain ASGI app: the request is read from ``receive``
     and answered on ``send`` directly, without a Starlette Request and Response per call."""
 
-    def __init__(self, service: InferenceService, codec: Codec[Any]) -> None:
+    def __init__(self, service: InferenceService, codec: Codec[Any], path: str = "") -> None:
         self.service = service
         self.codec = codec
+        self.path = path
+        # With a gate, the route checks access itself (a host wraps the others).
+        self.checks_access = service.gate is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.service.serve(scope, receive, send, self.codec)
+        await self.service.serve(scope, receive, send, self.codec, self.path)
 
 
 _MEDIA: dict[str, bytes] = {}
@@ -427,7 +469,7 @@ def inference_routes(service: InferenceService, *, with_ops: bool = True) -> lis
     """The routes answered by ``service``: every protocol, and with ``with_ops`` also
     ``/metrics``, ``/ping`` and ``/health`` (a host with its own leaves them out)."""
     routes = [
-        HttpRoute(path, service.predict_handler(codec), methods=["POST"])
+        HttpRoute(path, service.predict_handler(codec, path), methods=["POST"])
         for path, codec in PREDICT_ROUTES
     ]
     return routes + StatusRoutes(service.runtime, service.metrics).routes(with_ops=with_ops)
@@ -439,21 +481,43 @@ def create_app(
     """The inference app for the endpoints in ``db``, models read from ``artifacts``.
 
     The service is available as ``app.state.service`` (a host mounting the app calls its
-    ``startup`` and ``shutdown``).
+    ``startup`` and ``shutdown``). With ``config.auth``, every route needs a valid token but
+    health (``usina.identity.permissions``), and refusals are written to the audit log.
     """
     database = Database(db) if isinstance(db, str) else db
     store = open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
-    service = InferenceService(database, store, config or ServingConfig())
+    config = config or ServingConfig()
+    # Tokens are read from the database at most once a second each: the predict path costs a
+    # hash, a dict lookup and the grant check.
+    gate = Gate(TokenVerifier(database), auth=config.auth, metrics_public=config.metrics_public)
+    service = InferenceService(database, store, config, gate)
     routes = inference_routes(service)
+    for route in routes:
+        if not getattr(route.app, "checks_access", False):
+            route.app = GatedApp(route.app, gate, route.path)
+    recorder = (
+        AuditRecorder(SqlAuditStore(database), registry=service.metrics.registry)
+        if config.auth
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if recorder is not None:
+            await asyncio.to_thread(database.migrate)
+            recorder.start()
         await service.startup()
         try:
             yield
         finally:
             await service.shutdown()
+            if recorder is not None:
+                # A graceful stop writes every audit record still queued.
+                await asyncio.to_thread(recorder.close)
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    if recorder is not None:
+        app.add_middleware(AuditTrail, recorder=recorder, data_reads=config.audit_data_reads)
     app.state.service = service
+    app.state.recorder = recorder
     return app
