@@ -493,8 +493,13 @@ def create_app(
     service = InferenceService(database, store, config, gate)
     routes = inference_routes(service)
     for route in routes:
-        if not getattr(route.app, "checks_access", False):
-            route.app = GatedApp(route.app, gate, route.path)
+        if getattr(route.app, "checks_access", False):
+            continue
+        if not config.auth and all(
+            gate.check(method, route.path, {}, None).status == 0 for method in route.methods or ()
+        ):
+            continue  # declared, and with auth off nothing else is checked: no gate per request
+        route.app = GatedApp(route.app, gate, route.path)
     recorder = (
         AuditRecorder(SqlAuditStore(database), registry=service.metrics.registry)
         if config.auth
