@@ -328,11 +328,7 @@ def test_rows_a_killed_writer_process_held_count_as_writer_crash(tmp_path: Path)
 
 
 def _wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.02)
+    wait_until(condition, timeout, what, interval=0.02)
 
 
 def test_a_failing_store_holds_at_most_max_buffered_rows_and_retries(
