@@ -70,8 +70,19 @@ def file_name(tag: str, seq: int) -> str:
     return f"{int(time.time() * 1000)}-{tag}-{seq:06d}.parquet"
 
 
+# Day number since 1970 -> "YYYY-MM-DD": every row asks, and the dates themselves are few.
+_DAYS: dict[int, str] = {}
+
+
 def _day(seconds: float) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=int(seconds // 86_400))).isoformat()
+    number = int(seconds // 86_400)
+    day = _DAYS.get(number)
+    if day is None:
+        day = (dt.date(1970, 1, 1) + dt.timedelta(days=number)).isoformat()
+        if len(_DAYS) >= 366:  # bounded: a writer running for years keeps one year's names
+            _DAYS.clear()
+        _DAYS[number] = day
+    return day
 
 
 def row_groups(rows: list[LogRow]) -> dict[tuple[str, str], list[int]]:
