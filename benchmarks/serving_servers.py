@@ -112,6 +112,7 @@ class Target:
     url: str
     body: bytes
     process: subprocess.Popen[bytes]
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], body: bytes | None = None) -> None:
@@ -267,6 +268,7 @@ def wrk(target: Target, concurrency: int, duration: float, workdir: Path) -> Run
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(target.body.decode())}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
+        + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in target.headers)
     )
     threads = 1 if concurrency == 1 else 2
     command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration))}s"]
