@@ -36,15 +36,7 @@ OWN, FOREIGN = "own", "other"
 # through (the route then answers whatever the data gives: 2xx, or its own 4xx); a number is
 # the exact status. A denied per-resource request answers 404 when the role holds nothing of
 # that kind on the resource, 403 when it holds something there.
-ROLE_ORDER = (
-    "viewer",
-    "data-scientist",
-    "data-engineer",
-    "ml-engineer",
-    "admin",
-    "inference",
-    "training",
-)
+ROLE_ORDER = tuple(ROLES)
 # fmt: off
 WORKSPACE_MATRIX: list[tuple[str, str, str, str]] = [
     # permission,               method,   path,                              viewer ds  de  ml  admin inf training

@@ -7,17 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from usina.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from usina.identity.permissions import ROLES
 from usina.testing.tracking import expect_error
 
-PREDEFINED = [
-    "viewer",
-    "data-scientist",
-    "data-engineer",
-    "ml-engineer",
-    "admin",
-    "inference",
-    "training",
-]
+PREDEFINED = list(ROLES)
 PASSWORD = "a long enough passphrase"
 DAY = 86_400
 
