@@ -327,8 +327,7 @@ def test_an_undeclared_route_is_refused(db_url: str, tmp_path: Path, auth: bool)
     assert ran == [], "the route never ran"
 
 
-@pytest.fixture
-def serve_credit(db_url: str, client_factory, tmp_path: Path) -> Iterator[Callable[..., str]]:  # type: ignore[no-untyped-def]
+def _serving_app(db_url: str, client_factory, **config: Any) -> Any:  # type: ignore[no-untyped-def]
     """``usina serve``'s app with USINA_AUTH=on, serving the endpoint ``credit``."""
     from sklearn.linear_model import LogisticRegression
 
@@ -347,9 +346,13 @@ def serve_credit(db_url: str, client_factory, tmp_path: Path) -> Iterator[Callab
     SqlEndpointStore(client.db, "tester", artifacts=client.artifacts).create(
         "credit", "models:/credit-risk@champion"
     )
-    config = ServingConfig(poll_interval=0.2, log_flush_interval=0.2, auth=True)
-    app = create_serving_app(db_url, str(client.artifacts.root), config)
-    with ThreadServer(app) as url:
+    settings = ServingConfig(poll_interval=0.2, log_flush_interval=0.2, auth=True, **config)
+    return create_serving_app(db_url, str(client.artifacts.root), settings)
+
+
+@pytest.fixture
+def serve_credit(db_url: str, client_factory) -> Iterator[Callable[..., str]]:  # type: ignore[no-untyped-def]
+    with ThreadServer(_serving_app(db_url, client_factory)) as url:
         yield lambda: url
 
 
@@ -373,6 +376,50 @@ def test_usina_serve_predictions_need_a_token_for_the_endpoint(db_url: str, serv
     assert other.status_code == 404, other.text
     assert httpx.get(f"{url}/v1/endpoints").status_code == 401
     assert httpx.get(f"{url}/ping").status_code == 200, "liveness is public"
+
+
+@on_sqlite
+@pytest.mark.parametrize("data_reads", [False, True], ids=["reads-off", "reads-on"])
+def test_usina_serve_audits_refused_predictions_and_reads_when_asked(
+    db_url: str, client_factory, data_reads: bool
+) -> None:  # type: ignore[no-untyped-def]
+    app = _serving_app(db_url, client_factory, audit_data_reads=data_reads)
+    db = Database(db_url)
+    mine = _token(
+        SqlIdentityStore(db), "service-account", "scorer", "inference", "endpoints/credit"
+    )
+    body = {"instances": [{"age": 30, "income": 2.0}]}
+    with ThreadServer(app) as url:
+        predict = f"{url}/v1/endpoints/credit:predict"
+        auth = {"Authorization": f"Bearer {mine}"}
+        assert httpx.post(predict, json=body, headers={**auth, "X-Request-Id": "ok-1"}).is_success
+        bad = httpx.post(predict, json={"instances": []}, headers={**auth, "X-Request-Id": "bad-1"})
+        assert bad.status_code == 400
+        refused = httpx.post(
+            predict, json=body, headers={"X-Request-Id": "anon-1", "X-Usina-Actor": "mallory"}
+        )
+        assert refused.status_code == 401
+        assert (
+            httpx.get(f"{url}/v1/endpoints", headers={"X-Request-Id": "list-1"}).status_code == 401
+        )
+        assert httpx.get(f"{url}/v1/endpoints", headers=auth).status_code == 403
+    # The server has stopped: its graceful stop wrote what was queued.
+    records = sorted(SqlAuditStore(db).list(limit=20), key=lambda r: r.seq)
+    db.dispose()
+    seen = [(r.request_id, r.actor, r.action, r.decision, r.status) for r in records]
+    refusals = [
+        ("anon-1", "anonymous", "usina.endpoints.predict", "deny", 401),
+        ("list-1", "anonymous", "usina.endpoints.read", "deny", 401),
+    ]
+    scorer = "service-account:scorer"
+    reads = [
+        ("ok-1", scorer, "usina.endpoints.predict", "allow", 200),
+        ("bad-1", scorer, "usina.endpoints.predict", "allow", 400),
+    ]
+    denied_list = [(seen[-1][0], scorer, "usina.endpoints.read", "deny", 403)]
+    assert seen == (reads if data_reads else []) + refusals + denied_list
+    assert records[-3].details == {"declared_actor": "mallory", "reason": "missing"}
+    assert len(seen[-1][0]) == 32, "a request id made by the server when the client sent none"
 
 
 @on_sqlite

@@ -53,73 +53,40 @@ class Verdict(Protocol):
     def reason(self) -> str: ...
 
 
-class AuditTrail:
-    """Record audited requests of ``app`` with ``recorder``.
+class Auditor:
+    """Turn one answered request's verdict into an audit record, when it is one to record.
 
-    Args:
-        app: the ASGI app whose routes leave a verdict in the scope.
-        recorder: where events go (started and closed by the app's lifespan).
-        data_reads: also record requests that only read data.
+    ``AuditTrail`` calls it for the routes it wraps; a route that answers on its own (the
+    predict routes of ``usina serve``) calls ``note`` itself once it has answered, so its
+    requests pay for no wrapper.
     """
 
-    def __init__(self, app: Any, recorder: AuditRecorder, *, data_reads: bool = False) -> None:
-        self.app = app
+    def __init__(self, recorder: AuditRecorder, *, data_reads: bool = False) -> None:
         self.recorder = recorder
         self.data_reads = data_reads
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    def wanted(self, verdict: Verdict, status: int) -> bool:
+        """Whether a request with ``verdict``, answered with ``status``, is recorded."""
+        return (
+            verdict.denied
+            or status in _REFUSED
+            or verdict.audit_class in _WRITES
+            or (self.data_reads and verdict.audit_class == "data_read" and bool(verdict.action))
+        )
+
+    def note(self, verdict: Verdict, status: int, request_id: str, scope: Any) -> None:
+        """Record the request of ``scope`` if ``wanted``."""
+        if not self.wanted(verdict, status):
             return
-        status = 500
-        request_id = ""
-        declared = b""
-        for key, value in scope["headers"]:
-            if key == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-                request_id = value.decode("latin-1")
-            elif key == b"x-usina-actor":
-                declared = value
-
-        async def noted(message: Any) -> None:
-            nonlocal status, request_id
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                answered = _header(message, b"x-request-id")
-                if answered is not None:
-                    request_id = answered
-                else:
-                    if not request_id:
-                        request_id = f"{random.getrandbits(128):032x}"
-                    message["headers"] = [
-                        *message.get("headers", ()),
-                        (b"x-request-id", request_id.encode("latin-1")),
-                    ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, noted)
-        finally:
-            verdict = scope.get(VERDICT)
-            if verdict is not None:
-                self._note(verdict, status, request_id, scope, declared)
-
-    def _note(
-        self, verdict: Verdict, status: int, request_id: str, scope: Any, declared: bytes
-    ) -> None:
         denied = verdict.denied or status in _REFUSED
-        audit_class = verdict.audit_class
-        if not (
-            denied
-            or audit_class in _WRITES
-            or (self.data_reads and audit_class == "data_read" and verdict.action)
-        ):
-            return
         details: dict[str, Any] = {}
         if verdict.reason:
             details["reason"] = verdict.reason
-        if verdict.actor == "anonymous" and declared and _DECLARED.fullmatch(declared):
-            # Self-declared, recorded as such: only a verified token names the actor.
-            details["declared_actor"] = declared.decode("latin-1")
+        if verdict.actor == "anonymous":
+            declared = _request_header(scope, b"x-usina-actor")
+            if declared and _DECLARED.fullmatch(declared):
+                # Self-declared, recorded as such: only a verified token names the actor.
+                details["declared_actor"] = declared.decode("latin-1")
         client = scope.get("client")
         self.recorder.record(
             AuditEvent(
@@ -133,6 +100,79 @@ class AuditTrail:
                 details=details,
             )
         )
+
+
+class AuditTrail:
+    """Record audited requests of ``app`` with ``recorder``: as the app's middleware, or
+    around one route.
+
+    Args:
+        app: the ASGI app whose routes leave a verdict in the scope.
+        recorder: where events go (started and closed by the app's lifespan).
+        data_reads: also record requests that only read data.
+    """
+
+    def __init__(self, app: Any, recorder: AuditRecorder, *, data_reads: bool = False) -> None:
+        self.app = app
+        self.auditor = Auditor(recorder, data_reads=data_reads)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answer = _Answer(scope, send)
+        try:
+            await self.app(scope, receive, answer.send)
+        finally:
+            verdict = scope.get(VERDICT)
+            if verdict is not None:
+                self.auditor.note(verdict, answer.status, answer.request_id(), scope)
+
+
+class _Answer:
+    """The ``send`` of one request, noting the status answered and making sure the answer
+    carries a request id (the client's, else one made here)."""
+
+    __slots__ = ("_request_id", "_send", "scope", "status")
+
+    def __init__(self, scope: Any, send: Any) -> None:
+        self.scope = scope
+        self._send = send
+        self.status = 500
+        self._request_id = ""
+
+    def request_id(self) -> str:
+        if not self._request_id:  # never answered: the client's id, if any
+            self._request_id = _client_request_id(self.scope)
+        return self._request_id
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            answered = _header(message, b"x-request-id")
+            if answered is not None:
+                self._request_id = answered
+            else:
+                request_id = _client_request_id(self.scope) or f"{random.getrandbits(128):032x}"
+                self._request_id = request_id
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+        await self._send(message)
+
+
+def _request_header(scope: Any, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _client_request_id(scope: Any) -> str:
+    """The request id the client sent, if it is a well-formed one; else empty."""
+    value = _request_header(scope, b"x-request-id")
+    return value.decode("latin-1") if value and _REQUEST_ID.fullmatch(value) else ""
 
 
 def _header(message: Any, name: bytes) -> str | None:

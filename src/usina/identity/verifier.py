@@ -101,12 +101,14 @@ class TokenVerifier:
 
     def verify(self, secret: str) -> Caller:
         """The caller ``secret`` authenticates; ``TokenRefused`` with the reason otherwise."""
-        problem = secret_problem(secret)
-        if problem is not None:
-            raise TokenRefused(problem)
+        # The hash first: a fresh cache entry under it means the secret is a stored token's,
+        # so well formed; only a miss pays for the format and checksum checks.
         key = hash_of(secret)
         entry = self._cache.get(key)
         if entry is None or time.monotonic() - entry.read_at >= self.ttl:
+            problem = secret_problem(secret)
+            if problem is not None:
+                raise TokenRefused(problem)
             entry = self._read(key)
             with self._lock:
                 if len(self._cache) >= _MAX_ENTRIES:

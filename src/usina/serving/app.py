@@ -26,7 +26,8 @@ Routes:
 With ``ServingConfig.auth`` (``USINA_AUTH=on``) every route but health needs a bearer token:
 a predict route checks ``usina.endpoints.predict`` on ``endpoints/NAME`` itself (the cached
 token check and a dict lookup: no database round trip), the status routes go through the same
-``Gate``, and an ``AuditTrail`` records refusals (and reads, with ``audit_data_reads``).
+``Gate``; refusals (and reads, with ``audit_data_reads``) are written to the audit log, by the
+predict routes themselves and by an ``AuditTrail`` around each other route.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ from starlette.types import Receive, Scope, Send
 
 from usina.artifacts import ArtifactStore, open_artifact_store
 from usina.audit import AuditRecorder, SqlAuditStore
-from usina.audit.trail import AuditTrail
+from usina.audit.trail import Auditor, AuditTrail
 from usina.errors import InvalidInput, PayloadTooLarge, UsinaError, http_status
 from usina.identity import TokenVerifier
-from usina.identity.gate import VERDICT, Gate, GatedApp
+from usina.identity.gate import VERDICT, Gate, GatedApp, Verdict
 from usina.serving import mlflow_scoring, openinference, vertex
 from usina.serving.batching import MicroBatcher
 from usina.serving.codec import JSON, Codec
@@ -149,6 +150,10 @@ class InferenceService:
     ) -> None:
         self.config = config
         self.gate = gate if gate is not None and gate.auth else None
+        # Set by ``create_app``: the predict routes of ``usina serve`` record their audited
+        # requests themselves (no wrapper per request). A host with an audit middleware
+        # (``usina server``) leaves it unset.
+        self.auditor: Auditor | None = None
         self.metrics = ServingMetrics()
         self.runtime = Runtime(
             SqlEndpointStore(db, "serving", artifacts=artifacts),
@@ -235,12 +240,15 @@ class InferenceService:
             request_id = f"{random.getrandbits(128):032x}"
         params = scope.get("path_params") or {}
         gate = self.gate
+        verdict: Verdict | None = None
         if gate is not None:
             verdict = gate.check("POST", path, params, authorization)
             scope[VERDICT] = verdict
             if verdict.status:
                 content = codec.error(verdict.status, verdict.message, None)
                 await _answer(send, verdict.status, content, JSON, request_id, None, None)
+                if self.auditor is not None:
+                    self.auditor.note(verdict, verdict.status, request_id, scope)
                 return
         name: str | None = params.get("name")
         version: LoadedVersion | None = None
@@ -270,8 +278,12 @@ class InferenceService:
         except Exception as exc:  # noqa: BLE001
             status, content = self._failure(exc, name, codec, version, start, request_id)
             await _answer(send, status, content, JSON, request_id, None, None)
+            if self.auditor is not None and verdict is not None:
+                self.auditor.note(verdict, status, request_id, scope)
             return
         await _answer(send, 200, content, media, request_id, number, extra)
+        if self.auditor is not None and verdict is not None and self.auditor.data_reads:
+            self.auditor.note(verdict, 200, request_id, scope)
         if route.shadow is not None:
             await run_in_threadpool(self._shadow, route, codec, parsed, request_id)
 
@@ -520,9 +532,14 @@ def create_app(
                 # A graceful stop writes every audit record still queued.
                 await asyncio.to_thread(recorder.close)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
     if recorder is not None:
-        app.add_middleware(AuditTrail, recorder=recorder, data_reads=config.audit_data_reads)
+        # Each route records its audited requests: the predict routes themselves, once they
+        # have answered; the others through an ``AuditTrail`` around the route.
+        service.auditor = Auditor(recorder, data_reads=config.audit_data_reads)
+        for route in routes:
+            if not getattr(route.app, "checks_access", False):
+                route.app = AuditTrail(route.app, recorder, data_reads=config.audit_data_reads)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     app.state.recorder = recorder
     return app
