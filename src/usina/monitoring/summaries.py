@@ -385,7 +385,9 @@ def _numeric(name: str, values: Any, bins: int, like: NumericSummary | None) -> 
         counts=tuple(int(c) for c in counts),
         missing=int(missing),
         sum=float(ordered.sum()),
-        sum_squares=float(np.dot(ordered, ordered)),
+        # einsum, not np.dot: a BLAS call wakes BLAS's threads, which on a busy machine cost
+        # milliseconds per column (ten times the sort's time, measured).
+        sum_squares=float(np.einsum("i,i->", ordered, ordered)),
         minimum=float(ordered[0]) if n else None,
         maximum=float(ordered[-1]) if n else None,
         below_sum=float(below.sum()),
