@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitoring.synthetic import frame
 from usina.errors import InvalidInput
@@ -178,3 +180,29 @@ def test_unknown_columns_in_arguments_are_named() -> None:
         summarize(df, columns=["y"])
     with pytest.raises(InvalidInput, match="'label'"):
         summarize(df, prediction="label")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), min_size=2, max_size=60
+    ),
+    labels=st.lists(st.sampled_from(["a", "b", "c", "new", None]), min_size=60, max_size=60),
+    cut=st.integers(1, 59),
+)
+def test_any_split_of_a_window_merges_back_into_it(
+    values: list[float | None], labels: list[str | None], cut: int
+) -> None:
+    reference = summarize(
+        pd.DataFrame({"x": [0.0, 1.0, 2.5, 10.0] * 10, "c": ["a", "b", "a", "c"] * 10}), bins=3
+    )
+    rows = len(values)
+    window = pd.DataFrame({"x": pd.array(values, dtype="Float64"), "c": labels[:rows]})
+    cut = min(cut, rows - 1)
+    whole = summarize(window, reference=reference)
+    merged = summarize(window.iloc[:cut], reference=reference) + summarize(
+        window.iloc[cut:], reference=reference
+    )
+    assert merged["x"].counts == whole["x"].counts
+    assert merged["x"].missing == whole["x"].missing
+    assert merged["c"] == whole["c"]
