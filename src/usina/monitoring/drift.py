@@ -346,14 +346,20 @@ def compare(
         rule = chosen.rule(ref, cur)
         threshold = float(limits.get(ref.name, rule.threshold))
         figures: dict[str, float] = {}
+        needed = wanted | {rule.metric}
         if ref.count and cur.count:
             raw = None
-            if reference_table is not None and current_table is not None and ref.kind == "numeric":
+            if (
+                reference_table is not None
+                and current_table is not None
+                and ref.kind == "numeric"
+                and needed & {"ks", "wasserstein"}
+            ):
                 raw = (
                     drift_metrics.finite(tables.numeric_values(reference_table, ref.name)),
                     drift_metrics.finite(tables.numeric_values(current_table, ref.name)),
                 )
-            figures = _figures(ref, cur, wanted | {rule.metric}, raw)
+            figures = _figures(ref, cur, needed, raw)
         value = figures.get(rule.metric)
         result = FeatureDrift(
             feature=ref.name,
