@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-drift-env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,16 @@ bench: $(BENCH_VENV)/bin/python
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
 	$(BENCH_VENV)/bin/python benchmarks/tracking.py
 
+# Evidently 0.7 needs pandas<3, which usina's own environments do not pin, so the drift
+# benchmark runs it from its own environment: python benchmarks/drift.py --evidently-python
+# .venv-evidently/bin/python
+EVIDENTLY_VENV := .venv-evidently
+$(EVIDENTLY_VENV)/bin/python:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+
+bench-drift-env: $(EVIDENTLY_VENV)/bin/python
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3' pyarrow
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .usina .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) .usina .pytest_cache .mypy_cache .ruff_cache
