@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
@@ -46,6 +47,9 @@ from usina.monitoring.alerts import (
 from usina.monitoring.base import AlertStore
 from usina.monitoring.channels import Channel, DeliveryConfig, check_channels, parse_channel
 from usina.monitoring.delivery import DeliveryFailed, send
+
+if TYPE_CHECKING:
+    from usina.settings import Settings
 
 log = logging.getLogger("usina.alerts")
 
@@ -104,6 +108,12 @@ class Alerter:
         self.config = config or DeliveryConfig()
         self.cooldown = cooldown
         self.sleep = sleep
+
+    @classmethod
+    def from_settings(cls, store: AlertStore, settings: Settings) -> Alerter:
+        """An alerter with the channels, retries and cooldown ``USINA_SMTP_*``,
+        ``USINA_WEBHOOK_*`` and ``USINA_ALERT_*`` describe (the edges build it)."""
+        return cls(store, DeliveryConfig.from_settings(settings), cooldown=settings.alert_cooldown)
 
     def evaluate(
         self,

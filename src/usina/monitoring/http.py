@@ -80,7 +80,7 @@ class HttpAlertStore:
             "cooldown": obs.cooldown,
             "time": obs.time,
         }
-        found = self.server.call("POST", "/api/v1/alerts/observations", json=body)
+        found = self.server.call("POST", "/alerts/observations", json=body)
         alert = None if found["alert"] is None else alert_from_json(found["alert"])
         notice = None
         if found["notice"] is not None:
@@ -108,12 +108,12 @@ class HttpAlertStore:
             ],
         }
         return alert_from_json(
-            self.server.call("POST", f"/api/v1/alerts/{alert_id}/deliveries", json=body)
+            self.server.call("POST", f"/alerts/{alert_id}/deliveries", json=body)
         )
 
     def get(self, alert_id: int) -> Alert:
         alert_id = check_alert_id(alert_id)
-        return alert_from_json(self.server.call("GET", f"/api/v1/alerts/{alert_id}"))
+        return alert_from_json(self.server.call("GET", f"/alerts/{alert_id}"))
 
     def list(
         self,
@@ -139,7 +139,7 @@ class HttpAlertStore:
         while len(alerts) < limit:
             want = min(PAGE, limit - len(alerts))
             page = self.server.call(
-                "GET", "/api/v1/alerts", params={**params, "limit": want, "offset": offset}
+                "GET", "/alerts", params={**params, "limit": want, "offset": offset}
             )
             alerts.extend(alert_from_json(a) for a in page["items"])
             if page["next_offset"] is None:
