@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitoring.conftest import SECRET, Inbox, Receiver
+from resources.servers import free_port
 from usina.monitoring.alerter import Alerter
 from usina.monitoring.channels import DeliveryConfig, SmtpConfig, WebhookAllow, WebhookConfig
 
@@ -144,3 +146,105 @@ def test_a_reminder_after_the_cooldown_and_one_run_of_checks(
         "[usina] FIRING",
         "[usina] STILL FIRING",
     ]
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_email_goes_over_starttls_with_the_configured_login(
+    client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+
+    controller_module = pytest.importorskip("aiosmtpd.controller", reason="pip install aiosmtpd")
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert_file, key_file = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+    logins: list[tuple[bytes, bytes]] = []
+    mails: list[Any] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"pw-from-settings")
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            mails.append((session.ssl is not None, envelope.rcpt_tos))
+            return "250 OK"
+
+    port = free_port()
+    controller = controller_module.Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        # The client trusts this test's certificate the way it trusts any CA: from the system
+        # store, which OpenSSL reads from SSL_CERT_FILE.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        smtp = SmtpConfig("127.0.0.1", port, "alerts", "pw-from-settings", "usina@example.com")
+        alerter = Alerter(client.alerts, DeliveryConfig(smtp=smtp, backoff=0.01))
+        fired = alerter.evaluate("drift", "psi", True, 0.3, 0.2, channels=["email:a@example.com"])
+        assert fired.alert is not None
+        assert [str(d.status) for d in fired.alert.deliveries] == ["sent"], fired.alert.deliveries
+        assert logins == [(b"alerts", b"pw-from-settings")]
+        assert mails == [(True, ["a@example.com"])], "delivered over TLS"
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_server_without_starttls_is_refused_unless_allowed(client, smtp_server: Inbox) -> None:  # type: ignore[no-untyped-def]
+    smtp = SmtpConfig(smtp_server.host, smtp_server.port, starttls=True)
+    alerter = Alerter(client.alerts, DeliveryConfig(smtp=smtp, attempts=1))
+    fired = alerter.evaluate("drift", "psi", True, 0.3, 0.2, channels=["email:a@example.com"])
+    assert fired.alert is not None
+    [delivery] = fired.alert.deliveries
+    assert delivery.status == "failed" and "does not offer STARTTLS" in delivery.error
+    assert smtp_server.mails == []
