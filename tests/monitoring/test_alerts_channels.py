@@ -93,11 +93,11 @@ def test_webhooks_to_private_addresses_are_refused(url: str, address: str) -> No
 def test_the_allow_list_admits_networks_and_host_port_pairs() -> None:
     loopback = parse_channel("webhook:http://127.0.0.1:8080/x")
     assert isinstance(loopback, WebhookChannel)
-    assert check_webhook_address(loopback, WebhookAllow.parse("127.0.0.1/32")) == "127.0.0.1"
-    assert (
-        check_webhook_address(loopback, WebhookAllow.parse("127.0.0.0/8, ::1/128")) == "127.0.0.1"
+    assert check_webhook_address(loopback, WebhookAllow.parse("127.0.0.1/32")) == ("127.0.0.1",)
+    assert check_webhook_address(loopback, WebhookAllow.parse("127.0.0.0/8, ::1/128")) == (
+        "127.0.0.1",
     )
-    assert check_webhook_address(loopback, WebhookAllow.parse("127.0.0.1:8080")) == "127.0.0.1"
+    assert check_webhook_address(loopback, WebhookAllow.parse("127.0.0.1:8080")) == ("127.0.0.1",)
     with pytest.raises(InvalidInput, match=r"resolves to 127\.0\.0\.1"):
         check_webhook_address(loopback, WebhookAllow.parse("127.0.0.1:8081"))
     named = parse_channel("webhook:http://localhost:8080/x")
@@ -109,12 +109,9 @@ def test_the_allow_list_admits_networks_and_host_port_pairs() -> None:
     for bad in ("nonsense", "10.0.0.0/33", "host:0", "host:port"):
         with pytest.raises(InvalidInput, match="USINA_WEBHOOK_ALLOW entry"):
             WebhookAllow.parse(bad)
-    assert (
-        check_webhook_address(
-            WebhookChannel("https://93.184.215.14/x", "https", "93.184.215.14", 443), WebhookAllow()
-        )
-        == "93.184.215.14"
-    ), "a public address needs no allow-list"
+    assert check_webhook_address(
+        WebhookChannel("https://93.184.215.14/x", "https", "93.184.215.14", 443), WebhookAllow()
+    ) == ("93.184.215.14",), "a public address needs no allow-list"
 
 
 def test_email_without_an_smtp_server_is_refused() -> None:

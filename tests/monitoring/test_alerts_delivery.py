@@ -15,6 +15,7 @@ import pytest
 
 from monitoring.conftest import SECRET, Inbox, Receiver
 from resources.servers import free_port
+from usina.errors import InvalidInput
 from usina.monitoring.alerter import Alerter
 from usina.monitoring.channels import DeliveryConfig, SmtpConfig, WebhookAllow, WebhookConfig
 
@@ -149,7 +150,7 @@ def test_a_reminder_after_the_cooldown_and_one_run_of_checks(
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    """A certificate for 127.0.0.1 and localhost and its key, as PEM files."""
     import datetime as dt
     import ipaddress
 
@@ -170,7 +171,9 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -248,3 +251,53 @@ def test_a_server_without_starttls_is_refused_unless_allowed(client, smtp_server
     [delivery] = fired.alert.deliveries
     assert delivery.status == "failed" and "does not offer STARTTLS" in delivery.error
     assert smtp_server.mails == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_https_webhook_by_name_checks_the_names_certificate(
+    client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The request goes to the address that was checked, yet TLS still names the host and
+    checks its certificate, and the receiver sees the host in its Host header."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cert_file, key_file = _self_signed(tmp_path)
+    seen: list[tuple[str, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            seen.append((self.headers["host"], body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert_file, key_file)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    port = int(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # trusted like a system CA
+        hook = f"webhook:https://localhost:{port}/hook"
+        allow = WebhookAllow.parse(f"localhost:{port}")
+        alerter = Alerter(client.alerts, DeliveryConfig(webhook=WebhookConfig(allow=allow)))
+        fired = alerter.evaluate("drift", "psi", True, 0.3, 0.2, channels=[hook])
+        assert fired.alert is not None
+        assert [str(d.status) for d in fired.alert.deliveries] == ["sent"], fired.alert.deliveries
+        assert [host for host, _ in seen] == [f"localhost:{port}"]
+
+        # Without the allow-list entry the same URL is refused before anything is stored.
+        with pytest.raises(InvalidInput, match="resolves to 127"):
+            Alerter(client.alerts).evaluate("drift", "auc", True, channels=[hook])
+        assert len(client.alerts.list()) == 1 and len(seen) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=30)

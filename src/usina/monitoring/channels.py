@@ -240,8 +240,9 @@ def _is_public(address: Address) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def check_webhook_address(channel: WebhookChannel, allow: WebhookAllow) -> str:
-    """Resolve the webhook's host, check every address, and return the one to connect to.
+def check_webhook_address(channel: WebhookChannel, allow: WebhookAllow) -> tuple[str, ...]:
+    """Resolve the webhook's host, check every address, and return them, to connect to in
+    order.
 
     Every address the name resolves to must be public (not private, loopback, link-local,
     shared, reserved or multicast) or admitted by ``allow``; one bad address refuses the
@@ -268,7 +269,7 @@ def check_webhook_address(channel: WebhookChannel, allow: WebhookAllow) -> str:
                 f"go only to public addresses unless USINA_WEBHOOK_ALLOW lists it (e.g. "
                 f"{address}/{address.max_prefixlen} or {channel.host}:{channel.port})",
             )
-    return addresses[0]
+    return tuple(addresses)
 
 
 def check_channels(channels: Any, config: DeliveryConfig) -> tuple[Channel, ...]:

@@ -165,7 +165,7 @@ def send_webhook(notice: Notice, channel: WebhookChannel, config: WebhookConfig)
 
     # Resolve and check now, then connect to that address: the name cannot be re-pointed
     # between the check and the connection.
-    address = check_webhook_address(channel, config.allow)
+    addresses = check_webhook_address(channel, config.allow)
     body = orjson.dumps(payload(notice))
     headers = {
         "content-type": "application/json",
@@ -174,13 +174,19 @@ def send_webhook(notice: Notice, channel: WebhookChannel, config: WebhookConfig)
     }
     if config.secret:
         headers[SIGNATURE_HEADER] = sign(config.secret, int(time.time()), body)
-    url = httpx.URL(channel.url).copy_with(host=address)
+    # TLS names and checks the certificate of the host the URL names, not the address.
     extensions = {"sni_hostname": channel.host} if channel.scheme == "https" else {}
-    try:
-        with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=headers, extensions=extensions)
-    except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
+        for i, address in enumerate(addresses):
+            url = httpx.URL(channel.url).copy_with(host=address)
+            try:
+                response = client.post(url, content=body, headers=headers, extensions=extensions)
+                break
+            except httpx.ConnectError as exc:
+                if i == len(addresses) - 1:  # the next address, as a browser would
+                    raise DeliveryFailed(f"ConnectError: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
     if not response.is_success:
         raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
 
