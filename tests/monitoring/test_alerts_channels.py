@@ -8,7 +8,7 @@ import pytest
 
 from monitoring.conftest import Receiver
 from usina.errors import InvalidInput
-from usina.monitoring.alerter import Alerter
+from usina.monitoring.alerter import Alerter, CheckResult
 from usina.monitoring.channels import (
     DeliveryConfig,
     EmailChannel,
@@ -132,6 +132,12 @@ def test_refused_channels_store_nothing_and_send_nothing(client, receiver: Recei
             alerter.evaluate("credit-drift", "psi", True, 0.3, 0.2, channels=channels)
     with pytest.raises(InvalidInput, match=r"resolves to 127\.0\.0\.1"):
         alerter.evaluate_run("credit-drift", [], channels=[hook])
+    with pytest.raises(InvalidInput, match="is not a list of channel URLs"):
+        alerter.evaluate_run("credit-drift", [], channels="log:")
+    # One bad result in a run: the whole run is refused before any result is stored.
+    run = [CheckResult("psi_income", True, 0.3, 0.2), CheckResult("psi_age", True, float("nan"))]
+    with pytest.raises(InvalidInput, match="value nan is not a finite number"):
+        alerter.evaluate_run("credit-drift", run, channels=["log:"])
     assert client.alerts.list() == [] and receiver.requests == []
 
 

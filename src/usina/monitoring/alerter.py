@@ -144,23 +144,11 @@ class Alerter:
         Raises:
             InvalidInput: a malformed name, number or channel; nothing is stored.
         """
-        observation = Observation(
-            monitor,
-            check,
-            breached,
-            value,
-            threshold,
-            message,
-            tuple(channels) if not isinstance(channels, str) else channels,  # type: ignore[arg-type]
-            self.cooldown if cooldown is None else cooldown,
-            at,
+        observation = self._observation(
+            monitor, check, breached, value, threshold, message, channels, cooldown, at
         )
-        check_observation(observation)
         check_channels(observation.channels, self.config)
-        outcome = self.store.observe(observation)
-        if outcome.notice is None or not outcome.notice.channels:
-            return Evaluation(outcome.alert, outcome.notice)
-        return Evaluation(self.deliver(outcome.notice), outcome.notice)
+        return self._apply(observation)
 
     def evaluate_run(
         self,
@@ -171,25 +159,58 @@ class Alerter:
         cooldown: float | None = None,
         at: float | None = None,
     ) -> list[Evaluation]:
-        """``evaluate`` each check of one monitor run, all at the run's time. The channels are
-        checked once, before any result is stored."""
-        found = list(results)
-        check_channels(channels, self.config)
+        """``evaluate`` each check of one monitor run, all at the run's time. Every result and
+        every channel is checked before any result is stored, the channels once."""
         when = time.time() if at is None else at
-        return [
-            self.evaluate(
+        observations = [
+            self._observation(
                 monitor,
                 r.check,
                 r.breached,
                 r.value,
                 r.threshold,
                 r.message,
-                channels=channels,
-                cooldown=cooldown,
-                at=when,
+                channels,
+                cooldown,
+                when,
             )
-            for r in found
+            for r in results
         ]
+        check_channels(channels, self.config)
+        return [self._apply(o) for o in observations]
+
+    def _observation(
+        self,
+        monitor: str,
+        check: str,
+        breached: bool,
+        value: float | None,
+        threshold: float | None,
+        message: str,
+        channels: Sequence[str],
+        cooldown: float | None,
+        at: float | None,
+    ) -> Observation:
+        return check_observation(
+            Observation(
+                monitor,
+                check,
+                breached,
+                value,
+                threshold,
+                message,
+                # A bare string is not a list of channels: check_observation refuses it.
+                channels if isinstance(channels, str) else tuple(channels),  # type: ignore[arg-type]
+                self.cooldown if cooldown is None else cooldown,
+                at,
+            )
+        )
+
+    def _apply(self, observation: Observation) -> Evaluation:
+        outcome = self.store.observe(observation)
+        if outcome.notice is None or not outcome.notice.channels:
+            return Evaluation(outcome.alert, outcome.notice)
+        return Evaluation(self.deliver(outcome.notice), outcome.notice)
 
     def deliver(self, notice: Notice) -> Alert:
         """Send ``notice`` on each of its channels, retrying each a bounded number of times,

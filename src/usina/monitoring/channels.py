@@ -275,6 +275,12 @@ def check_webhook_address(channel: WebhookChannel, allow: WebhookAllow) -> tuple
 def check_channels(channels: Any, config: DeliveryConfig) -> tuple[Channel, ...]:
     """Parse every channel URL and check what can be checked before anything is stored:
     webhook addresses, and that e-mail has an SMTP server to go through."""
+    if isinstance(channels, str) or not isinstance(channels, tuple | list):
+        raise InvalidInput(
+            f"channels {channels!r} is not a list of channel URLs; give e.g. "
+            "['email:ml-team@example.com', 'log:']",
+            field="channels",
+        )
     parsed = []
     for text in channels:
         channel = parse_channel(text)
