@@ -26,6 +26,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 if TYPE_CHECKING:
     from usina.audit import AuditReader
     from usina.identity import IdentityStore
+    from usina.monitoring.base import AlertStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -139,6 +140,13 @@ class Client:
         """Users, groups, service accounts, roles, bindings and tokens
         (``usina.identity.IdentityStore``)."""
         found: IdentityStore = self.installation.store("identity")
+        return found
+
+    @property
+    def alerts(self) -> AlertStore:
+        """Alerts raised by monitors and their deliveries (``usina.monitoring.base.AlertStore``);
+        ``usina.monitoring.alerter.Alerter`` turns check results into them."""
+        found: AlertStore = self.installation.store("alerts")
         return found
 
     @classmethod

@@ -185,6 +185,54 @@ class Settings(BaseSettings):
         default=30_000, ge=10, description="Longest wait between retries of request log writes."
     )
 
+    smtp_host: str | None = Field(
+        default=None,
+        description="Alerts: the SMTP server e-mail channels (email:ADDRESS) go through; "
+        "e-mail channels are refused while it is unset.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Alerts: the SMTP port.")
+    smtp_user: str | None = Field(
+        default=None, description="Alerts: the SMTP login; none: send without logging in."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Alerts: the SMTP password of USINA_SMTP_USER."
+    )
+    smtp_from: str = Field(
+        default="usina@localhost", description="Alerts: the From address of alert e-mail."
+    )
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Alerts: upgrade the SMTP connection with STARTTLS (the certificate is "
+        "checked) and fail if the server does not offer it; false only for a relay on a "
+        "trusted network.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Alerts: the secret that signs webhook bodies (header X-Usina-Signature: "
+        "t=TIMESTAMP,v1=HMAC-SHA256 of TIMESTAMP.BODY); unset: webhooks are unsigned.",
+    )
+    webhook_allow: str = Field(
+        default="",
+        description="Alerts: comma-separated networks (127.0.0.1/32, 10.0.0.0/8) and host:port "
+        "pairs webhooks may reach although private, loopback or link-local; none by default.",
+    )
+    alert_cooldown: float = Field(
+        default=4 * 3600.0,
+        ge=0,
+        description="Alerts: seconds a firing alert waits before notifying again while its "
+        "check stays breached (a reminder).",
+    )
+    alert_attempts: int = Field(
+        default=3, ge=1, le=10, description="Alerts: tries per channel and notification."
+    )
+    alert_backoff: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Alerts: seconds before the second try of a failed channel; doubles "
+        "before each further try.",
+    )
+
     def resolved_db_url(self) -> str:
         """The metadata URL, defaulting to ``usina.db`` in the home."""
         if self.db_url:

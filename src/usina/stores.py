@@ -36,6 +36,7 @@ STORES: dict[str, tuple[str, str]] = {
     # Through a server the audit log is read-only: the server alone appends.
     "audit": ("audit.sql:SqlAuditStore", "audit.http:HttpAuditStore"),
     "identity": ("identity.sql:SqlIdentityStore", "identity.http:HttpIdentityStore"),
+    "alerts": ("monitoring.sql:SqlAlertStore", "monitoring.http:HttpAlertStore"),
 }
 
 # URL scheme: which column of STORES serves it.

@@ -11,6 +11,7 @@ import typer
 from usina import __version__
 from usina.cli import (
     access,
+    alerts,
     audit,
     auth,
     context,
@@ -48,6 +49,7 @@ app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
 audit.register(app)
+alerts.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

@@ -72,6 +72,14 @@ _CATALOGUE = (
     Permission("usina.logs.read", DATA_READ, "Query endpoints' request logs."),
     Permission("usina.audit.read", DATA_READ, "Read and verify the audit log."),
     Permission(
+        "usina.alerts.read", DATA_READ, "See alerts raised by monitors and their deliveries."
+    ),
+    Permission(
+        "usina.alerts.write",
+        DATA_WRITE,
+        "Record monitor observations that open and resolve alerts, and their deliveries.",
+    ),
+    Permission(
         "usina.identity.read",
         DATA_READ,
         "See users, groups, service accounts, roles, bindings and others' tokens.",
@@ -108,6 +116,7 @@ _VIEW = (
     "usina.endpoints.read",
     "usina.pipelines.read",
     "usina.schedules.read",
+    "usina.alerts.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -121,7 +130,11 @@ _SCIENCE = (
 ROLES: dict[str, RoleSpec] = {
     r.name: r
     for r in (
-        _role("viewer", "Read experiments, models, endpoints, pipelines and schedules.", *_VIEW),
+        _role(
+            "viewer",
+            "Read experiments, models, endpoints, pipelines, schedules and alerts.",
+            *_VIEW,
+        ),
         _role(
             "data-scientist",
             "A viewer who also tracks runs, uploads artifacts, registers versions, runs "
@@ -130,24 +143,26 @@ ROLES: dict[str, RoleSpec] = {
         ),
         _role(
             "data-engineer",
-            "A viewer who also runs and schedules pipelines, records runs and artifacts and "
-            "reads request logs.",
+            "A viewer who also runs and schedules pipelines, records runs and artifacts, "
+            "reads request logs and raises alerts (monitor runs).",
             *_VIEW,
             "usina.runs.write",
             "usina.artifacts.write",
             "usina.pipelines.run",
             "usina.schedules.write",
             "usina.logs.read",
+            "usina.alerts.write",
         ),
         _role(
             "ml-engineer",
             "A data scientist who also deploys: moves aliases, manages endpoints and "
-            "schedules, and predicts.",
+            "schedules, predicts, and raises alerts (monitor runs).",
             *_SCIENCE,
             "usina.models.deploy",
             "usina.endpoints.write",
             "usina.endpoints.predict",
             "usina.schedules.write",
+            "usina.alerts.write",
         ),
         _role("admin", "Everything, access control and the audit log included.", *PERMISSIONS),
         _role(
@@ -298,6 +313,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # audit log (read-only over HTTP: the server alone appends)
     ("GET", "/api/v1/audit"): _r("usina.audit.read"),
     ("GET", "/api/v1/audit/verify"): _r("usina.audit.read"),
+    # alerts (monitor runs observe checks through a server; they send notifications themselves)
+    ("GET", "/api/v1/alerts"): _r("usina.alerts.read"),
+    ("GET", "/api/v1/alerts/{alert_id}"): _r("usina.alerts.read"),
+    ("POST", "/api/v1/alerts/observations"): _r("usina.alerts.write"),
+    ("POST", "/api/v1/alerts/{alert_id}/deliveries"): _r("usina.alerts.write"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

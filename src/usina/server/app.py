@@ -26,6 +26,7 @@ from usina.identity import TokenVerifier
 from usina.identity.credentials import secret_hash
 from usina.identity.gate import Gate
 from usina.server import (
+    alerts,
     artifacts,
     audit,
     endpoints,
@@ -183,6 +184,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         schedules,
         audit,
         identity,
+        alerts,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0005"
+HEAD = "0006"
 
 metadata = sa.MetaData()
 
@@ -366,4 +366,45 @@ bootstrap_uses = sa.Table(
     sa.Column("secret_hash", sa.String(64), primary_key=True),
     sa.Column("used_at", sa.Double, nullable=False),
     sa.Column("user_name", sa.String(128), nullable=False),
+)
+
+# -- alerts (migration 0006) --------------------------------------------------------------
+
+# One row per breach of a monitor's check. ``firing_key`` is ``monitor`` NUL ``check`` while the
+# alert fires and NULL once resolved: its unique index lets one firing alert exist per check,
+# whichever process observes it.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.String(256), nullable=False),
+    sa.Column("check_name", sa.String(256), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("firing_key", sa.String(520), unique=True),
+    sa.Column("value", sa.Double),
+    sa.Column("threshold", sa.Double),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("channels", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+    sa.Column("resolved_at", sa.Double),
+    sa.Column("notifications", sa.Integer, nullable=False),
+    sa.Column("last_sent", sa.Double),
+    sa.Index("ix_alerts_monitor", "monitor", "check_name", "id"),
+    sa.Index("ix_alerts_state", "state", "id"),
+)
+
+# What became of each notification of an alert on each channel.
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("alert_id", _id, sa.ForeignKey("alerts.id"), primary_key=True),
+    sa.Column("notification", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(1024), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("finished_at", sa.Double),
 )

@@ -5,12 +5,12 @@
 >>> check_artifact_store(MemoryArtifactStore)
 
 ``check_tracking_store``, ``check_registry_store``, ``check_endpoint_store``,
-``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store`` and
-``check_identity_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
-run on the SQL stores and, through a
-server, on the HTTP stores.
+``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
+``check_identity_store`` and ``check_alert_store`` take a factory of fresh ``usina.Client``
+objects, so the same checks run on the SQL stores and, through a server, on the HTTP stores.
 """
 
+from usina.testing.alerts import check_alert_store
 from usina.testing.artifacts import TRAVERSAL_KEYS, check_artifact_store
 from usina.testing.audit import check_audit_store
 from usina.testing.endpoints import check_endpoint_store
@@ -21,6 +21,7 @@ from usina.testing.tracking import check_tracking_store
 
 __all__ = [
     "TRAVERSAL_KEYS",
+    "check_alert_store",
     "check_artifact_store",
     "check_audit_store",
     "check_endpoint_store",
