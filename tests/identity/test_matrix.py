@@ -6,6 +6,7 @@ apps answer, so a new route fails here until its row is written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import pytest
 
 from resources.routes import app_routes
 from resources.servers import ThreadServer
-from usina.artifacts import open_artifact_store
+from usina.artifacts import blob_key, open_artifact_store
 from usina.identity import SqlIdentityStore
 from usina.identity.gate import VERDICT, Verdict
 from usina.identity.permissions import AUTHENTICATED, METRICS, PUBLIC, ROLES, ROUTES
@@ -410,3 +411,68 @@ def test_request_log_files_need_usina_logs_read(server: Served, tmp_path: Path) 
                 if method == "GET" and not allowed:
                     assert "usina.logs.read" in answer.text
         assert server.call(holder, "GET", "/api/v1/artifacts/notes/a.txt").status == 200
+
+
+def _register(server: Served, model: str, run_id: str) -> None:
+    data = f"weights of {model}".encode()
+    digest = hashlib.sha256(data).hexdigest()
+    stored = server.call("admin@ws", "PUT", f"/api/v1/artifacts/{blob_key(digest)}", content=data)
+    assert stored.status == 201, stored.text
+    version = {
+        "digest": digest,
+        "size": len(data),
+        "format": "pickle",
+        "model_class": "m.M",
+        "run_id": run_id,
+    }
+    made = server.call("admin@ws", "POST", f"/api/v1/models/{model}/versions", json=version)
+    assert made.status == 201, made.text
+    moved = server.call(
+        "admin@ws", "PUT", f"/api/v1/models/{model}/aliases/champion", json={"version": 1}
+    )
+    assert moved.status == 200, moved.text
+
+
+def test_lineage_shows_a_run_only_to_who_may_read_its_experiment(server: Served) -> None:
+    # Version 1 of the own model was trained in the foreign experiment.
+    _register(server, OWN, server.runs[FOREIGN])
+    path = f"/api/v1/models/{OWN}/versions/1/lineage"
+    bound = json.loads(server.call("data-scientist@own", "GET", path).text)
+    assert bound["version"]["version"] == 1 and bound["run"] is None
+    anywhere = json.loads(server.call("data-scientist@ws", "GET", path).text)
+    assert anywhere["run"]["id"] == server.runs[FOREIGN]
+
+
+def test_an_endpoint_is_created_only_for_a_model_its_creator_may_read(
+    server: Served, db_url: str
+) -> None:
+    _register(server, OWN, server.runs[OWN])
+    db = Database(db_url)
+    store = SqlIdentityStore(db)
+    store.create_role("endpoint-maker", ["usina.endpoints.write"])
+    store.create_principal("service-account", "maker")
+    store.bind("service-account:maker", "endpoint-maker", "*")
+    server.tokens["maker"] = store.issue_token("service-account:maker", 3600).secret
+    db.dispose()
+    # A model it may not read answers as a model that does not exist: nothing to tell apart.
+    hidden = server.call(
+        "maker",
+        "POST",
+        "/api/v1/endpoints",
+        json={"name": "e1", "model": f"models:/{OWN}@champion"},
+    )
+    missing = server.call(
+        "admin@ws",
+        "POST",
+        "/api/v1/endpoints",
+        json={"name": "e2", "model": "models:/ghost@champion"},
+    )
+    assert (hidden.status, missing.status) == (404, 404)
+    assert hidden.text.replace(OWN, "M") == missing.text.replace("ghost", "M")
+    made = server.call(
+        "ml-engineer@ws",
+        "POST",
+        "/api/v1/endpoints",
+        json={"name": "e3", "model": f"models:/{OWN}@champion"},
+    )
+    assert made.status == 201, made.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from usina.identity import Caller
 from usina.registry import ModelRef, Signature
 from usina.registry.signature import Column
 from usina.server import schemas as s
@@ -93,10 +94,19 @@ def get_version(request: Request, name: str = NAME, version: int = VERSION) -> s
 
 @router.get("/models/{name}/versions/{version}/lineage", response_model=s.LineageOut)
 def lineage(request: Request, name: str = NAME, version: int = VERSION) -> s.LineageOut:
-    """A version with the run that produced it (params, metrics, input datasets)."""
+    """A version with the run that produced it (params, metrics, input datasets); the run is
+    left out (null) for a caller who may not read runs of its experiment."""
     found = registry(request, "anonymous").resolve(ModelRef(name, version=version))
     run = tracking(request, "anonymous").get_run(found.run_id) if found.run_id else None
+    caller = getattr(request.state, "caller", None)
+    if run is not None and not _may_read_run(caller, run.experiment):
+        run = None
     return s.LineageOut(version=s.version_out(found), run=s.run_out(run) if run else None)
+
+
+def _may_read_run(caller: Caller | None, experiment: str) -> bool:
+    """With authentication on, whether ``caller`` may read runs of ``experiment``."""
+    return caller is None or caller.allows("usina.runs.read", f"experiments/{experiment}")
 
 
 @router.get("/models/{name}/aliases/{alias}", response_model=s.VersionOut)
