@@ -413,7 +413,7 @@ def test_request_log_files_need_usina_logs_read(server: Served, tmp_path: Path) 
         assert server.call(holder, "GET", "/api/v1/artifacts/notes/a.txt").status == 200
 
 
-def _register(server: Served, model: str, run_id: str) -> None:
+def _register(server: Served, model: str, run_id: str, holder: str = "admin@ws") -> Answer:
     data = f"weights of {model}".encode()
     digest = hashlib.sha256(data).hexdigest()
     stored = server.call("admin@ws", "PUT", f"/api/v1/artifacts/{blob_key(digest)}", content=data)
@@ -425,12 +425,15 @@ def _register(server: Served, model: str, run_id: str) -> None:
         "model_class": "m.M",
         "run_id": run_id,
     }
-    made = server.call("admin@ws", "POST", f"/api/v1/models/{model}/versions", json=version)
+    made = server.call(holder, "POST", f"/api/v1/models/{model}/versions", json=version)
+    if holder != "admin@ws":
+        return made
     assert made.status == 201, made.text
     moved = server.call(
         "admin@ws", "PUT", f"/api/v1/models/{model}/aliases/champion", json={"version": 1}
     )
     assert moved.status == 200, moved.text
+    return made
 
 
 def test_lineage_shows_a_run_only_to_who_may_read_its_experiment(server: Served) -> None:
@@ -476,3 +479,12 @@ def test_an_endpoint_is_created_only_for_a_model_its_creator_may_read(
         json={"name": "e3", "model": f"models:/{OWN}@champion"},
     )
     assert made.status == 201, made.text
+
+
+def test_a_version_links_only_to_a_run_its_registrar_may_read(server: Served) -> None:
+    # training@own registers versions of the own model and tracks runs of the own experiment.
+    foreign = _register(server, OWN, server.runs[FOREIGN], "training@own")
+    missing = _register(server, OWN, "f" * 32, "training@own")
+    assert (foreign.status, missing.status) == (404, 404)
+    assert foreign.text.replace(server.runs[FOREIGN], "ID") == missing.text.replace("f" * 32, "ID")
+    assert _register(server, OWN, server.runs[OWN], "training@own").status == 201
