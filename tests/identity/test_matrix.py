@@ -488,3 +488,22 @@ def test_a_version_links_only_to_a_run_its_registrar_may_read(server: Served) ->
     assert (foreign.status, missing.status) == (404, 404)
     assert foreign.text.replace(server.runs[FOREIGN], "ID") == missing.text.replace("f" * 32, "ID")
     assert _register(server, OWN, server.runs[OWN], "training@own").status == 201
+
+
+def test_a_job_bound_on_one_experiment_tracks_runs_there_with_the_client(server: Served) -> None:
+    from usina.client import Client
+    from usina.errors import NotFound
+
+    url = str(server.http.base_url).rstrip("/")
+    client = Client(url, token=server.tokens["training@own"])
+    try:
+        with client.start_run(OWN, params={"depth": 3}) as run:
+            run.log_metric("auc", 0.91)
+        assert client.tracking.get_run(run.id).metrics == {"auc": 0.91}
+        assert {r.id for r in client.tracking.list_runs(OWN)} == {run.id, server.runs[OWN]}
+        with pytest.raises(NotFound):
+            client.start_run(FOREIGN)
+        with pytest.raises(NotFound):
+            client.tracking.get_run(server.runs[FOREIGN])
+    finally:
+        client.close()
