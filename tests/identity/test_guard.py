@@ -41,7 +41,7 @@ ROLE_ORDER = tuple(ROLES)
 WORKSPACE_MATRIX: list[tuple[str, str, str, str]] = [
     # permission,               method,   path,                              viewer ds  de  ml  admin inf training
     ("usina.runs.read",        "GET",    "/api/v1/runs",                    "200 200 200 200 200 403 200"),
-    ("usina.runs.write",       "POST",   "/api/v1/runs",                    "403 ok  ok  ok  ok  403 ok"),
+    ("usina.runs.write",       "POST",   "/api/v1/runs",                    "403 ok  ok  ok  ok  404 ok"),
     ("usina.models.read",      "GET",    "/api/v1/models",                  "200 200 200 200 200 403 200"),
     ("usina.artifacts.read",   "GET",    "/api/v1/artifacts",               "200 200 200 200 200 403 200"),
     ("usina.artifacts.write",  "PUT",    "/api/v1/artifacts/notes/a.txt",   "403 201 201 201 201 403 201"),

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from resources.routes import app_routes
 from usina.identity.permissions import (
     AUTHENTICATED,
     METRICS,
@@ -19,25 +20,8 @@ from usina.identity.permissions import (
     Grant,
     allows,
 )
-from usina.server.auth import declared
 
 ROOT = Path(__file__).parents[2]
-
-
-def _routes(app: Any) -> set[tuple[str, str]]:
-    """(method, path) of every route an app answers, with FastAPI's included routers."""
-    found: set[tuple[str, str]] = set()
-    for route in app.routes:
-        # FastAPI 0.16x keeps an included router as one entry listing its routes.
-        nested = getattr(route, "effective_candidates", None)
-        entries = nested() if callable(nested) else [route]
-        for entry in entries:
-            path = getattr(entry, "path", None)
-            if path is None:
-                continue
-            methods = getattr(entry, "methods", None) or {"GET"}  # a mount: static files
-            found |= {declared(m, path) for m in methods}
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +31,7 @@ def every_route(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]
 
     tmp = tmp_path_factory.mktemp("apps")
     db, artifacts = f"sqlite:///{tmp / 'usina.db'}", str(tmp / "artifacts")
-    return _routes(create_app(ServerConfig(db_url=db, artifacts=artifacts))) | _routes(
+    return app_routes(create_app(ServerConfig(db_url=db, artifacts=artifacts))) | app_routes(
         create_serving_app(db, artifacts)
     )
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from resources.servers import free_port
+from resources.processes import StartedProcesses
+from resources.servers import free_port, wait_until_serving
 from usina.server.launch import exposure_warning
 
 
@@ -142,6 +143,55 @@ def test_server_with_auth_on_binds_beyond_loopback_without_warning(start_server)
     assert "warning" not in server.output()
     assert httpx.get(f"{server.url}/healthz").status_code == 200, "health needs no token"
     assert httpx.get(f"{server.url}/api/v1/models").status_code == 401
+
+
+def test_serve_beyond_loopback_without_auth_refuses_to_start(tmp_path: Path) -> None:
+    # 'usina serve' answers predictions and endpoint metadata: the same rule as the server's,
+    # whether the address comes from --host or USINA_SERVE_HOST.
+    port = str(free_port())
+    env = {"USINA_HOME": str(tmp_path / "home")}
+    for args, extra in (
+        (("--host", "127.0.0.2"), {}),
+        ((), {"USINA_SERVE_HOST": "127.0.0.2"}),
+    ):
+        result = usina("serve", "--port", port, *args, env={**env, **extra}, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(
+            "error: refusing to listen on 127.0.0.2 with USINA_AUTH=off"
+        ), result.stderr
+        assert "--insecure" in result.stderr and "call every endpoint" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "auth", "models_status"), [("--insecure", "off", 200), (None, "on", 401)]
+)
+def test_serve_beyond_loopback_starts_with_insecure_or_auth(
+    tmp_path: Path, processes: StartedProcesses, option: str | None, auth: str, models_status: int
+) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    env.update(USINA_HOME=str(tmp_path / "home"), USINA_AUTH=auth)
+    command = [sys.executable, "-m", "usina", "serve", "--host", "127.0.0.2", "--port", str(port)]
+    with log.open("wb") as out:
+        process = processes.start(
+            [*command, *([option] if option else [])],
+            own_group=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    url = f"http://127.0.0.2:{port}"
+    wait_until_serving(url, process, log, 90, "/ping")
+    output = log.read_text(errors="replace")
+    if option == "--insecure":
+        assert "warning: listening on 127.0.0.2 with --insecure" in output
+        assert "no authentication" in output and "call every endpoint" in output
+    else:
+        assert "warning" not in output
+    assert httpx.get(f"{url}/v1/endpoints").status_code == models_status
 
 
 def test_server_refuses_to_serve_another_server(tmp_path: Path) -> None:

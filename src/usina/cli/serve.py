@@ -34,12 +34,19 @@ def serve(
     endpoint: Optional[str] = typer.Option(  # noqa: UP045
         None, "--endpoint", help="Endpoint for the bare /invocations route (USINA_SERVE_ENDPOINT)."
     ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Listen beyond loopback with USINA_AUTH=off (no authentication); prints a "
+        "warning on every start.",
+    ),
 ) -> None:
     """Serve every endpoint over HTTP: Vertex AI, Open Inference (V2) and MLflow protocols."""
     import tempfile
 
     import uvicorn
 
+    from usina.server.launch import SERVE_REACH, check_exposure
     from usina.serving.nodelay import PROTOCOLS
     from usina.settings import Settings
 
@@ -53,6 +60,8 @@ def serve(
         if value is not None:
             os.environ[f"USINA_SERVE_{key}"] = str(value)
     settings = Settings()
+    # Beyond loopback, predictions and endpoint metadata need tokens, as for 'usina server'.
+    check_exposure(settings.serve_host, settings.auth == "on", insecure, SERVE_REACH)
     if settings.serve_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="usina-metrics-")
     typer.echo(

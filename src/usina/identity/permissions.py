@@ -240,14 +240,19 @@ def _r(permission: str, kind: str | None = None, param: str | None = None) -> Ru
 _MODEL = ("models", "name")
 _ENDPOINT = ("endpoints", "name")
 _SCHEDULE = ("schedules", "name")
-_RUNS_READ = _r("usina.runs.read")
-_RUNS_WRITE = _r("usina.runs.write")
+# Run routes act on an experiment that their path does not name: the server finds it (the
+# ``experiment`` parameter below) from the run id in the path, the ``experiment`` query
+# parameter of a run list, or the body of a new run, so a binding on ``experiments/NAME``
+# covers that experiment's runs. Without one (a list of every run) the workspace is checked.
+EXPERIMENT_PARAM = "experiment"
+_EXPERIMENT = ("experiments", EXPERIMENT_PARAM)
+_RUNS_READ = _r("usina.runs.read", *_EXPERIMENT)
+_RUNS_WRITE = _r("usina.runs.write", *_EXPERIMENT)
 
-# (method, path template): the rule. Run routes name a run id, not its experiment: the
-# experiment a binding on ``experiments/NAME`` covers is found from the run when checked.
+# (method, path template): the rule.
 ROUTES: dict[tuple[str, str], Rule] = {
     # tracking
-    ("GET", "/api/v1/experiments"): _RUNS_READ,
+    ("GET", "/api/v1/experiments"): _r("usina.runs.read"),
     ("POST", "/api/v1/runs"): _RUNS_WRITE,
     ("GET", "/api/v1/runs"): _RUNS_READ,
     ("GET", "/api/v1/runs/{run_id}"): _RUNS_READ,
@@ -271,8 +276,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/models/{name}/aliases/{alias}"): _r("usina.models.deploy", *_MODEL),
     ("POST", "/api/v1/models/{name}/aliases/{alias}/rollback"): _r("usina.models.deploy", *_MODEL),
     ("GET", "/api/v1/models/{name}/history"): _r("usina.models.read", *_MODEL),
-    # artifacts (request-log files live under the store's log prefix: reading them there
-    # needs usina.logs.read as well, checked where the key is known)
+    # artifacts (request-log files live under LOG_PREFIXES: reading or listing them there
+    # needs usina.logs.read as well, checked by the server where the key is known)
     ("GET", "/api/v1/artifacts"): _r("usina.artifacts.read"),
     ("PUT", "/api/v1/artifacts/{key:path}"): _r("usina.artifacts.write"),
     ("GET", "/api/v1/artifacts/{key:path}"): _r("usina.artifacts.read"),
@@ -393,6 +398,11 @@ AUTHENTICATED: frozenset[tuple[str, str]] = frozenset(
         ("PUT", "/api/v1/users/{name}/password"),
     }
 )
+
+# Where the request log keeps its files in the artifact store (``usina.serving.logfiles``):
+# keys under these need ``usina.logs.read`` besides ``usina.artifacts.read``, since rows hold
+# request inputs.
+LOG_PREFIXES = ("request-log/", "request-log-drops/")
 
 # Served only when ``usina server`` is configured to publish its metrics without a token.
 METRICS = ("GET", "/metrics")

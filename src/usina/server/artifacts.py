@@ -23,6 +23,7 @@ from usina.artifacts import blob_key, check_key
 from usina.errors import Conflict, InvalidInput, NotFound
 from usina.server import schemas as s
 from usina.server.deps import MAX_PAGE, backends, next_offset
+from usina.server.guard import LOGS_READ, is_log_key
 
 router = APIRouter(prefix="/api/v1", tags=["artifacts"])
 CHUNK = 1 << 20
@@ -39,10 +40,15 @@ def list_artifacts(
     limit: int = Query(1000, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0, le=2**62),
 ) -> s.Page[str]:
-    """Keys under a prefix, sorted."""
+    """Keys under a prefix, sorted (request-log files only for callers with
+    usina.logs.read)."""
     if prefix:
         check_key(prefix.rstrip("/"))
-    keys = backends(request).artifacts.list(prefix)[offset : offset + limit]
+    keys = backends(request).artifacts.list(prefix)
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and not caller.allows(LOGS_READ):
+        keys = [k for k in keys if not is_log_key(k)]
+    keys = keys[offset : offset + limit]
     return s.Page(items=keys, next_offset=next_offset(len(keys), limit, offset))
 
 

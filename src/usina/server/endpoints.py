@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from usina.errors import NotFound
+from usina.registry import parse_model_uri
 from usina.server import schemas as s
 from usina.server.deps import MAX_PAGE, actor, endpoints, next_offset
 
@@ -132,7 +134,12 @@ def list_endpoints(
 @router.post("/endpoints", status_code=201, response_model=EndpointOut)
 def create_endpoint(request: Request, body: EndpointIn, who: str = Depends(actor)) -> EndpointOut:
     """Create an endpoint following an alias, or pinned to a version (409 if the name is taken,
-    404 naming what the model URI misses)."""
+    404 naming what the model URI misses, also when the caller may not read the model)."""
+    name = parse_model_uri(body.model).name
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and not caller.allows("usina.models.read", f"models/{name}"):
+        # What a missing model answers, so an endpoint cannot probe or serve a hidden model.
+        raise NotFound(f"no model named {name!r}; see 'usina models list'", field="name")
     created = endpoints(request, who).create(
         body.name,
         body.model,

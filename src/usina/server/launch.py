@@ -10,28 +10,42 @@ import tempfile
 from typing import Any
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# What anyone who reaches a server without authentication can do, by command.
+SERVER_REACH = "read and change every experiment, run and model"
+SERVE_REACH = "call every endpoint and read what it serves"
 
 
-def exposure_warning(host: str, auth: bool = False) -> str | None:
+def exposure_warning(host: str, auth: bool = False, reach: str = SERVER_REACH) -> str | None:
     """The warning for listening beyond this machine with authentication off (``None`` on
     loopback or with ``USINA_AUTH=on``)."""
     if host in LOOPBACK or auth:
         return None
     return (
         f"warning: listening on {host} with --insecure: USINA_AUTH is off, so the usina API "
-        "has no authentication and anyone who can reach this address can read and change every "
-        "experiment, run and model. Set USINA_AUTH=on (see docs/security.md), or bind 127.0.0.1."
+        f"has no authentication and anyone who can reach this address can {reach}. Set "
+        "USINA_AUTH=on (see docs/security.md), or bind 127.0.0.1."
     )
 
 
-def exposure_refusal(host: str) -> str:
+def exposure_refusal(host: str, reach: str = SERVER_REACH) -> str:
     """Why a server on ``host`` with authentication off does not start."""
     return (
         f"refusing to listen on {host} with USINA_AUTH=off: anyone who can reach it could "
-        "read and change every experiment, run and model. Set USINA_AUTH=on and create the "
-        "first admin (docs/security.md), bind 127.0.0.1, or pass --insecure to serve without "
-        "authentication anyway"
+        f"{reach}. Set USINA_AUTH=on and create the first admin (docs/security.md), bind "
+        "127.0.0.1, or pass --insecure to serve without authentication anyway"
     )
+
+
+def check_exposure(host: str, auth: bool, insecure: bool, reach: str = SERVER_REACH) -> None:
+    """Refuse (``InvalidInput`` naming ``USINA_AUTH``) to listen beyond loopback with
+    authentication off unless ``insecure``; with it, print the warning (on every start)."""
+    from usina.errors import InvalidInput
+
+    if host not in LOOPBACK and not auth and not insecure:
+        raise InvalidInput(exposure_refusal(host, reach), field="USINA_AUTH")
+    warning = exposure_warning(host, auth, reach)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def run_server(
@@ -55,19 +69,14 @@ def run_server(
     """
     import uvicorn
 
-    from usina.errors import InvalidInput
     from usina.server.app import ServerConfig, create_app
     from usina.settings import Settings
 
     config = ServerConfig.from_settings(Settings(), host)
-    if host not in LOOPBACK and not config.auth and not insecure:
-        raise InvalidInput(exposure_refusal(host), field="USINA_AUTH")
+    check_exposure(host, config.auth, insecure)
     # Build the app once here, so a malformed database URL or a missing extra is one clear
     # error before any worker starts (each worker then builds its own and migrates).
     create_app(config)
-    warning = exposure_warning(host, config.auth)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
     os.environ["USINA_SERVER_HOST"] = host
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="usina-metrics-")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from usina.errors import NotFound
+from usina.identity import Caller
 from usina.registry import ModelRef, Signature
 from usina.registry.signature import Column
 from usina.server import schemas as s
@@ -43,7 +45,10 @@ def create_version(
     request: Request, body: s.VersionIn, name: str = NAME, who: str = Depends(actor)
 ) -> s.VersionOut:
     """Register the next version of ``name`` (upload its blob first; 404 naming ``digest`` if
-    it is not there, or ``run_id`` if the run is missing); the model is created on first use."""
+    it is not there, or ``run_id`` if the run is missing or its caller may not read it); the
+    model is created on first use."""
+    if body.run_id is not None:
+        _require_readable_run(request, body.run_id)
     signature = Signature(tuple(Column(c.name, c.dtype) for c in body.signature.inputs))
     version = registry(request, who).create_version(
         name,
@@ -93,10 +98,33 @@ def get_version(request: Request, name: str = NAME, version: int = VERSION) -> s
 
 @router.get("/models/{name}/versions/{version}/lineage", response_model=s.LineageOut)
 def lineage(request: Request, name: str = NAME, version: int = VERSION) -> s.LineageOut:
-    """A version with the run that produced it (params, metrics, input datasets)."""
+    """A version with the run that produced it (params, metrics, input datasets); the run is
+    left out (null) for a caller who may not read runs of its experiment."""
     found = registry(request, "anonymous").resolve(ModelRef(name, version=version))
     run = tracking(request, "anonymous").get_run(found.run_id) if found.run_id else None
+    caller = getattr(request.state, "caller", None)
+    if run is not None and not _may_read_run(caller, run.experiment):
+        run = None
     return s.LineageOut(version=s.version_out(found), run=s.run_out(run) if run else None)
+
+
+def _require_readable_run(request: Request, run_id: str) -> None:
+    """Refuse, as a missing run, a run whose experiment the caller may not read: a version
+    would otherwise link to it, and its answer tell whether it exists."""
+    caller = getattr(request.state, "caller", None)
+    if caller is None:
+        return
+    try:
+        experiment = tracking(request, "anonymous").get_run(run_id).experiment
+    except NotFound:
+        return  # the registry answers for a missing run
+    if not _may_read_run(caller, experiment):
+        raise NotFound(f"no run with id {run_id!r}; see 'usina runs list'", field="run_id")
+
+
+def _may_read_run(caller: Caller | None, experiment: str) -> bool:
+    """With authentication on, whether ``caller`` may read runs of ``experiment``."""
+    return caller is None or caller.allows("usina.runs.read", f"experiments/{experiment}")
 
 
 @router.get("/models/{name}/aliases/{alias}", response_model=s.VersionOut)
