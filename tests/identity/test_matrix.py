@@ -116,6 +116,11 @@ MATRIX: dict[tuple[str, str], str] = {
     # audit log
     ("GET", "/api/v1/audit"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/audit/verify"):                                                       "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    # alerts
+    ("GET", "/api/v1/alerts"):                                                             "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/alerts/{alert_id}"):                                                  "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/alerts/observations"):                                               "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/alerts/{alert_id}/deliveries"):                                      "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
@@ -270,6 +275,7 @@ def _request(key: tuple[str, str], side: str, runs: dict[str, str]) -> tuple[str
         "digest": "0" * 64,
         "holder": "someone",
         "binding_id": "999999",
+        "alert_id": "999999",
         "step_run_id": "0" * 32,
         "project": "p",
         "location": "l",

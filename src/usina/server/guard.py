@@ -19,7 +19,6 @@ Two rules need what only the server knows, so they are settled here, around the 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,7 +80,7 @@ def _decide(request: Request, gate: Gate, template: str, body: Any) -> Verdict:
     verdict = gate.check(request.method, template, params, authorization(request.scope))
     if verdict.status == 404 and run_id is not None:
         # The guard's 404 would name the run's experiment; name only what the caller sent.
-        return dataclasses.replace(verdict, message=f"run {run_id} was not found")
+        return verdict._replace(message=f"run {run_id} was not found")
     if not verdict.status and key in _ARTIFACT_READS:
         return _logs_check(verdict, str(params.get("key", "")))
     return verdict
