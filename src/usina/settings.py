@@ -184,6 +184,14 @@ class Settings(BaseSettings):
     request_log_retry_max_ms: int = Field(
         default=30_000, ge=10, description="Longest wait between retries of request log writes."
     )
+    request_log_writer_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="How much the request log's writer process lowers its priority (Unix "
+        "niceness): when serving and the writer both want a core, serving gets it. 0 runs it "
+        "at the server's priority.",
+    )
 
     smtp_host: str | None = Field(
         default=None,

@@ -64,7 +64,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-buffered", type=int, default=100_000)
     parser.add_argument("--retry-min", type=float, default=0.5)
     parser.add_argument("--retry-max", type=float, default=30.0)
+    parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.nice:
+        # Background work: when serving and this process both want a core, serving gets it.
+        try:
+            os.nice(args.nice)
+        except OSError as exc:
+            log.warning("could not lower this process's priority (%s); running at the same", exc)
     # The server decides when this process ends, by closing its input.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="usina request log writer: %(message)s")

@@ -76,12 +76,14 @@ class RequestLog:
         retry_min: float = 0.5,
         retry_max: float = 30.0,
         out_of_process: bool = False,
+        writer_nice: int = 0,
         metrics: ServingMetrics | None = None,
         stop_timeout: float = 30.0,
     ) -> None:
         self.store = store
         self.stop_timeout = stop_timeout
         self.out_of_process = out_of_process
+        self.writer_nice = writer_nice
         self.flush_interval = flush_interval
         self.max_rows = max_rows
         self.max_queued = max_queued
@@ -132,6 +134,7 @@ class RequestLog:
                 f"--max-buffered={self.sink.max_buffered}",
                 f"--retry-min={self.sink.retry_min}",
                 f"--retry-max={self.sink.retry_max}",
+                f"--nice={self.writer_nice}",
             ]
             self._process = spawn_writer(self.store, options)
             if self._process is not None and self._process.stdout is not None:

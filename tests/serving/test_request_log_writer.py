@@ -1,0 +1,32 @@
+"""The request log's writer process yields the CPU to serving: it runs at a lower priority."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from resources.waiting import wait_until
+from serving.conftest import child_pids
+
+
+def niceness(pid: int) -> int:
+    """The niceness of ``pid``, from /proc (field 19 of stat, after the command's parentheses)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[16])
+
+
+@pytest.mark.parametrize("setting", [None, "0", "11"])
+def test_the_writer_runs_at_the_configured_niceness(three_versions, usina_serve, setting) -> None:  # type: ignore[no-untyped-def]
+    client, store = three_versions
+    store.create("credit", "models:/credit-risk@champion")
+    env = {} if setting is None else {"USINA_REQUEST_LOG_WRITER_NICE": setting}
+    served = usina_serve(client, **env)
+    assert served.process is not None
+    server = served.process.pid
+    [writer] = child_pids(server)
+    expected = niceness(server) + (5 if setting is None else int(setting))
+    # The writer lowers its priority as it starts.
+    wait_until(lambda: niceness(writer) == min(expected, 19), 10, "the writer's niceness is set")
+    assert niceness(server) == os.nice(0), "serving keeps the priority it was started with"
