@@ -139,19 +139,15 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = span / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
+    first = math.floor(low / step + 1e-9)
+    last = math.ceil(high / step - 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
 
 
 # -- SVG charts -----------------------------------------------------------------------------
 
 WIDTH, HEIGHT = 560, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 34, 44
+LEFT, RIGHT, TOP, BOTTOM = 56, 18, 46, 44
 
 
 @dataclass
@@ -194,16 +190,16 @@ def _legend(parts: list[str], items: Sequence[tuple[str, str, str]]) -> None:
         label = _short(name, 18)
         x -= 7 * len(label) + 26
         if style == "box":
-            mark = f'<rect x="{x}" y="8" width="12" height="10" fill="{colour}" opacity=".85"/>'
+            mark = f'<rect x="{x}" y="25" width="12" height="10" fill="{colour}" opacity=".85"/>'
         elif style == "dot":
-            mark = f'<circle cx="{x + 6}" cy="13" r="4" fill="{colour}"/>'
+            mark = f'<circle cx="{x + 6}" cy="30" r="4" fill="{colour}"/>'
         else:
             dash = ' stroke-dasharray="5 3"' if style == "dash" else ""
             mark = (
-                f'<line x1="{x}" x2="{x + 14}" y1="13" y2="13" stroke="{colour}" '
+                f'<line x1="{x}" x2="{x + 14}" y1="30" y2="30" stroke="{colour}" '
                 f'stroke-width="2"{dash}/>'
             )
-        parts.append(f'{mark}<text class="lg" x="{x + 18}" y="17">{_e(label)}</text>')
+        parts.append(f'{mark}<text class="lg" x="{x + 18}" y="34">{_e(label)}</text>')
 
 
 def line_chart(
@@ -256,7 +252,8 @@ def line_chart(
         parts.append(
             f'<line class="axis" x1="{px:.1f}" x2="{px:.1f}" y1="{HEIGHT - BOTTOM}" '
             f'y2="{HEIGHT - BOTTOM + 4}"/><text class="tl" x="{px:.1f}" '
-            f'y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{_time(t, fmt)}</text>'
+            f'y="{HEIGHT - BOTTOM + 16}" text-anchor="{"end" if i == 4 else "middle"}">'
+            f"{_time(t, fmt)}</text>"
         )
         if max(xs) == min(xs):
             break
@@ -361,7 +358,7 @@ def bar_chart(
             parts.append(
                 f'<line class="axis" x1="{px:.1f}" x2="{px:.1f}" y1="{bottom}" '
                 f'y2="{bottom + 4}"/><text class="tl" x="{px:.1f}" y="{bottom + 16}" '
-                f'text-anchor="middle">{_e(boundaries[i])}</text>'
+                f'text-anchor="{"end" if i == n else "middle"}">{_e(boundaries[i])}</text>'
             )
     _legend(parts, [(name, colour, "box") for name, colour, _ in groups])
     parts.append("</svg>")
@@ -656,7 +653,7 @@ vertical-align:middle;white-space:nowrap}
 .badge.idle{background:#e4e7eb;color:#52606d}
 .card,.panel{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:14px 16px;
 margin:0 0 14px}
-.pair,.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}
+.pair,.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px}
 svg.chart{width:100%;height:auto;display:block}
 svg .ct{font-size:13px;font-weight:600;fill:#1f2933}
 svg .tl,svg .lg{font-size:11px;fill:#52606d}
@@ -761,6 +758,7 @@ def write_report(
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
+            os.fchmod(out.fileno(), 0o644)
             os.fsync(out.fileno())
         os.replace(tmp, target)
     finally:
