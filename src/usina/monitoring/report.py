@@ -447,14 +447,16 @@ def _histogram(name: str, reference: Summary | None, current: Summary | None) ->
     return f'{chart}<p class="note">{_e(missing)}</p>'
 
 
-def _drift_series(runs: Sequence[ReportRun], name: str) -> list[_Series]:
+def _drift_series(
+    runs: Sequence[ReportRun], by_name: Sequence[Mapping[str, DriftPoint]], name: str
+) -> list[_Series]:
     xs: list[float] = []
     values: list[float | None] = []
     limits: list[float | None] = []
     hits: list[bool] = []
     metric = ""
-    for run in runs:
-        point = next((d for d in run.drift if d.feature == name), None)
+    for run, points in zip(runs, by_name, strict=True):
+        point = points.get(name)
         xs.append(run.end)
         values.append(point.value if point else None)
         limits.append(point.threshold if point else None)
@@ -566,6 +568,7 @@ def _features(
     limit: int,
 ) -> str:
     cards = []
+    by_name = [{d.feature: d for d in run.drift} for run in runs]
     for i, d in enumerate(ranked[:limit]):
         badge = (
             '<span class="badge bad">● drifted</span>'
@@ -573,7 +576,7 @@ def _features(
             else '<span class="badge good">ok</span>'
         )
         trend = line_chart(
-            "drift", f"{d.feature}: {d.metric} over time", _drift_series(runs, d.feature)
+            "drift", f"{d.feature}: {d.metric} over time", _drift_series(runs, by_name, d.feature)
         )
         cards.append(
             f'<section class="card" id="feature-{i}"><h3><span class="feat">{_e(d.feature)}'
