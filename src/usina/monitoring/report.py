@@ -24,12 +24,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from usina.monitoring.metrics import P_VALUES
 from usina.monitoring.summaries import CategoricalSummary, NumericSummary, Summary
@@ -99,14 +99,13 @@ class ReportRun:
 # -- numbers, times and text ----------------------------------------------------------------
 
 
-def _finite(value: float | None) -> bool:
+def _finite(value: float | None) -> TypeGuard[float]:
     return value is not None and isinstance(value, int | float) and math.isfinite(value)
 
 
 def _num(value: float | None) -> str:
     if not _finite(value):
         return DASH
-    assert value is not None
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.2e}"
     if abs(value) >= 1000:
@@ -169,13 +168,19 @@ def _svg_open(kind: str, title: str, height: int = HEIGHT) -> list[str]:
     ]
 
 
-def _y_axis(parts: list[str], ticks: list[float], y: object, fmt: object, height: int) -> None:
+def _y_axis(
+    parts: list[str],
+    ticks: list[float],
+    y: Callable[[float], float],
+    fmt: Callable[[float], str],
+    height: int,
+) -> None:
     for tick in ticks:
-        py = y(tick)  # type: ignore[operator]
+        py = y(tick)
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py:.1f}" y2="{py:.1f}"/>'
             f'<text class="tl" x="{LEFT - 6}" y="{py + 3.5:.1f}" text-anchor="end">'
-            f"{_e(fmt(tick))}</text>"  # type: ignore[operator]
+            f"{_e(fmt(tick))}</text>"
         )
     parts.append(
         f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{height - BOTTOM}" '
@@ -267,7 +272,7 @@ def line_chart(
         segment: list[str] = []
         for x, y in [*zip(s.xs, s.ys, strict=True), (0.0, None)]:
             if _finite(y):
-                segment.append(f"{x_at(x):.1f},{y_at(y):.1f}")  # type: ignore[arg-type]
+                segment.append(f"{x_at(x):.1f},{y_at(y):.1f}")
                 continue
             if len(segment) > 1:
                 parts.append(
@@ -276,13 +281,13 @@ def line_chart(
                 )
             if (len(segment) == 1 or not dense) and not s.dashed:
                 for point in segment:
-                    px, py = point.split(",")
-                    parts.append(f'<circle cx="{px}" cy="{py}" r="2.8" fill="{s.colour}"/>')
+                    cx, cy = point.split(",")
+                    parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.8" fill="{s.colour}"/>')
             segment = []
         for x, y, hit in zip(s.xs, s.ys, s.breached or [], strict=False):
             if hit and _finite(y):
                 parts.append(
-                    f'<circle class="breach" cx="{x_at(x):.1f}" cy="{y_at(y):.1f}" r="4.5" '  # type: ignore[arg-type]
+                    f'<circle class="breach" cx="{x_at(x):.1f}" cy="{y_at(y):.1f}" r="4.5" '
                     f'fill="{BREACH}" stroke="#fff" stroke-width="1.2">'
                     f"<title>{_e(s.name)} {_num(y)} at {_time(x)} UTC: breach</title></circle>"
                 )
@@ -336,7 +341,7 @@ def bar_chart(
             v = values[i] if i < len(values) else None
             if not _finite(v):
                 continue
-            top = y_at(v)  # type: ignore[arg-type]
+            top = y_at(v)
             x = LEFT + i * slot + slot * 0.1 + j * bar
             parts.append(
                 f'<rect x="{x:.1f}" y="{top:.1f}" width="{max(bar - 0.5, 0.8):.1f}" '
@@ -375,7 +380,6 @@ def _severity(point: DriftPoint) -> float:
     value, threshold = point.value, point.threshold
     if not _finite(value):
         return -math.inf
-    assert value is not None
     if point.metric in P_VALUES:
         return threshold / max(value, 1e-300)
     return value / threshold if threshold else value
