@@ -164,7 +164,7 @@ def _svg_open(kind: str, title: str, height: int = HEIGHT) -> list[str]:
         f'<svg class="chart" data-chart="{_e(kind)}" viewBox="0 0 {WIDTH} {height}" '
         f'role="img" aria-label="{_e(title)}">',
         f"<title>{_e(title)}</title>",
-        f'<text class="ct" x="{LEFT}" y="18">{_e(_short(title, 70))}</text>',
+        f'<text class="ct" x="{LEFT}" y="18">{_e(_short(title, 62))}</text>',
     ]
 
 
@@ -235,6 +235,9 @@ def line_chart(
     if high == low:
         pad = abs(high) * 0.1 or 1.0
         low, high = low - pad, high + pad
+    else:  # keep lines off the frame (a threshold on the axis is hard to see)
+        pad = (high - low) * 0.05
+        low, high = (low if zero and low == 0 else low - pad), high + pad
     ticks = _nice_ticks(low, high)
     low, high = min(low, ticks[0]), max(high, ticks[-1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -279,7 +282,17 @@ def line_chart(
                     f'<polyline fill="none" stroke="{s.colour}" stroke-width="2"{dash} '
                     f'points="{" ".join(segment)}"/>'
                 )
-            if (len(segment) == 1 or not dense) and not s.dashed:
+            if len(segment) == 1 and s.dashed:
+                # A threshold known at one time only: a short level mark (the whole width
+                # when there is a single window).
+                cx, cy = (float(v) for v in segment[0].split(","))
+                reach = plot_w / 2 if max(xs) == min(xs) else 12.0
+                left, right = max(cx - reach, LEFT), min(cx + reach, WIDTH - RIGHT)
+                parts.append(
+                    f'<line x1="{left:.1f}" x2="{right:.1f}" y1="{cy:.1f}" y2="{cy:.1f}" '
+                    + f'stroke="{s.colour}" stroke-width="2"{dash}/>'
+                )
+            elif (len(segment) == 1 or not dense) and not s.dashed:
                 for point in segment:
                     cx, cy = point.split(",")
                     parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.8" fill="{s.colour}"/>')
@@ -579,9 +592,8 @@ def _features(
             if d.drifted
             else '<span class="badge good">ok</span>'
         )
-        trend = line_chart(
-            "drift", f"{d.feature}: {d.metric} over time", _drift_series(runs, by_name, d.feature)
-        )
+        series = _drift_series(runs, by_name, d.feature)
+        trend = line_chart("drift", f"{d.feature}: {d.metric} over time", series, zero=True)
         cards.append(
             f'<section class="card" id="feature-{i}"><h3><span class="feat">{_e(d.feature)}'
             f"</span> {badge}</h3>"
@@ -598,7 +610,9 @@ def _features(
 
 
 def _quality(runs: Sequence[ReportRun]) -> str:
-    names = sorted({name for run in runs for name in run.metrics if name not in OPERATIONS})
+    names = sorted(
+        {name for run in runs for name in run.metrics if name not in (*OPERATIONS, "volume")}
+    )
     measured = [
         name
         for name in names
@@ -613,10 +627,14 @@ def _quality(runs: Sequence[ReportRun]) -> str:
     latest = runs[-1].metrics
     if not any(_finite(latest[n].value) for n in measured if n in latest):
         note = '<p class="note">Labels for the latest window have not arrived yet.</p>'
-    charts = [
-        line_chart("metric", f"{name} over time", _metric_series(runs, name, PALETTE[0]))
-        for name in measured
-    ]
+    charts = []
+    for name in measured:
+        limit = next((p for p in (r.metrics.get(name) for r in reversed(runs)) if p), None)
+        rule = ""
+        if limit is not None and _finite(limit.threshold):
+            rule = f" (breach when {limit.op} {_num(limit.threshold)})"
+        series = _metric_series(runs, name, PALETTE[0])
+        charts.append(line_chart("metric", f"{name} over time{rule}", series))
     return note + '<div class="grid">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
 
 
