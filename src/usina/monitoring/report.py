@@ -294,8 +294,8 @@ def line_chart(
                 )
             elif (len(segment) == 1 or not dense) and not s.dashed:
                 for point in segment:
-                    cx, cy = point.split(",")
-                    parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.8" fill="{s.colour}"/>')
+                    mx, my = point.split(",")
+                    parts.append(f'<circle cx="{mx}" cy="{my}" r="2.8" fill="{s.colour}"/>')
             segment = []
         for x, y, hit in zip(s.xs, s.ys, s.breached or [], strict=False):
             if hit and _finite(y):
