@@ -29,7 +29,7 @@ from usina.serving import query_log
 PATH = "/v1/endpoints/credit:predict"
 INSTANCES = 2000  # rows per request: a row of the log then holds about 80 KB of JSON
 MAX_BUFFERED = 20
-MAX_QUEUED = 40
+MAX_QUEUED = 100  # about 2.5 flush intervals of this load's rows
 ROW_OVERHEAD = 500  # bytes per logged row besides its JSON, as docs/serving.md says
 WRITE_FACTOR = 8  # a write's working memory per byte of JSON it stores, as docs/serving.md says
 # Interpreter and allocator noise in a process's RSS under this load (measured: under 100 KB).
@@ -184,7 +184,9 @@ def test_a_store_outage_under_load(three_versions, usina_serve, tmp_path: Path) 
     # queued in the worker when the store came back); on this shared machine the writer may
     # also fall behind the traffic now and then (queue_full): counted all the same.
     assert set(dropped) <= {"store_error", "queue_full"}
-    assert dropped["store_error"] >= answered_in_outage - MAX_BUFFERED - answered_in_outage // 10
+    lost = answered_in_outage - MAX_BUFFERED - answered_in_outage // 10
+    assert dropped["store_error"] + dropped.get("queue_full", 0) >= lost
+    assert dropped["store_error"] >= lost // 2, "the outage shows as what it was"
     assert int(metrics[("written", "")]) + sum(dropped.values()) == answered
 
     # Memory, as docs/serving.md bounds it: the writer holds at most MAX_BUFFERED rows, and a
