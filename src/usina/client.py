@@ -26,6 +26,8 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 if TYPE_CHECKING:
     from usina.audit import AuditReader
     from usina.identity import IdentityStore
+    from usina.monitoring.labels import LabelStore
+    from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -139,6 +141,19 @@ class Client:
         """Users, groups, service accounts, roles, bindings and tokens
         (``usina.identity.IdentityStore``)."""
         found: IdentityStore = self.installation.store("identity")
+        return found
+
+    @property
+    def labels(self) -> LabelStore:
+        """Late labels of endpoints' logged requests (``usina.monitoring.labels.LabelStore``)."""
+        found: LabelStore = self.installation.store("labels")
+        return found
+
+    @property
+    def monitors(self) -> MonitorStore:
+        """Monitors of endpoints and the record of their runs
+        (``usina.monitoring.monitors.MonitorStore``)."""
+        found: MonitorStore = self.installation.store("monitors")
         return found
 
     @classmethod

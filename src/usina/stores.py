@@ -36,6 +36,11 @@ STORES: dict[str, tuple[str, str]] = {
     # Through a server the audit log is read-only: the server alone appends.
     "audit": ("audit.sql:SqlAuditStore", "audit.http:HttpAuditStore"),
     "identity": ("identity.sql:SqlIdentityStore", "identity.http:HttpIdentityStore"),
+    "labels": ("monitoring.labels_sql:SqlLabelStore", "monitoring.labels_http:HttpLabelStore"),
+    "monitors": (
+        "monitoring.monitors_sql:SqlMonitorStore",
+        "monitoring.monitors_http:HttpMonitorStore",
+    ),
 }
 
 # URL scheme: which column of STORES serves it.

@@ -72,6 +72,15 @@ _CATALOGUE = (
     Permission("usina.logs.read", DATA_READ, "Query endpoints' request logs."),
     Permission("usina.audit.read", DATA_READ, "Read and verify the audit log."),
     Permission(
+        "usina.monitors.read", DATA_READ, "See monitors, their runs and history, and labels."
+    ),
+    Permission(
+        "usina.monitors.write",
+        ADMIN_WRITE,
+        "Create, run and delete monitors; set a model version's reference summary.",
+    ),
+    Permission("usina.labels.write", DATA_WRITE, "Send labels (ground truth) of logged requests."),
+    Permission(
         "usina.identity.read",
         DATA_READ,
         "See users, groups, service accounts, roles, bindings and others' tokens.",
@@ -108,6 +117,7 @@ _VIEW = (
     "usina.endpoints.read",
     "usina.pipelines.read",
     "usina.schedules.read",
+    "usina.monitors.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -116,6 +126,8 @@ _SCIENCE = (
     "usina.models.write",
     "usina.pipelines.run",
     "usina.logs.read",
+    "usina.monitors.write",
+    "usina.labels.write",
 )
 
 ROLES: dict[str, RoleSpec] = {
@@ -130,14 +142,15 @@ ROLES: dict[str, RoleSpec] = {
         ),
         _role(
             "data-engineer",
-            "A viewer who also runs and schedules pipelines, records runs and artifacts and "
-            "reads request logs.",
+            "A viewer who also runs and schedules pipelines, records runs and artifacts, "
+            "reads request logs and loads labels.",
             *_VIEW,
             "usina.runs.write",
             "usina.artifacts.write",
             "usina.pipelines.run",
             "usina.schedules.write",
             "usina.logs.read",
+            "usina.labels.write",
         ),
         _role(
             "ml-engineer",
@@ -151,7 +164,10 @@ ROLES: dict[str, RoleSpec] = {
         ),
         _role("admin", "Everything, access control and the audit log included.", *PERMISSIONS),
         _role(
-            "inference", "Send predictions to endpoints, nothing else.", "usina.endpoints.predict"
+            "inference",
+            "Send predictions to endpoints and the labels of their requests, nothing else.",
+            "usina.endpoints.predict",
+            "usina.labels.write",
         ),
         _role(
             "training",
@@ -167,7 +183,7 @@ ROLES: dict[str, RoleSpec] = {
 }
 
 # The resource kinds a binding may name (``KIND/NAME``), besides the workspace ``*``.
-RESOURCE_KINDS = ("experiments", "models", "endpoints", "pipelines", "schedules")
+RESOURCE_KINDS = ("experiments", "models", "endpoints", "pipelines", "schedules", "monitors")
 
 
 @dataclass(frozen=True)
@@ -225,6 +241,7 @@ def _r(permission: str, kind: str | None = None, param: str | None = None) -> Ru
 _MODEL = ("models", "name")
 _ENDPOINT = ("endpoints", "name")
 _SCHEDULE = ("schedules", "name")
+_MONITOR = ("monitors", "name")
 _RUNS_READ = _r("usina.runs.read")
 _RUNS_WRITE = _r("usina.runs.write")
 
@@ -295,6 +312,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/scheduler/lease/{holder}"): _r("usina.schedules.write"),
     ("POST", "/api/v1/schedules/{name}/claims"): _r("usina.schedules.write", *_SCHEDULE),
     ("POST", "/api/v1/schedules/{name}/fires"): _r("usina.schedules.write", *_SCHEDULE),
+    # monitoring: labels of an endpoint's requests, monitors and their runs
+    ("POST", "/api/v1/endpoints/{name}/labels"): _r("usina.labels.write", *_ENDPOINT),
+    ("GET", "/api/v1/endpoints/{name}/labels"): _r("usina.monitors.read", *_ENDPOINT),
+    ("POST", "/api/v1/monitors"): _r("usina.monitors.write"),
+    ("GET", "/api/v1/monitors"): _r("usina.monitors.read"),
+    ("GET", "/api/v1/monitors/{name}"): _r("usina.monitors.read", *_MONITOR),
+    ("DELETE", "/api/v1/monitors/{name}"): _r("usina.monitors.write", *_MONITOR),
+    ("POST", "/api/v1/monitors/{name}/runs"): _r("usina.monitors.write", *_MONITOR),
+    ("GET", "/api/v1/monitors/{name}/runs"): _r("usina.monitors.read", *_MONITOR),
     # audit log (read-only over HTTP: the server alone appends)
     ("GET", "/api/v1/audit"): _r("usina.audit.read"),
     ("GET", "/api/v1/audit/verify"): _r("usina.audit.read"),

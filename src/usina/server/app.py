@@ -31,6 +31,8 @@ from usina.server import (
     endpoints,
     errors,
     identity,
+    labels,
+    monitors,
     observability,
     pipelines,
     registry,
@@ -183,6 +185,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         schedules,
         audit,
         identity,
+        labels,
+        monitors,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)
