@@ -26,6 +26,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 if TYPE_CHECKING:
     from usina.audit import AuditReader
     from usina.identity import IdentityStore
+    from usina.monitoring import Summary
     from usina.monitoring.labels import LabelStore
     from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
@@ -199,6 +200,7 @@ class Client:
         metrics: dict[str, float] | None = None,
         description: str = "",
         trusted: bool = False,
+        reference: Any = None,
     ) -> ModelVersion:
         """Store ``model`` and register it as the next version of ``name``.
 
@@ -216,6 +218,9 @@ class Client:
             metrics: metrics to record on the version (override the run's).
             description: free text shown with the version.
             trusted: allow a pickle for objects no safe format covers.
+            reference: the data the version was trained or validated on (a DataFrame or an
+                Arrow table): its summary, with the model's predictions on it, is stored with
+                the version as the reference monitors compare live traffic with.
         """
         signature = infer_signature(input_example) if input_example is not None else Signature()
         run_id: str | None = None
@@ -238,7 +243,12 @@ class Client:
         version_metrics.update({k: float(v) for k, v in (metrics or {}).items()})
         fmt, data = dump_model(model, trusted=trusted)
         blob = put_bytes(self.artifacts, data)
-        return self.registry.create_version(
+        summary = None
+        if reference is not None:  # summarised first: bad data registers no version
+            from usina.monitoring.references import reference_of
+
+            summary = reference_of(reference, model)
+        version = self.registry.create_version(
             name,
             digest=blob.digest,
             size=blob.size,
@@ -249,6 +259,29 @@ class Client:
             run_id=run_id,
             description=description,
         )
+        if summary is not None:
+            from usina.monitoring.references import save_reference
+
+            save_reference(self.artifacts, name, version.version, summary)
+        return version
+
+    def set_reference(self, uri: str, data: Any, *, trusted: bool = False) -> Summary:
+        """Summarise ``data`` (with the model's predictions on it) as the reference of the
+        version ``uri`` points at, replacing any earlier one; returns the summary."""
+        from usina.monitoring.references import reference_of, save_reference
+
+        version = self.get_version(uri)
+        model = self.load_model(f"models:/{version.name}/{version.version}", trusted=trusted)
+        summary = reference_of(data, model)
+        save_reference(self.artifacts, version.name, version.version, summary)
+        return summary
+
+    def get_reference(self, uri: str) -> Summary | None:
+        """The reference summary of the version ``uri`` points at (``None``: it has none)."""
+        from usina.monitoring.references import load_reference
+
+        version = self.get_version(uri)
+        return load_reference(self.artifacts, version.name, version.version)
 
     def get_version(self, uri: str) -> ModelVersion:
         """The version ``uri`` points at (``models:/name@alias``, ``/N`` or latest)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from usina.testing import check_label_store
+from usina.testing import check_label_store, check_monitor_store
 
 
 @pytest.fixture(params=["direct", "http"])
@@ -17,3 +17,7 @@ def make_client(request: pytest.FixtureRequest, db_url: str, client_factory):  #
 
 def test_label_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
     check_label_store(make_client)
+
+
+def test_monitor_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_monitor_store(make_client)

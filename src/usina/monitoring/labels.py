@@ -229,9 +229,8 @@ def resolve(
             conn.unregister("wanted")
             missing = sorted(i for i, rid, _ in rows if rid is None)
             if missing:
-                _refuse(
-                    endpoint, [f"{column}={items[i].key[1]!r}" for i in missing if items[i].key]
-                )  # type: ignore[index]
+                named = [items[i].key for i in missing]
+                _refuse(endpoint, [f"{k[0]}={k[1]!r}" for k in named if k is not None])
             for i, rid, row in rows:
                 found[i] = (rid, int(row))
     finally:

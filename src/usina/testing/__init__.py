@@ -15,7 +15,7 @@ from usina.testing.artifacts import TRAVERSAL_KEYS, check_artifact_store
 from usina.testing.audit import check_audit_store
 from usina.testing.endpoints import check_endpoint_store
 from usina.testing.identity import check_identity_store
-from usina.testing.monitoring import check_label_store
+from usina.testing.monitoring import check_label_store, check_monitor_store
 from usina.testing.pipelines import check_pipeline_store, check_schedule_store
 from usina.testing.registry import check_model_round_trip, check_registry_store
 from usina.testing.tracking import check_tracking_store
@@ -28,6 +28,7 @@ __all__ = [
     "check_identity_store",
     "check_label_store",
     "check_model_round_trip",
+    "check_monitor_store",
     "check_pipeline_store",
     "check_registry_store",
     "check_schedule_store",

@@ -8,6 +8,7 @@ through a server: the traffic is written through the client's artifact store eit
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from usina.errors import InvalidInput
@@ -133,16 +134,78 @@ def check_label_store(make_client: Callable[[], Any]) -> None:
         "request_id",
     )
     # Bad labels: named.
-    for bad, field in (
+    bad_labels: list[tuple[list[dict[str, Any]], str]] = [
         ([{"request_id": "r0"}], "label"),
         ([{"request_id": "r0", "label": [1]}], "label"),
         ([{"request_id": "r0", "label": float("nan")}], "label"),
         ([{"label": 1}], "labels"),
         ([{"request_id": "r0", "customer_id": 1, "label": 1}], "labels"),
         ([{"request_id": "r0", "row": -1, "label": 1}], "row"),
-    ):
-        expect_error(InvalidInput, lambda bad=bad: store.ingest("credit", bad), field)
+    ]
+    for bad, field in bad_labels:
+        expect_error(InvalidInput, partial(store.ingest, "credit", bad), field)
     expect_error(InvalidInput, lambda: store.ingest("bad name", []), "endpoint")
     assert store.ingest("credit", []).stored == 0
     assert len(store.list("credit", limit=2)) == 2
     assert [x.request_id for x in store.list("credit", limit=1, offset=5)] == ["multi"]
+
+
+def check_monitor_store(make_client: Callable[[], Any]) -> None:
+    """Assert that ``make_client().monitors`` keeps the monitor store's contract (needs
+    scikit-learn and pandas, for the model the monitored endpoint serves)."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from usina.errors import Conflict, NotFound
+
+    client = make_client()
+    train = pd.DataFrame({"x": [float(i % 10) for i in range(200)]})
+    model = LogisticRegression().fit(train, [i % 10 >= 5 for i in range(200)])
+    client.register_model(model, "credit-risk", input_example=train.head(2), reference=train)
+    client.endpoints.create("credit", "models:/credit-risk/1")
+    rows = [log_row(f"m{i}", T0 + i, {"x": float(9 - i % 3)}, i % 2) for i in range(60)]
+    write_log(client.artifacts, rows)
+    store = client.monitors
+
+    spec = {
+        "name": "watch",
+        "endpoint": "credit",
+        "window": "10m",
+        "schedule": "@hourly",
+        "metrics": ["latency_p99<=50ms", "error_rate<1%"],
+        "alerts": ["email:ml-team@example.com"],
+    }
+    made = store.create(spec, now=T0)
+    assert made.spec.window_s == 600 and made.spec.schedule == "@hourly"
+    assert [t.text for t in made.spec.thresholds] == spec["metrics"]
+    assert made.spec.alerts == ("email:ml-team@example.com",)
+    assert store.get("watch") == made
+    assert [m.name for m in store.list()] == ["watch"]
+    assert [s.name for s in client.schedules.list()] == ["monitor.watch"]
+    expect_error(Conflict, lambda: store.create(spec), "name")
+    expect_error(
+        InvalidInput, lambda: store.create({**spec, "name": "w2", "endpoint": "nope"}), "endpoint"
+    )
+    expect_error(
+        InvalidInput, lambda: store.create({**spec, "name": "w2", "window": "299s"}), "window"
+    )
+    expect_error(
+        InvalidInput, lambda: store.create({**spec, "name": "w2", "metrics": ["roc>1"]}), "metrics"
+    )
+    assert [m.name for m in store.list()] == ["watch"]
+    expect_error(NotFound, lambda: store.get("other"), "name")
+
+    run = store.run("watch", end=T0 + 600)
+    assert run.status in ("ok", "breached"), run.error
+    (version,) = run.figures["versions"]
+    assert version["figures"]["requests"] == 60 and version["version"] == 1
+    assert set(version["drift"]) == {"x", "prediction"}
+    assert version["drift"]["x"]["drifted"], "live x is 7 to 9, training 0 to 9"
+    assert any(b["kind"] == "drift" and b["name"] == "x" for b in run.breaches)
+    later = store.run("watch", end=T0 + 7200)
+    assert later.status == "no_data"
+    assert [h.id for h in store.history("watch")] == [later.id, run.id]
+    assert store.history("watch", limit=1, offset=1)[0].breaches == run.breaches
+    store.delete("watch")
+    assert store.list() == [] and client.schedules.list() == []
+    expect_error(NotFound, lambda: store.delete("watch"), "name")
