@@ -164,10 +164,7 @@ ROLES: dict[str, RoleSpec] = {
         ),
         _role("admin", "Everything, access control and the audit log included.", *PERMISSIONS),
         _role(
-            "inference",
-            "Send predictions to endpoints and the labels of their requests, nothing else.",
-            "usina.endpoints.predict",
-            "usina.labels.write",
+            "inference", "Send predictions to endpoints, nothing else.", "usina.endpoints.predict"
         ),
         _role(
             "training",
