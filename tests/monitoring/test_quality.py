@@ -128,3 +128,15 @@ def test_a_window_reads_only_its_date_partitions(local: Client) -> None:
     assert days(T0, T0 + HOUR) == ["2026-05-28"]
     conn = connect(local.artifacts, "credit", T0, T0 + HOUR)
     assert conn.execute("select count(*) from requests").fetchone() == (10,)
+
+
+def test_class_answers_as_booleans_or_numbers_equal_sklearn() -> None:
+    rng = np.random.default_rng(5)
+    truth = (rng.random(500) < 0.3).astype(int)
+    answers = np.where(rng.random(500) < 0.8, truth, 1 - truth)
+    for given in (answers.astype(bool).tolist(), answers.tolist(), answers.astype(float).tolist()):
+        figures = quality(given, truth.tolist())
+        assert figures["accuracy"] == pytest.approx(m.accuracy_score(truth, answers))
+        assert figures["f1"] == pytest.approx(m.f1_score(truth, answers))
+        assert figures["auc"] == pytest.approx(m.roc_auc_score(truth, answers))
+        assert "log_loss" not in figures, "classes are no probabilities"

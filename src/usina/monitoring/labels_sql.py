@@ -109,11 +109,24 @@ class SqlLabelStore:
         if since is not None:
             query = query.where(c.time >= float(since))
         with self.db.read() as conn:
-            rows = conn.execute(query).all()
+            # The driver's cursor, not SQLAlchemy rows: a window's labels can be 100,000 rows,
+            # and building a Row for each costs more than the query.
+            compiled = query.compile(dialect=conn.dialect)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if conn.dialect.paramstyle == "qmark":
+                    params: Any = tuple(compiled.params[k] for k in compiled.positiontup or ())
+                else:
+                    params = compiled.params
+                cursor.execute(str(compiled), params)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        ids, numbers, values = zip(*rows, strict=True) if rows else ((), (), ())
         return pa.table(
             {
-                "request_id": pa.array([r[0] for r in rows], pa.string()),
-                "row": pa.array([r[1] for r in rows], pa.int64()),
-                "label": pa.array([r[2] for r in rows], pa.string()),
+                "request_id": pa.array(ids, pa.string()),
+                "row": pa.array(numbers, pa.int64()),
+                "label": pa.array(values, pa.string()),
             }
         )

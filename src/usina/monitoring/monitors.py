@@ -373,7 +373,7 @@ def _check(
     from usina.monitoring.logwindow import connect
     from usina.monitoring.quality import window_figures
 
-    conn = connect(artifacts, spec.endpoint, start, end)
+    conn = connect(artifacts, spec.endpoint, start, end, load=True)
     try:
         found = window_figures(
             conn, spec.endpoint, start, end, labels(spec.endpoint, start), spec.task
@@ -482,11 +482,30 @@ def _drift(
     ).to_arrow_table()
     if table.num_rows == 0:
         return None
+    table = _python_booleans(table, reference)
     current = summarize(table.select(reference.names), reference=reference)
     thresholds = None
     if spec.drift_threshold is not None:
         thresholds = {n: spec.drift_threshold for n in reference.names}
     return compare(reference, current, profile=spec.profile, thresholds=thresholds)
+
+
+def _python_booleans(table: Any, reference: Any) -> Any:
+    """JSON's ``true``/``false`` as the reference's categories spell booleans (``True``,
+    ``False``, Python's ``str``), in categorical columns whose reference has them."""
+    import pyarrow.compute as pc
+
+    for f in reference:
+        if f.kind != "categorical" or not {"True", "False"} & set(f.categories):
+            continue
+        column = table.column(f.name)
+        fixed = pc.if_else(
+            pc.equal(column, "true"),
+            "True",
+            pc.if_else(pc.equal(column, "false"), "False", column),
+        )
+        table = table.set_column(table.schema.get_field_index(f.name), f.name, fixed)
+    return table
 
 
 def notify(monitor: Monitor, run: MonitorRun) -> None:

@@ -195,10 +195,12 @@ def check_monitor_store(make_client: Callable[[], Any]) -> None:
     assert [m.name for m in store.list()] == ["watch"]
     expect_error(NotFound, lambda: store.get("other"), "name")
 
+    client.labels.ingest("credit", [{"request_id": f"m{i}", "label": 1 - i % 2} for i in range(40)])
     run = store.run("watch", end=T0 + 600)
     assert run.status in ("ok", "breached"), run.error
     (version,) = run.figures["versions"]
     assert version["figures"]["requests"] == 60 and version["version"] == 1
+    assert version["labelled"] == 40 and version["figures"]["accuracy"] == 0.0
     assert set(version["drift"]) == {"x", "prediction"}
     assert version["drift"]["x"]["drifted"], "live x is 7 to 9, training 0 to 9"
     assert any(b["kind"] == "drift" and b["name"] == "x" for b in run.breaches)
