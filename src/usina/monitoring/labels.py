@@ -100,7 +100,7 @@ def check_label_value(value: Any, where: str) -> Any:
 class _Item:
     request_id: str | None
     row: int
-    key: tuple[str, str] | None  # (column, value as text)
+    key: tuple[str, str | int] | None  # (column, value)
     label: Any
 
 
@@ -148,7 +148,7 @@ def check_labels(labels: Iterable[Mapping[str, Any]]) -> builtins.list[_Item]:
             raise InvalidInput(
                 f"{where}: key {column}={key!r} must be a string or a whole number", field=column
             )
-        items.append(_Item(None, 0, (column, str(key)), value))
+        items.append(_Item(None, 0, (column, key), value))
     if len(items) > MAX_BATCH:
         raise InvalidInput(
             f"{len(items)} labels in one batch; send at most {MAX_BATCH} at a time",
@@ -206,23 +206,34 @@ def resolve(
         columns = sorted({it.key[0] for it in items if it.key is not None})
         for column in columns:
             keyed = [(i, it) for i, it in enumerate(items) if it.key and it.key[0] == column]
+            keys = [it.key[1] for _, it in keyed if it.key]
             wanted = pa.table(
                 {
                     "i": pa.array([i for i, _ in keyed], pa.int64()),
-                    "v": pa.array([it.key[1] for _, it in keyed if it.key], pa.string()),
+                    "s": pa.array([k if isinstance(k, str) else None for k in keys], pa.string()),
+                    "n": pa.array([k if isinstance(k, int) else None for k in keys], pa.float64()),
                 }
             )
             conn.register("wanted", wanted)
             path = "$[*]." + '"' + column + '"'
+            # A key matches as a string, or as a number whatever its JSON spelling (a model
+            # trained on floats logs customer 17 as 17.0).
             rows = conn.execute(
                 """
                 with flat as (
-                    select request_id, time, unnest(json_extract_string(inputs, ?)) v,
-                           generate_subscripts(json_extract_string(inputs, ?), 1) - 1 row
+                    select request_id, time, unnest(json_extract(inputs, ?)) j,
+                           generate_subscripts(json_extract(inputs, ?), 1) - 1 row
                     from requests where endpoint = ? and not shadow
+                ), keyed as (
+                    select request_id, time, row, case when json_type(j) = 'VARCHAR'
+                        then 's:' || (j ->> '$')
+                        else 'n:' || cast(try_cast(j::varchar as double) as varchar) end k
+                    from flat
                 )
                 select w.i, arg_max(f.request_id, f.time), arg_max(f.row, f.time)
-                from wanted w left join flat f on f.v = w.v group by w.i
+                from wanted w left join keyed f
+                  on f.k = coalesce('s:' || w.s, 'n:' || cast(w.n as varchar))
+                group by w.i
                 """,
                 [path, path, endpoint],
             ).fetchall()
