@@ -170,3 +170,17 @@ def test_the_reference_is_stored_and_replaced(served) -> None:  # type: ignore[n
     replaced = client.set_reference("models:/credit-risk/1", _frame(700, 5, shifted=True))
     assert client.get_reference("models:/credit-risk/1") == replaced
     assert replaced.rows == 700
+
+
+def test_a_delay_moves_the_window_back_so_late_labels_count(served) -> None:  # type: ignore[no-untyped-def]
+    client, _ = served
+    client.monitors.create(
+        {"name": "yesterday", "endpoint": "credit", "window": "1h", "delay": "1d"}
+    )
+    assert client.monitors.get("yesterday").spec.delay_s == 86_400
+    run = client.monitors.run("yesterday", end=T0 + HOUR + 86_400)
+    assert (run.window_start, run.window_end) == (T0, T0 + HOUR)
+    assert run.figures["versions"][0]["labelled"] == 2000
+    with pytest.raises(InvalidInput, match="delay") as caught:
+        client.monitors.create({"name": "bad", "endpoint": "credit", "delay": "soon"})
+    assert caught.value.field == "delay"

@@ -81,6 +81,9 @@ def create(
     task: Optional[str] = typer.Option(  # noqa: UP045
         None, "--task", help="classification or regression (default: inferred from labels)."
     ),
+    delay: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--delay", help="End each window this long before the run (1d: labels arrived)."
+    ),
     spec: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--spec", help="A YAML or JSON file of these fields; options given override it."
     ),
@@ -98,6 +101,7 @@ def create(
         "metrics": metric or None,
         "alerts": alert or None,
         "task": task,
+        "delay": delay,
     }
     fields.update({k: v for k, v in given.items() if v is not None})
     made = client().monitors.create(fields)

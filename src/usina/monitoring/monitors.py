@@ -89,6 +89,7 @@ class MonitorSpec:
     thresholds: tuple[Threshold, ...] = ()
     alerts: tuple[str, ...] = ()
     task: str | None = None
+    delay_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +102,7 @@ class MonitorSpec:
             "metrics": [t.text for t in self.thresholds],
             "alerts": list(self.alerts),
             "task": self.task,
+            "delay": _duration_text(self.delay_s) if self.delay_s else "0s",
         }
 
 
@@ -195,6 +197,24 @@ def parse_window(value: Any) -> float:
     return seconds
 
 
+def parse_delay(value: Any) -> float:
+    """Seconds a monitor's window ends before the run (or tick): ``0`` (default), ``1d``..."""
+    if value in (0, "0", None):
+        return 0.0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        found = _DURATION.match(value) if isinstance(value, str) else None
+        if found is None:
+            raise InvalidInput(
+                f"delay {value!r} is not a duration; write 0, 6h or 1d", field="delay"
+            )
+        seconds = float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_WINDOW_S:
+        raise InvalidInput(f"delay {value!r} is not between 0 and 31 days", field="delay")
+    return seconds
+
+
 def _duration_text(seconds: float) -> str:
     for unit in ("d", "h", "m"):
         if seconds % _SECONDS[unit] == 0:
@@ -236,7 +256,9 @@ def check_spec(spec: Mapping[str, Any]) -> MonitorSpec:
     none: run only on demand), ``drift_threshold`` (overrides the profile's threshold for every
     feature), ``profile`` (``vertex`` or ``evidently``), ``metrics`` (thresholds such as
     ``auc>=0.70``), ``alerts`` (``email:ADDRESS``, ``webhook:URL``, ``log:NAME``), ``task``
-    (``classification`` or ``regression``; inferred from the labels by default).
+    (``classification`` or ``regression``; inferred from the labels by default), ``delay``
+    (how long before the run or tick the window ends, ``1d`` say, so labels have arrived;
+    default 0).
     """
     if not isinstance(spec, Mapping):
         raise InvalidInput("a monitor spec is an object of fields", field="spec")
@@ -250,6 +272,7 @@ def check_spec(spec: Mapping[str, Any]) -> MonitorSpec:
         "metrics",
         "alerts",
         "task",
+        "delay",
     }
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -301,6 +324,7 @@ def check_spec(spec: Mapping[str, Any]) -> MonitorSpec:
             )
         if alert.partition(":")[2] == "":
             raise InvalidInput(f"alert {alert!r} names no destination", field="alerts")
+    delay_s = parse_delay(spec.get("delay", 0))
     task = spec.get("task")
     if task is not None and task not in TASKS:
         raise InvalidInput(f"task {task!r} is not one of {', '.join(TASKS)}", field="task")
@@ -314,6 +338,7 @@ def check_spec(spec: Mapping[str, Any]) -> MonitorSpec:
         thresholds,
         tuple(alerts),
         task,
+        delay_s,
     )
 
 
@@ -331,6 +356,7 @@ def run_monitor(
     """
     started = time.time()
     end = started if end is None else float(end)
+    end -= monitor.spec.delay_s
     start = end - monitor.spec.window_s
     clock = time.perf_counter()
     run_id = uuid.uuid4().hex

@@ -26,6 +26,9 @@ class MonitorIn(BaseModel):
     metrics: list[str] = Field([], description="Thresholds: auc>=0.70, latency_p99<=50ms.")
     alerts: list[str] = Field([], description="email:ADDRESS, webhook:URL or log:NAME.")
     task: str | None = Field(None, description="classification or regression (default: inferred).")
+    delay: str | float = Field(
+        "0s", description="How long before the run the window ends (1d: labels have arrived)."
+    )
 
 
 class MonitorOut(MonitorIn):
