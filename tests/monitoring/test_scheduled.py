@@ -50,3 +50,20 @@ def test_two_schedulers_fire_a_monitor_once_per_tick(
     assert [f.tick for f in fired] == [following]
     assert [r.window_end for r in second.monitors.history("hourly")] == [following, tick]
     b.release_lease()
+
+
+def test_a_schedule_of_a_missing_monitor_fires_nothing_and_hands_others_on(
+    client_factory, sqlite_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    from usina.pipelines.entities import Schedule
+
+    client = client_factory(sqlite_url)
+    handed: list[str] = []
+    launch = launcher(client.monitors, lambda s, tick: handed.append(s.name) or "run-1")
+
+    def schedule(name: str, target: str) -> Schedule:
+        return Schedule(name, target, "@hourly", {}, "skip", False, T0, None, T0, "t")
+
+    assert launch(schedule("monitor.gone", "monitor:gone"), T0) is None
+    assert launch(schedule("nightly", "flows.py:nightly"), T0) == "run-1"
+    assert handed == ["nightly"]

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usina.errors import InvalidInput
+from usina.errors import InvalidInput, UsinaError
 from usina.monitoring.labels import check_endpoint
 from usina.monitoring.profiles import PROFILES
 from usina.monitoring.quality import CLASSIFICATION, OPERATIONS, REGRESSION, TASKS
@@ -555,8 +555,13 @@ def launcher(
     with the window ending at the tick, and hands any other schedule to ``fallback``."""
 
     def launch(schedule: Schedule, tick: float) -> str | None:
-        if schedule.pipeline.startswith(TARGET):
-            return store.run(schedule.pipeline[len(TARGET) :], end=tick).id
-        return fallback(schedule, tick)
+        if not schedule.pipeline.startswith(TARGET):
+            return fallback(schedule, tick)
+        name = schedule.pipeline[len(TARGET) :]
+        try:
+            return store.run(name, end=tick).id
+        except UsinaError as exc:  # deleted meanwhile, say: the other schedules still fire
+            log.warning("schedule %s could not run monitor %s: %s", schedule.name, name, exc)
+            return None
 
     return launch
