@@ -26,7 +26,10 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 if TYPE_CHECKING:
     from usina.audit import AuditReader
     from usina.identity import IdentityStore
+    from usina.monitoring import Summary
     from usina.monitoring.base import AlertStore
+    from usina.monitoring.labels import LabelStore
+    from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -149,6 +152,19 @@ class Client:
         found: AlertStore = self.installation.store("alerts")
         return found
 
+    @property
+    def labels(self) -> LabelStore:
+        """Late labels of endpoints' logged requests (``usina.monitoring.labels.LabelStore``)."""
+        found: LabelStore = self.installation.store("labels")
+        return found
+
+    @property
+    def monitors(self) -> MonitorStore:
+        """Monitors of endpoints and the record of their runs
+        (``usina.monitoring.monitors.MonitorStore``)."""
+        found: MonitorStore = self.installation.store("monitors")
+        return found
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
         """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
@@ -192,6 +208,7 @@ class Client:
         metrics: dict[str, float] | None = None,
         description: str = "",
         trusted: bool = False,
+        reference: Any = None,
     ) -> ModelVersion:
         """Store ``model`` and register it as the next version of ``name``.
 
@@ -209,6 +226,9 @@ class Client:
             metrics: metrics to record on the version (override the run's).
             description: free text shown with the version.
             trusted: allow a pickle for objects no safe format covers.
+            reference: the data the version was trained or validated on (a DataFrame or an
+                Arrow table): its summary, with the model's predictions on it, is stored with
+                the version as the reference monitors compare live traffic with.
         """
         signature = infer_signature(input_example) if input_example is not None else Signature()
         run_id: str | None = None
@@ -231,7 +251,12 @@ class Client:
         version_metrics.update({k: float(v) for k, v in (metrics or {}).items()})
         fmt, data = dump_model(model, trusted=trusted)
         blob = put_bytes(self.artifacts, data)
-        return self.registry.create_version(
+        summary = None
+        if reference is not None:  # summarised first: bad data registers no version
+            from usina.monitoring.references import reference_of
+
+            summary = reference_of(reference, model)
+        version = self.registry.create_version(
             name,
             digest=blob.digest,
             size=blob.size,
@@ -242,6 +267,29 @@ class Client:
             run_id=run_id,
             description=description,
         )
+        if summary is not None:
+            from usina.monitoring.references import save_reference
+
+            save_reference(self.artifacts, name, version.version, summary)
+        return version
+
+    def set_reference(self, uri: str, data: Any, *, trusted: bool = False) -> Summary:
+        """Summarise ``data`` (with the model's predictions on it) as the reference of the
+        version ``uri`` points at, replacing any earlier one; returns the summary."""
+        from usina.monitoring.references import reference_of, save_reference
+
+        version = self.get_version(uri)
+        model = self.load_model(f"models:/{version.name}/{version.version}", trusted=trusted)
+        summary = reference_of(data, model)
+        save_reference(self.artifacts, version.name, version.version, summary)
+        return summary
+
+    def get_reference(self, uri: str) -> Summary | None:
+        """The reference summary of the version ``uri`` points at (``None``: it has none)."""
+        from usina.monitoring.references import load_reference
+
+        version = self.get_version(uri)
+        return load_reference(self.artifacts, version.name, version.version)
 
     def get_version(self, uri: str) -> ModelVersion:
         """The version ``uri`` points at (``models:/name@alias``, ``/N`` or latest)."""

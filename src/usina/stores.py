@@ -37,6 +37,11 @@ STORES: dict[str, tuple[str, str]] = {
     "audit": ("audit.sql:SqlAuditStore", "audit.http:HttpAuditStore"),
     "identity": ("identity.sql:SqlIdentityStore", "identity.http:HttpIdentityStore"),
     "alerts": ("monitoring.sql:SqlAlertStore", "monitoring.http:HttpAlertStore"),
+    "labels": ("monitoring.labels_sql:SqlLabelStore", "monitoring.labels_http:HttpLabelStore"),
+    "monitors": (
+        "monitoring.monitors_sql:SqlMonitorStore",
+        "monitoring.monitors_http:HttpMonitorStore",
+    ),
 }
 
 # URL scheme: which column of STORES serves it.

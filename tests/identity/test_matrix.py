@@ -31,7 +31,7 @@ SIDES = (OWN, FOREIGN)
 # Each role is held by two service accounts: ROLE@ws, bound on the workspace, and ROLE@own,
 # bound only on these resources (a run belongs to its experiment: runs of ``experiments/own``
 # are its own, runs of ``experiments/other`` foreign).
-BOUND_ON = ("experiments/own", "models/own", "endpoints/own", "schedules/own")
+BOUND_ON = ("experiments/own", "models/own", "endpoints/own", "schedules/own", "monitors/own")
 ROLE_ORDER = tuple(ROLES)
 
 # The matrix, as data: (method, route template) -> the answers, seven on the own side, then
@@ -116,6 +116,15 @@ MATRIX: dict[tuple[str, str], str] = {
     # audit log
     ("GET", "/api/v1/audit"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/audit/verify"):                                                       "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    # monitoring: labels, monitors and their runs
+    ("POST", "/api/v1/endpoints/{name}/labels"):                                           "403 ok  ok  ok  ok  403 404 | 404 404 404 404 404 404 404",
+    ("GET", "/api/v1/endpoints/{name}/labels"):                                            "ok  ok  ok  ok  ok  403 404 | 404 404 404 404 404 404 404",
+    ("POST", "/api/v1/monitors"):                                                          "403 ok  403 ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/monitors"):                                                           "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/monitors/{name}"):                                                    "ok  ok  ok  ok  ok  404 404 | 404 404 404 404 404 404 404",
+    ("DELETE", "/api/v1/monitors/{name}"):                                                 "403 ok  403 ok  ok  404 404 | 404 404 404 404 404 404 404",
+    ("POST", "/api/v1/monitors/{name}/runs"):                                              "403 ok  403 ok  ok  404 404 | 404 404 404 404 404 404 404",
+    ("GET", "/api/v1/monitors/{name}/runs"):                                               "ok  ok  ok  ok  ok  404 404 | 404 404 404 404 404 404 404",
     # alerts
     ("GET", "/api/v1/alerts"):                                                             "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/alerts/{alert_id}"):                                                  "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",

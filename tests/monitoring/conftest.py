@@ -1,6 +1,6 @@
 """Alert tests talk to real receivers on loopback ports: an SMTP server (aiosmtpd) and an HTTP
-server that records each request and answers with the status the test sets. They share the live
-server fixtures of ``tests/server``."""
+server that records each request and answers with the status the test sets. Monitoring tests
+share the live server fixtures of ``tests/server``."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ class Inbox:
 @pytest.fixture
 def smtp_server() -> Iterator[Inbox]:
     """A real SMTP server on a loopback port, keeping every message it accepts."""
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="pip install aiosmtpd")
+    # A declared test dependency (the dev extra): its absence is a failure, not a skip.
+    import aiosmtpd.controller as aiosmtpd
+
     inbox = Inbox(LOOPBACK, free_port())
 
     class Handler:

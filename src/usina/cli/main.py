@@ -17,8 +17,10 @@ from usina.cli import (
     context,
     endpoints,
     experiments,
+    labels,
     logs,
     models,
+    monitors,
     pipelines,
     principals,
     runs,
@@ -50,6 +52,8 @@ app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
 audit.register(app)
 alerts.register(app)
+labels.register(app)
+monitors.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

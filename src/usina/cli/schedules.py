@@ -123,10 +123,13 @@ def scheduler(
 
     With USINA_URL (or --url) the lease and the runs go through that server; the pipelines
     run here."""
+    from usina.cli.monitors import alerting
+    from usina.monitoring.monitors import launcher
     from usina.pipelines.schedules import Scheduler, run_inline
 
-    c = client()
-    s = Scheduler(c.schedules, run_inline(c, max_workers=workers))
+    c = alerting(client())
+    # Monitors' schedules (monitor:NAME) run the monitor; the others run their pipeline.
+    s = Scheduler(c.schedules, launcher(c.monitors, run_inline(c, max_workers=workers)))
     if once:
         fired = s.run_pending()
         s.release_lease()

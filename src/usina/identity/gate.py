@@ -62,6 +62,7 @@ _FAMILY = {
     "experiments": "usina.runs.",
     "schedules": "usina.schedules.",
     "pipelines": "usina.pipelines.",
+    "monitors": "usina.monitors.",
 }
 
 

@@ -80,6 +80,15 @@ _CATALOGUE = (
         "Record monitor observations that open and resolve alerts, and their deliveries.",
     ),
     Permission(
+        "usina.monitors.read", DATA_READ, "See monitors, their runs and history, and labels."
+    ),
+    Permission(
+        "usina.monitors.write",
+        ADMIN_WRITE,
+        "Create, run and delete monitors; set a model version's reference summary.",
+    ),
+    Permission("usina.labels.write", DATA_WRITE, "Send labels (ground truth) of logged requests."),
+    Permission(
         "usina.identity.read",
         DATA_READ,
         "See users, groups, service accounts, roles, bindings and others' tokens.",
@@ -117,6 +126,7 @@ _VIEW = (
     "usina.pipelines.read",
     "usina.schedules.read",
     "usina.alerts.read",
+    "usina.monitors.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -125,6 +135,8 @@ _SCIENCE = (
     "usina.models.write",
     "usina.pipelines.run",
     "usina.logs.read",
+    "usina.monitors.write",
+    "usina.labels.write",
 )
 
 ROLES: dict[str, RoleSpec] = {
@@ -144,7 +156,7 @@ ROLES: dict[str, RoleSpec] = {
         _role(
             "data-engineer",
             "A viewer who also runs and schedules pipelines, records runs and artifacts, "
-            "reads request logs and raises alerts (monitor runs).",
+            "reads request logs, raises alerts (monitor runs) and loads labels.",
             *_VIEW,
             "usina.runs.write",
             "usina.artifacts.write",
@@ -152,6 +164,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.schedules.write",
             "usina.logs.read",
             "usina.alerts.write",
+            "usina.labels.write",
         ),
         _role(
             "ml-engineer",
@@ -182,7 +195,7 @@ ROLES: dict[str, RoleSpec] = {
 }
 
 # The resource kinds a binding may name (``KIND/NAME``), besides the workspace ``*``.
-RESOURCE_KINDS = ("experiments", "models", "endpoints", "pipelines", "schedules")
+RESOURCE_KINDS = ("experiments", "models", "endpoints", "pipelines", "schedules", "monitors")
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,7 @@ EXPERIMENT_PARAM = "experiment"
 _EXPERIMENT = ("experiments", EXPERIMENT_PARAM)
 _RUNS_READ = _r("usina.runs.read", *_EXPERIMENT)
 _RUNS_WRITE = _r("usina.runs.write", *_EXPERIMENT)
+_MONITOR = ("monitors", "name")
 
 # (method, path template): the rule.
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -315,6 +329,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/scheduler/lease/{holder}"): _r("usina.schedules.write"),
     ("POST", "/api/v1/schedules/{name}/claims"): _r("usina.schedules.write", *_SCHEDULE),
     ("POST", "/api/v1/schedules/{name}/fires"): _r("usina.schedules.write", *_SCHEDULE),
+    # monitoring: labels of an endpoint's requests, monitors and their runs
+    ("POST", "/api/v1/endpoints/{name}/labels"): _r("usina.labels.write", *_ENDPOINT),
+    ("GET", "/api/v1/endpoints/{name}/labels"): _r("usina.monitors.read", *_ENDPOINT),
+    ("POST", "/api/v1/monitors"): _r("usina.monitors.write"),
+    ("GET", "/api/v1/monitors"): _r("usina.monitors.read"),
+    ("GET", "/api/v1/monitors/{name}"): _r("usina.monitors.read", *_MONITOR),
+    ("DELETE", "/api/v1/monitors/{name}"): _r("usina.monitors.write", *_MONITOR),
+    ("POST", "/api/v1/monitors/{name}/runs"): _r("usina.monitors.write", *_MONITOR),
+    ("GET", "/api/v1/monitors/{name}/runs"): _r("usina.monitors.read", *_MONITOR),
     # audit log (read-only over HTTP: the server alone appends)
     ("GET", "/api/v1/audit"): _r("usina.audit.read"),
     ("GET", "/api/v1/audit/verify"): _r("usina.audit.read"),

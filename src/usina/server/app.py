@@ -25,6 +25,10 @@ from usina.audit.trail import AuditTrail
 from usina.identity import TokenVerifier
 from usina.identity.credentials import secret_hash
 from usina.identity.gate import Gate
+from usina.monitoring.alerter import Alerter
+from usina.monitoring.alerts import DEFAULT_COOLDOWN
+from usina.monitoring.channels import DeliveryConfig
+from usina.monitoring.sql import SqlAlertStore
 from usina.server import (
     alerts,
     artifacts,
@@ -32,6 +36,8 @@ from usina.server import (
     endpoints,
     errors,
     identity,
+    labels,
+    monitors,
     observability,
     pipelines,
     registry,
@@ -81,6 +87,9 @@ class ServerConfig:
     auth: bool = False
     audit_data_reads: bool = False
     metrics_public: bool = False
+    # How monitor runs made on the server send their alerts (SMTP, webhooks, retries).
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    alert_cooldown: float = DEFAULT_COOLDOWN
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -104,6 +113,8 @@ class ServerConfig:
             auth=settings.auth == "on",
             audit_data_reads=settings.audit_data_reads == "on",
             metrics_public=settings.metrics_public,
+            delivery=DeliveryConfig.from_settings(settings),
+            alert_cooldown=settings.alert_cooldown,
         )
 
 
@@ -167,6 +178,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         },
     )
     app.state.backends = backends
+    app.state.alerter = Alerter(
+        SqlAlertStore(backends.db), config.delivery, cooldown=config.alert_cooldown
+    )
     app.state.verifier = verifier
     app.state.gate = gate
     app.state.recorder = recorder
@@ -185,6 +199,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         audit,
         identity,
         alerts,
+        labels,
+        monitors,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

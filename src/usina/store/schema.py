@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0006"
+HEAD = "0007"
 
 metadata = sa.MetaData()
 
@@ -407,4 +407,47 @@ alert_deliveries = sa.Table(
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("finished_at", sa.Double),
+)
+
+
+# -- monitoring (migration 0007) ----------------------------------------------------------
+
+# Ground truth that arrives after the prediction: one label per (endpoint, request, row of the
+# request); a later label for the same row replaces the earlier one.
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),  # a JSON scalar
+    sa.Column("time", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_labels_endpoint_time", "endpoint", "time"),
+)
+
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: window, schedule, thresholds, alerts
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+)
+
+monitor_runs = sa.Table(
+    "monitor_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("monitor", sa.String(128), nullable=False),
+    sa.Column("window_start", sa.Double, nullable=False),
+    sa.Column("window_end", sa.Double, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),  # JSON
+    sa.Column("breaches", sa.Text, nullable=False),  # JSON list
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("seconds", sa.Double, nullable=False),
+    sa.Index("ix_monitor_runs_monitor", "monitor", "window_end"),
 )
