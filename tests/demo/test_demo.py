@@ -38,6 +38,19 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
         columns = [c.name for c in candidate.version.signature.inputs]
         assert "credit_score" in columns and "cpf" not in columns and "default" not in columns
 
+    # The monitoring chapter: older applicants with larger loans drift, the alert e-mail
+    # reaches the demo's mailbox, and the report is written.
+    run = story.monitor_run
+    assert run is not None and run.status == "breached", run
+    drifted = {b["name"] for b in run.breaches if b["kind"] == "drift"}
+    assert {"age", "loan_amount"} <= drifted, drifted
+    assert not drifted & {"credit_score", "income", "state"}, "unshifted columns stay quiet"
+    assert story.alert is not None and story.alert["To"] == "ml-team@example.com"
+    assert "FIRING credit-watch" in story.alert["Subject"]
+    assert story.report is not None and "<svg" in story.report.read_text()
+    firing = {a.check for a in client.alerts.list(monitor="credit-watch", state="firing")}
+    assert {"drift:age", "drift:loan_amount"} <= firing
+
     # The champion's lineage reaches the raw applications the pipeline loaded.
     lineage = model_lineage(client.registry, client.pipelines, f"models:/{MODEL}@champion")
     assert lineage.producer is not None

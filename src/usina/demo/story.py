@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from usina.client import Client
 from usina.demo.data import LABEL
+from usina.errors import NotFound
 from usina.registry import ModelVersion
 
 if TYPE_CHECKING:
@@ -43,6 +45,9 @@ class Story:
     run: PipelineRun | None = None
     candidates: list[Candidate] = field(default_factory=list)
     champion: Candidate | None = None
+    monitor_run: Any = None  # the monitoring chapter's run, its first alert e-mail, the report
+    alert: Any = None
+    report: Path | None = None
     chapter: int = 0
 
     def title(self, text: str) -> None:
@@ -179,6 +184,118 @@ def chapter_serve(story: Story) -> None:
     story.say("See it again with: usina endpoints stats credit")
 
 
+SHIFTED = 1200  # requests of the drifted traffic the monitoring chapter sends
+
+
+def _shifted(applicants: Any) -> list[dict[str, Any]]:
+    """The applicants a month later: older, asking for much larger loans."""
+    moved = applicants.copy()
+    if "age" in moved:
+        moved["age"] = (moved["age"] + 18).clip(upper=90)
+    if "loan_amount" in moved:
+        moved["loan_amount"] = (moved["loan_amount"] * 2.5).round(-1)
+    return list(moved.to_dict(orient="records"))
+
+
+def chapter_monitor(story: Story) -> None:
+    story.title("Watching the endpoint: drift, an alert by e-mail, a report")
+    from usina.demo.mailbox import Mailbox, body_text
+    from usina.demo.traffic import send, serving, wait_logged
+    from usina.monitoring.alerter import Alerter
+    from usina.monitoring.channels import DeliveryConfig, SmtpConfig
+    from usina.monitoring.monitors import report_runs, window_summaries
+    from usina.monitoring.monitors_sql import SqlMonitorStore
+    from usina.monitoring.report import write_report
+
+    client = story.client
+    champion = f"models:/{MODEL}@champion"
+    try:
+        client.endpoints.get("credit")
+    except NotFound:  # the serving chapter had nothing to roll back, and made no endpoint
+        client.endpoints.create("credit", champion)
+    train = _applicants(story)
+    summary = client.set_reference(champion, train)
+    version = client.get_version(champion).version
+    story.say(
+        f"Reference of v{version}: {len(summary.names)} columns summarised from "
+        f"{len(train):,} training rows (bins and category counts; never reread)."
+    )
+    with contextlib.suppress(NotFound):  # a second demo starts the monitor afresh
+        client.monitors.delete("credit-watch")
+    firing = {a.check for a in client.alerts.list(monitor="credit-watch", state="firing")}
+    monitor = client.monitors.create(
+        {
+            "name": "credit-watch",
+            "endpoint": "credit",
+            "window": "1h",
+            "profile": "vertex",
+            "drift_threshold": 0.1,
+            "metrics": ["error_rate<=0.01"],
+            "alerts": ["email:ml-team@example.com"],
+        }
+    )
+    story.say(
+        "Monitor [bold]credit-watch[/bold]: the last hour of endpoint credit against the "
+        "reference (Vertex AI's profile: Jensen-Shannon for numbers, L-infinity for "
+        "categories; drift above 0.1), alerts to ml-team@example.com."
+    )
+    with Mailbox() as box:
+        monitors = client.monitors
+        if isinstance(monitors, SqlMonitorStore):
+            smtp = SmtpConfig("127.0.0.1", box.port, sender="usina@localhost", starttls=False)
+            monitors.alerter = Alerter(client.alerts, DeliveryConfig(smtp=smtp))
+        logged = sum(s.requests for s in client.endpoints.stats("credit", since_s=3600.0))
+        with story.console.status(f"   sending {SHIFTED:,} requests from older applicants…"):
+            with serving(client, "credit") as url:
+                _, failed = send(url, _shifted(_applicants(story, 300)), SHIFTED)
+            wait_logged(client, "credit", logged + SHIFTED - failed)
+        run = monitors.run(monitor.name)
+        drifted = sorted({b["name"] for b in run.breaches if b["kind"] == "drift"})
+        story.say(
+            f"Run over the last hour: [bold]{run.status}[/bold]; drifted: "
+            f"{', '.join(drifted) or 'nothing'} ({run.seconds:.2f} s)."
+        )
+        new = {f"drift:{name}" for name in drifted} - firing
+        expected = isinstance(monitors, SqlMonitorStore) and bool(new)
+        mails = box.wait(1, timeout=15) if expected else []
+    story.monitor_run = run
+    if mails:
+        mail = story.alert = mails[0]
+        story.say(f"The alert arrived at the demo's mailbox (SMTP on 127.0.0.1:{box.port}):")
+        story.console.print(f"     From: {mail['From']}", markup=False)
+        story.console.print(f"     To: {mail['To']}", markup=False)
+        story.console.print(f"     Subject: {mail['Subject']}", markup=False)
+        for line in body_text(mail).strip().splitlines()[:6]:
+            story.console.print(f"     {line}", markup=False, soft_wrap=True)
+    elif client.server is not None:
+        story.say("Through a usina server, the server sends alerts with its USINA_SMTP_* settings.")
+    elif drifted and not new:
+        story.say(
+            "These alerts have fired since an earlier demo, so no e-mail now: a reminder "
+            "follows after the cooldown (USINA_ALERT_COOLDOWN, 4 h). See: usina alerts list"
+        )
+    else:
+        story.say("No alert e-mail arrived; see the log for the channel's error.")
+    root = getattr(client.artifacts, "root", None)
+    folder = Path(root).parent if root is not None else Path.cwd()
+    latest = max(run.figures.get("versions", []), key=lambda v: v["figures"]["requests"])
+    pairs = window_summaries(monitor, client.artifacts, run.window_start, run.window_end)
+    reference, current = pairs.get(latest["version"], (None, None))
+    written = write_report(
+        folder / "monitor-report.html",
+        monitor.name,
+        report_runs(monitor, [run]),
+        endpoint="credit",
+        profile=monitor.spec.profile,
+        window=monitor.spec.window_s,
+        reference=reference,
+        current=current,
+    )
+    story.report = written
+    story.say(f"Report with plots, viewable offline: {written}")
+    story.say("Again later: usina monitors run credit-watch; usina monitors report credit-watch")
+
+
 def chapter_score(story: Story) -> None:
     story.title("Loading the champion by its alias")
     uri = f"models:/{MODEL}@champion"
@@ -209,7 +326,14 @@ def chapter_history(story: Story) -> None:
     story.console.print(table)
 
 
-CHAPTERS = [chapter_train, chapter_promote, chapter_serve, chapter_score, chapter_history]
+CHAPTERS = [
+    chapter_train,
+    chapter_promote,
+    chapter_serve,
+    chapter_monitor,
+    chapter_score,
+    chapter_history,
+]
 
 
 def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) -> Story:
@@ -248,6 +372,8 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         f"usina lineage models:/{MODEL}@champion",
         "usina pipelines runs",
         "usina endpoints stats credit",
+        "usina monitors history credit-watch",
+        "usina alerts list",
         "usina serve        # the endpoint over HTTP on 127.0.0.1:8080 (docs/serving.md)",
     ):
         console.print(f"   {command}")

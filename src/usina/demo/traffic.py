@@ -9,11 +9,13 @@ server (``USINA_URL``), the server answers the traffic itself.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,95 @@ class TrafficReport:
     answers_by_version: dict[int, int]
     rollback: AliasChange
     stats: list[VersionStats]
+
+
+@contextlib.contextmanager
+def serving(client: Client, endpoint: str) -> Iterator[str]:
+    """The URL of ``endpoint``'s Vertex AI predict route while the block runs: a serving app on
+    a loopback port in this process (stopped gracefully at the end, so the request log is
+    complete), or through a usina server (``USINA_URL``) the server's own route."""
+    if client.server is not None:
+        # A usina server answers every endpoint on its own port: send the traffic there.
+        yield f"{client.server.url}/v1/endpoints/{endpoint}:predict"
+        return
+    import uvicorn
+
+    assert client.db is not None
+    config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5)
+    app = create_app(client.db, client.artifacts, config)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    runner = threading.Thread(target=server.run, name="usina-demo-serving", daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not runner.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the demo's serving app did not start within 60 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/v1/endpoints/{endpoint}:predict"
+    finally:
+        server.should_exit = True  # a graceful stop writes the whole request log
+        runner.join()
+
+
+def send(
+    url: str,
+    instances: list[dict[str, Any]],
+    requests: int,
+    threads: int = 4,
+    halfway: Callable[[], None] | None = None,
+) -> tuple[Counter[int], int]:
+    """Send ``requests`` one-row predictions to ``url`` from ``threads`` threads, cycling
+    through ``instances``; call ``halfway`` once half of them are sent. Returns the answers
+    per model version and the number of failed requests."""
+    import httpx
+
+    counter = itertools.count()
+    versions: Counter[int] = Counter()
+    failed = 0
+    lock = threading.Lock()
+    half = threading.Event()
+
+    def run() -> None:
+        nonlocal failed
+        with httpx.Client(timeout=30) as http:
+            while (i := next(counter)) < requests:
+                if i == requests // 2:
+                    half.set()
+                try:
+                    r = http.post(url, json={"instances": [instances[i % len(instances)]]})
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    if ok:
+                        versions[int(r.headers["usina-model-version"])] += 1
+                    else:
+                        failed += 1
+
+    senders = [threading.Thread(target=run) for _ in range(threads)]
+    for t in senders:
+        t.start()
+    if halfway is not None:
+        half.wait()
+        halfway()
+    for t in senders:
+        t.join()
+    return versions, failed
+
+
+def wait_logged(client: Client, endpoint: str, answered: int, since_s: float = 3600.0) -> Any:
+    """The endpoint's stats once ``answered`` requests are in its log (a server writes its log
+    on its own schedule), or after 15 s."""
+    stats = client.endpoints.stats(endpoint, since_s=since_s)
+    deadline = time.monotonic() + 15
+    while sum(s.requests for s in stats) < answered and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stats = client.endpoints.stats(endpoint, since_s=since_s)
+    return stats
 
 
 def roll_back_under_traffic(
@@ -54,80 +145,23 @@ def roll_back_under_traffic(
     Raises:
         NotFound: ``model`` has no ``alias``, or no earlier version to roll back to.
     """
-    import httpx
-    import uvicorn
-
     store = client.endpoints
     try:
         store.get(endpoint)
     except NotFound:
         store.create(endpoint, f"models:/{model}@{alias}")
-    server: uvicorn.Server | None = None
-    if client.server is not None:
-        # A usina server answers every endpoint on its own port: send the traffic there.
-        url = f"{client.server.url}/v1/endpoints/{endpoint}:predict"
-    else:
-        assert client.db is not None
-        config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5)
-        app = create_app(client.db, client.artifacts, config)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        runner = threading.Thread(target=server.run, name="usina-demo-serving", daemon=True)
-        runner.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not runner.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the demo's serving app did not start within 60 s")
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port}/v1/endpoints/{endpoint}:predict"
-    counter = itertools.count()
-    versions: Counter[int] = Counter()
-    failed = 0
-    lock = threading.Lock()
-    halfway = threading.Event()
+    changes: list[AliasChange] = []
 
-    def send() -> None:
-        nonlocal failed
-        with httpx.Client(timeout=30) as http:
-            while (i := next(counter)) < requests:
-                if i == requests // 2:
-                    halfway.set()
-                try:
-                    r = http.post(url, json={"instances": [instances[i % len(instances)]]})
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                with lock:
-                    if ok:
-                        versions[int(r.headers["usina-model-version"])] += 1
-                    else:
-                        failed += 1
+    def roll_back() -> None:
+        changes.append(client.registry.rollback(model, alias, "demo: roll back under traffic"))
 
-    senders = [threading.Thread(target=send) for _ in range(threads)]
-    for t in senders:
-        t.start()
-    halfway.wait()
-    change = client.registry.rollback(model, alias, "demo: roll back under traffic")
-    for t in senders:
-        t.join()
-    if server is not None:
-        server.should_exit = True  # a graceful stop writes the whole request log
-        runner.join()
-    stats = store.stats(endpoint, since_s=3600.0)
-    # A server writes its log on its own schedule: wait a little for the answered rows.
-    answered = requests - failed
-    deadline = time.monotonic() + 15
-    while sum(s.requests for s in stats) < answered and time.monotonic() < deadline:
-        time.sleep(0.5)
-        stats = store.stats(endpoint, since_s=3600.0)
+    with serving(client, endpoint) as url:
+        versions, failed = send(url, instances, requests, threads, roll_back)
+    stats = wait_logged(client, endpoint, requests - failed)
     return TrafficReport(
         requests=requests,
         failed=failed,
         answers_by_version=dict(sorted(versions.items())),
-        rollback=change,
+        rollback=changes[0],
         stats=stats,
     )
