@@ -25,13 +25,8 @@ def _spec_file(path: Path) -> dict[str, Any]:
         raise InvalidInput(f"no spec file {str(path)!r}", field="spec")
     text = path.read_text()
     if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise InvalidInput(
-                "reading YAML needs PyYAML (pip install pyyaml); or write the spec as JSON",
-                field="spec",
-            ) from None
+        import yaml
+
         try:
             found = yaml.safe_load(text)
         except yaml.YAMLError as exc:
