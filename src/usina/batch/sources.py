@@ -100,7 +100,7 @@ def _sql(query: str, batch_rows: int) -> Any:
     relation = connection.sql(query)
     if relation is None:
         raise InvalidInput("the input query returns no rows; use a 'select'", field="input")
-    reader = relation.fetch_record_batch(batch_rows)
+    reader = relation.to_arrow_reader(batch_rows)
     # The reader needs its connection alive for as long as it is read.
     return _Held(reader, connection)
 
