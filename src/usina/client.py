@@ -25,6 +25,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 
 if TYPE_CHECKING:
     from usina.audit import AuditReader
+    from usina.batch.base import BatchJobStore
     from usina.identity import IdentityStore
     from usina.monitoring.base import AlertStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
@@ -147,6 +148,13 @@ class Client:
         """Alerts raised by monitors and their deliveries (``usina.monitoring.base.AlertStore``);
         ``usina.monitoring.alerter.Alerter`` turns check results into them."""
         found: AlertStore = self.installation.store("alerts")
+        return found
+
+    @property
+    def batch(self) -> BatchJobStore:
+        """Runs of batch prediction jobs (``usina.batch.base.BatchJobStore``); ``usina.batch.run``
+        scores and records them."""
+        found: BatchJobStore = self.installation.store("batch")
         return found
 
     @classmethod

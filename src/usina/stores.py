@@ -37,6 +37,7 @@ STORES: dict[str, tuple[str, str]] = {
     "audit": ("audit.sql:SqlAuditStore", "audit.http:HttpAuditStore"),
     "identity": ("identity.sql:SqlIdentityStore", "identity.http:HttpIdentityStore"),
     "alerts": ("monitoring.sql:SqlAlertStore", "monitoring.http:HttpAlertStore"),
+    "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
 }
 
 # URL scheme: which column of STORES serves it.

@@ -39,9 +39,7 @@ class Scenario:
 
     def table(self, name: str) -> pd.DataFrame:
         """Every published row of ``tables/<name>``, with its partition columns, by id."""
-        files = [
-            self.root / key for key in self.client.artifacts.list(f"tables/{name}")
-        ]
+        files = [self.root / key for key in self.client.artifacts.list(f"tables/{name}")]
         if not files:
             return pd.DataFrame()
         frame = pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()

@@ -34,5 +34,13 @@ def finish_never(store: object, manifest: object) -> list[str]:
 if mode == "publishing":
     usina.batch.tables._finish = finish_never  # type: ignore[assignment]
 client = Client(db, artifacts)
-run("killed", "models:/credit-risk@champion", source, "scores", {"run_date": "2026-12-01"},
-    ["id"], client=client, progress=progress)
+run(
+    "killed",
+    "models:/credit-risk@champion",
+    source,
+    "scores",
+    {"run_date": "2026-12-01"},
+    ["id"],
+    client=client,
+    progress=progress,
+)

@@ -16,7 +16,9 @@ from usina.batch import recover, run
 WORKER = Path(__file__).with_name("killed_job.py")
 
 
-def start(processes: StartedProcesses, scenario: Scenario, mode: str, source: Path) -> subprocess.Popen[bytes]:
+def start(
+    processes: StartedProcesses, scenario: Scenario, mode: str, source: Path
+) -> subprocess.Popen[bytes]:
     client = scenario.client
     return processes.start(
         [sys.executable, str(WORKER), mode, client.db.url, str(scenario.root), str(source)],
@@ -41,8 +43,15 @@ def test_a_job_killed_while_writing_leaves_no_partition(
     assert recover(scenario.client.artifacts) == []  # nothing was committed
     assert scenario.published("scores") == []
 
-    run("again", CHAMPION, str(source), "scores", {"run_date": "2026-12-01"}, ["id"],
-        client=scenario.client)
+    run(
+        "again",
+        CHAMPION,
+        str(source),
+        "scores",
+        {"run_date": "2026-12-01"},
+        ["id"],
+        client=scenario.client,
+    )
     assert len(scenario.table("scores")) == 300_000
 
 
@@ -50,8 +59,15 @@ def test_a_job_killed_after_its_commit_is_published_by_the_next_writer(
     scenario: Scenario, tmp_path: Path, processes: StartedProcesses
 ) -> None:
     old = write_parquet(applicants(50), tmp_path / "old.parquet")
-    run("before", CHAMPION, str(old), "scores", {"run_date": "2026-12-01"}, ["id"],
-        client=scenario.client)
+    run(
+        "before",
+        CHAMPION,
+        str(old),
+        "scores",
+        {"run_date": "2026-12-01"},
+        ["id"],
+        client=scenario.client,
+    )
     source = write_parquet(applicants(200_000), tmp_path / "in.parquet")
     worker = start(processes, scenario, "publishing", source)
     assert worker.stdout is not None

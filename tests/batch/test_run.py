@@ -175,3 +175,40 @@ def test_every_row_carries_the_version_the_alias_held_at_the_start(
     assert set(table["version"]) == {1}
     want = expected(scenario, 1, rows)
     np.testing.assert_array_equal(table["prediction"], want["prediction"])
+
+
+def test_each_run_is_recorded_with_its_version_counts_and_error(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    good = str(write_parquet(applicants(100), tmp_path / "in.parquet"))
+    bad = str(write_parquet(applicants(10).drop(columns=["age"]), tmp_path / "bad.parquet"))
+    done = run(
+        "nightly",
+        CHAMPION,
+        good,
+        "scores",
+        {"run_date": "2026-12-01"},
+        ["id"],
+        client=scenario.client,
+    )
+    with pytest.raises(InvalidInput):
+        run(
+            "nightly",
+            CHAMPION,
+            bad,
+            "scores",
+            {"run_date": "2026-12-02"},
+            ["id"],
+            client=scenario.client,
+        )
+    failed, succeeded = scenario.client.batch.list(name="nightly")
+    assert succeeded.id == done.id
+    assert (succeeded.status, succeeded.version, succeeded.rows_in, succeeded.rows_out) == (
+        "succeeded",
+        1,
+        100,
+        100,
+    )
+    assert succeeded.files == done.files
+    assert (failed.status, failed.rows_in) == ("failed", 0)
+    assert "'age' is missing" in failed.error

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from usina.artifacts import ArtifactStore
+from usina.batch.entities import JobEnd, JobStart, JobStatus, check_job_name
 from usina.batch.scoring import Scorer
 from usina.batch.sources import open_input
 from usina.batch.tables import Publication, check_table_name, partition_path, recover
-from usina.errors import InvalidInput
+from usina.errors import InvalidInput, UsinaError
 from usina.registry import ModelVersion, RegistryStore, parse_model_uri
 from usina.serving.runtime import load_version
 
@@ -63,9 +66,7 @@ Progress = Callable[[int], None]
 
 def check_on_error(on_error: str) -> str:
     if on_error not in ON_ERROR:
-        raise InvalidInput(
-            f"on_error must be 'fail' or 'skip', not {on_error!r}", field="on_error"
-        )
+        raise InvalidInput(f"on_error must be 'fail' or 'skip', not {on_error!r}", field="on_error")
     return on_error
 
 
@@ -235,6 +236,8 @@ def run(
     *,
     trusted: bool = False,
     progress: Progress | None = None,
+    trigger: str = "",
+    job_id: str | None = None,
 ) -> BatchRun:
     """Score ``input`` with the version ``model`` points at and publish the output partition.
 
@@ -254,6 +257,8 @@ def run(
         client: a ``usina.Client``; the default client when ``None``.
         trusted: allow a version stored as a pickle.
         progress: called with each batch's row count as it is scored.
+        trigger: what started the job, recorded with it (``schedule:NAME@TIME``).
+        job_id: the id the job is recorded under (32 hex digits); a new one when ``None``.
 
     Raises:
         InvalidInput: see :func:`score_table`; ``NotFound``: the model or alias does not exist.
@@ -267,17 +272,52 @@ def run(
         from usina.api import get_client
 
         client = get_client()
+    check_table_name(output)
+    check_on_error(on_error)
     version = resolve(client, model)
-    return score_table(
-        client,
-        version,
-        job_name=job_name,
-        model=model,
-        input=input,
-        output=output,
-        partition=partition,
-        keys=keys,
-        on_error=on_error,
-        trusted=trusted,
-        progress=progress,
-    )
+    job_id = job_id or uuid.uuid4().hex
+    jobs = getattr(client, "batch", None)
+    if jobs is not None:
+        jobs.start(
+            JobStart(
+                job_id,
+                check_job_name(job_name),
+                model,
+                version.name,
+                version.version,
+                input,
+                output,
+                {str(k): str(v) for k, v in (partition or {}).items()},
+                trigger,
+            )
+        )
+    try:
+        done = score_table(
+            client,
+            version,
+            job_name=job_name,
+            model=model,
+            input=input,
+            output=output,
+            partition=partition,
+            keys=keys,
+            on_error=on_error,
+            trusted=trusted,
+            progress=progress,
+            attempt=f"{int(time.time()):010d}-{job_id}",
+        )
+    except BaseException as exc:
+        if jobs is not None:
+            message = str(exc) if isinstance(exc, UsinaError) else f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):
+                jobs.finish(job_id, JobEnd(JobStatus.FAILED, error=message))
+        raise
+    done = dataclasses.replace(done, id=job_id)
+    if jobs is not None:
+        jobs.finish(
+            job_id,
+            JobEnd(
+                JobStatus.SUCCEEDED, done.rows_in, done.rows_out, done.rows_rejected, "", done.files
+            ),
+        )
+    return done

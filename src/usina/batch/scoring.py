@@ -73,7 +73,9 @@ class Scorer:
         self.partition = dict(partition or {})
         model = loaded.model
         classes = getattr(model, "classes_", None)
-        self.classes = list(classes) if classes is not None and hasattr(model, "predict_proba") else []
+        self.classes = (
+            list(classes) if classes is not None and hasattr(model, "predict_proba") else []
+        )
 
     def check_schema(self, schema: Any) -> None:
         """Fail before scoring when a column the model or the keys need is missing or mistyped.
@@ -181,24 +183,17 @@ class Scorer:
         reasons = np.empty(n, dtype=object)
         for name, kind in zip(self.check.names, self.check.kinds, strict=True):
             column = batch.column(name)
-            mask = None
+            found = []  # (mask, reason), the first that holds for a row names it
             if column.null_count:
-                mask = column.is_null().to_numpy(zero_copy_only=False)
-                why = f"{name} is null"
-                mask_reason = np.where(mask, why, None)
+                found.append((column.is_null().to_numpy(zero_copy_only=False), f"{name} is null"))
             if kind in ("number", "integer") and pa.types.is_floating(column.type):
                 finite = pc.is_finite(column).fill_null(True).to_numpy(zero_copy_only=False)
                 if not finite.all():
-                    nan = ~finite
-                    mask_reason = np.where(nan, f"{name} is NaN or infinite", None)
-                    if mask is not None:
-                        mask_reason = np.where(mask, f"{name} is null", mask_reason)
-                    mask = nan if mask is None else (mask | nan)
-            if mask is None or not mask.any():
-                continue
-            fresh = mask if bad is None else (mask & ~bad)
-            reasons[fresh] = mask_reason[fresh]
-            bad = mask if bad is None else (bad | mask)
+                    found.append((~finite, f"{name} is NaN or infinite"))
+            for mask, why in found:
+                fresh = mask if bad is None else (mask & ~bad)
+                reasons[fresh] = why
+                bad = mask if bad is None else (bad | mask)
         return bad, reasons
 
     def _rejects(self, batch: Any, reasons: np.ndarray) -> Any:

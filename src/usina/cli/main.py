@@ -14,6 +14,7 @@ from usina.cli import (
     alerts,
     audit,
     auth,
+    batch,
     context,
     endpoints,
     experiments,
@@ -50,6 +51,7 @@ app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
 audit.register(app)
 alerts.register(app)
+batch.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

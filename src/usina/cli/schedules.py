@@ -119,14 +119,16 @@ def scheduler(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Steps run at once."),  # noqa: UP045
     json: bool = typer.Option(False, "--json", help="With --once, print what fired as JSON."),
 ) -> None:
-    """Fire due schedules; several schedulers may run, each tick fires once.
+    """Fire due schedules (pipelines and batch jobs); several schedulers may run, each tick
+    fires once.
 
     With USINA_URL (or --url) the lease and the runs go through that server; the pipelines
     run here."""
+    from usina.batch.schedules import with_batch
     from usina.pipelines.schedules import Scheduler, run_inline
 
     c = client()
-    s = Scheduler(c.schedules, run_inline(c, max_workers=workers))
+    s = Scheduler(c.schedules, with_batch(c, run_inline(c, max_workers=workers)))
     if once:
         fired = s.run_pending()
         s.release_lease()

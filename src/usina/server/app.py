@@ -29,6 +29,7 @@ from usina.server import (
     alerts,
     artifacts,
     audit,
+    batch,
     endpoints,
     errors,
     identity,
@@ -185,6 +186,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         audit,
         identity,
         alerts,
+        batch,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

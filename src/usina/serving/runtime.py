@@ -245,7 +245,11 @@ class Runtime:
 
 
 def load_version(
-    info: ModelVersion, artifacts: ArtifactStore, *, trusted: bool = False, fast_predict: bool = True
+    info: ModelVersion,
+    artifacts: ArtifactStore,
+    *,
+    trusted: bool = False,
+    fast_predict: bool = True,
 ) -> LoadedVersion:
     """Load ``info`` from ``artifacts`` (digest verified), compile its input check and fast
     predictor, and warm it: the way serving loads a version, which batch scoring reuses so both
