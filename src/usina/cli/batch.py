@@ -115,9 +115,10 @@ def _summary(done: BatchRun) -> None:
     console.print(
         f"job {done.job_name} ({done.id}): {done.rows_in:,} rows in, {done.rows_out:,} scored, "
         f"{done.rows_rejected:,} rejected, with {done.name} v{done.version}, in "
-        f"{done.ended_at - done.started_at:.1f}s ({done.rows_per_second:,.0f} rows/s)"
+        f"{done.ended_at - done.started_at:.1f}s ({done.rows_per_second:,.0f} rows/s)",
+        soft_wrap=True,
     )
-    console.print(f"wrote {done.output} {where}: {len(done.files)} file(s)")
+    console.print(f"wrote {done.output} {where}: {len(done.files)} file(s)", soft_wrap=True)
     if done.rows_rejected:
         console.print(f"rejected rows, with their reason: {done.output}_rejects {where}")
 
