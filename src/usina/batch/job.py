@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import os
@@ -112,8 +113,9 @@ def score_table(
     rows_in = rows_out = rows_rejected = 0
     try:
         scorer.check_schema(reader.schema)
-        outputs = _PartWriter(publication, output, partition)
-        rejects = _PartWriter(publication, f"{output}_rejects", partition)
+        background = _Background()
+        outputs = _PartWriter(publication, output, partition, background)
+        rejects = _PartWriter(publication, f"{output}_rejects", partition, background)
         try:
             for batch in reader:
                 if batch.num_rows == 0:
@@ -139,7 +141,9 @@ def score_table(
                     progress(batch.num_rows)
             outputs.close()
             rejects.close()
+            background.drain()
         except BaseException:
+            background.abandon()
             outputs.discard()
             rejects.discard()
             raise
@@ -175,19 +179,61 @@ def score_table(
     )
 
 
-class _PartWriter:
-    """Parquet parts of one table, written to a local temporary file and stored when full."""
+class _Background:
+    """One thread that writes Parquet while the next batch is scored, at most ``DEPTH`` batches
+    behind (so memory stays bounded); its first error is raised on the scoring thread."""
 
-    def __init__(self, publication: Publication, table: str, partition: dict[str, str]) -> None:
+    DEPTH = 2
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usina-batch-writer")
+        self._pending: collections.deque[Any] = collections.deque()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._pending.append(self._pool.submit(fn))
+        while len(self._pending) > self.DEPTH:
+            self._pending.popleft().result()
+
+    def drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+        self._pool.shutdown()
+
+    def abandon(self) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        self._pending.clear()
+
+
+class _PartWriter:
+    """Parquet parts of one table, written to a local temporary file and stored when full.
+
+    Writes happen on the background thread, in order; ``close`` queues the last store.
+    """
+
+    def __init__(
+        self,
+        publication: Publication,
+        table: str,
+        partition: dict[str, str],
+        background: _Background,
+    ) -> None:
         self.publication = publication
         self.table = table
         self.partition = partition
+        self.background = background
         self.index = 0
         self.rows = 0
         self._writer: Any = None
         self._path: str | None = None
 
     def write(self, batch: Any) -> None:
+        self.background.submit(lambda: self._write(batch))
+
+    def _write(self, batch: Any) -> None:
         import pyarrow.parquet as pq
 
         if self._writer is None:
@@ -212,7 +258,7 @@ class _PartWriter:
         self.rows = 0
 
     def close(self) -> None:
-        self._store()
+        self.background.submit(self._store)
 
     def discard(self) -> None:
         if self._writer is not None:

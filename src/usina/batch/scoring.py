@@ -153,14 +153,14 @@ class Scorer:
         info = self.loaded.info
         now = int(time.time() * 1_000_000)
         columns: dict[str, Any] = {
-            "model": pa.array([info.name] * rows, pa.string()),
+            "model": pa.repeat(info.name, rows),
             "version": pa.array(np.full(rows, info.version, dtype=np.int64)),
             "scored_at": pa.array(np.full(rows, now, dtype=np.int64)).cast(
                 pa.timestamp("us", tz="UTC")
             ),
         }
         for key, value in self.partition.items():
-            columns[key] = pa.array([str(value)] * rows, pa.string())
+            columns[key] = pa.repeat(str(value), rows)
         return columns
 
     def _input(self, batch: Any) -> Any:

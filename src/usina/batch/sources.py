@@ -17,7 +17,7 @@ from typing import Any
 
 from usina.errors import InvalidInput
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 131_072
 
 
 def describe(source: str) -> str:
