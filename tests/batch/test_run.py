@@ -212,3 +212,17 @@ def test_each_run_is_recorded_with_its_version_counts_and_error(
     assert succeeded.files == done.files
     assert (failed.status, failed.rows_in) == ("failed", 0)
     assert "'age' is missing" in failed.error
+
+
+def test_a_rerun_replaces_the_rejects_of_its_partition_too(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    rows = applicants(50)
+    rows.loc[3, "income"] = np.nan
+    dirty = str(write_parquet(rows, tmp_path / "dirty.parquet"))
+    clean = str(write_parquet(applicants(50), tmp_path / "clean.parquet"))
+    for day in ("1", "2"):
+        run("j", CHAMPION, dirty, "scores", {"d": day}, ["id"], "skip", scenario.client)
+    run("j", CHAMPION, clean, "scores", {"d": "2"}, ["id"], "fail", scenario.client)
+    assert scenario.table("scores_rejects")["d"].tolist() == ["1"]
+    assert scenario.table("scores").groupby("d").size().to_dict() == {"1": 49, "2": 50}

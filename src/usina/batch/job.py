@@ -147,9 +147,9 @@ def score_table(
             outputs.discard()
             rejects.discard()
             raise
+        # Both partitions are replaced, so a rerun leaves no rejects of an earlier run behind.
         publication.declare(output, partition)
-        if on_error == "skip":
-            publication.declare(f"{output}_rejects", partition)
+        publication.declare(f"{output}_rejects", partition)
         publication.publish()
     except BaseException:
         with contextlib.suppress(Exception):
