@@ -25,6 +25,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 
 if TYPE_CHECKING:
     from usina.audit import AuditReader
+    from usina.batch.base import BatchJobStore
     from usina.identity import IdentityStore
     from usina.monitoring import Summary
     from usina.monitoring.base import AlertStore
@@ -163,6 +164,13 @@ class Client:
         """Monitors of endpoints and the record of their runs
         (``usina.monitoring.monitors.MonitorStore``)."""
         found: MonitorStore = self.installation.store("monitors")
+        return found
+
+    @property
+    def batch(self) -> BatchJobStore:
+        """Runs of batch prediction jobs (``usina.batch.base.BatchJobStore``); ``usina.batch.run``
+        scores and records them."""
+        found: BatchJobStore = self.installation.store("batch")
         return found
 
     @classmethod

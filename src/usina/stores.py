@@ -42,6 +42,7 @@ STORES: dict[str, tuple[str, str]] = {
         "monitoring.monitors_sql:SqlMonitorStore",
         "monitoring.monitors_http:HttpMonitorStore",
     ),
+    "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
 }
 
 # URL scheme: which column of STORES serves it.

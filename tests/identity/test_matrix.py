@@ -130,6 +130,11 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alerts/{alert_id}"):                                                  "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/alerts/observations"):                                               "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/alerts/{alert_id}/deliveries"):                                      "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    # batch jobs
+    ("GET", "/api/v1/batch/jobs"):                                                         "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/batch/jobs/{job_id}"):                                                "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/batch/jobs"):                                                        "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/batch/jobs/{job_id}/end"):                                           "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
@@ -285,6 +290,7 @@ def _request(key: tuple[str, str], side: str, runs: dict[str, str]) -> tuple[str
         "holder": "someone",
         "binding_id": "999999",
         "alert_id": "999999",
+        "job_id": "0" * 32,
         "step_run_id": "0" * 32,
         "project": "p",
         "location": "l",

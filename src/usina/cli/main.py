@@ -14,6 +14,7 @@ from usina.cli import (
     alerts,
     audit,
     auth,
+    batch,
     context,
     endpoints,
     experiments,
@@ -54,6 +55,7 @@ audit.register(app)
 alerts.register(app)
 labels.register(app)
 monitors.register(app)
+batch.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

@@ -119,17 +119,21 @@ def scheduler(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Steps run at once."),  # noqa: UP045
     json: bool = typer.Option(False, "--json", help="With --once, print what fired as JSON."),
 ) -> None:
-    """Fire due schedules; several schedulers may run, each tick fires once.
+    """Fire due schedules (pipelines and batch jobs); several schedulers may run, each tick
+    fires once.
 
     With USINA_URL (or --url) the lease and the runs go through that server; the pipelines
     run here."""
+    from usina.batch.schedules import with_batch
     from usina.cli.monitors import alerting
     from usina.monitoring.monitors import launcher
     from usina.pipelines.schedules import Scheduler, run_inline
 
     c = alerting(client())
-    # Monitors' schedules (monitor:NAME) run the monitor; the others run their pipeline.
-    s = Scheduler(c.schedules, launcher(c.monitors, run_inline(c, max_workers=workers)))
+    # Monitors' schedules (monitor:NAME) run the monitor, batch ones (batch:NAME) their job;
+    # the others run their pipeline.
+    pipelines = with_batch(c, run_inline(c, max_workers=workers))
+    s = Scheduler(c.schedules, launcher(c.monitors, pipelines))
     if once:
         fired = s.run_pending()
         s.release_lease()

@@ -79,6 +79,12 @@ _CATALOGUE = (
         DATA_WRITE,
         "Record monitor observations that open and resolve alerts, and their deliveries.",
     ),
+    Permission("usina.batch.read", DATA_READ, "See batch prediction jobs and their outcomes."),
+    Permission(
+        "usina.batch.run",
+        DATA_WRITE,
+        "Record batch prediction jobs (running one also needs the model and artifact rights).",
+    ),
     Permission(
         "usina.monitors.read", DATA_READ, "See monitors, their runs and history, and labels."
     ),
@@ -127,6 +133,7 @@ _VIEW = (
     "usina.schedules.read",
     "usina.alerts.read",
     "usina.monitors.read",
+    "usina.batch.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -165,6 +172,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.logs.read",
             "usina.alerts.write",
             "usina.labels.write",
+            "usina.batch.run",
         ),
         _role(
             "ml-engineer",
@@ -176,6 +184,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.endpoints.predict",
             "usina.schedules.write",
             "usina.alerts.write",
+            "usina.batch.run",
         ),
         _role("admin", "Everything, access control and the audit log included.", *PERMISSIONS),
         _role(
@@ -346,6 +355,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/alerts/{alert_id}"): _r("usina.alerts.read"),
     ("POST", "/api/v1/alerts/observations"): _r("usina.alerts.write"),
     ("POST", "/api/v1/alerts/{alert_id}/deliveries"): _r("usina.alerts.write"),
+    # batch jobs (a job runs where it was started and records its start and end here)
+    ("GET", "/api/v1/batch/jobs"): _r("usina.batch.read"),
+    ("GET", "/api/v1/batch/jobs/{job_id}"): _r("usina.batch.read"),
+    ("POST", "/api/v1/batch/jobs"): _r("usina.batch.run"),
+    ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

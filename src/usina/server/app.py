@@ -33,6 +33,7 @@ from usina.server import (
     alerts,
     artifacts,
     audit,
+    batch,
     endpoints,
     errors,
     identity,
@@ -201,6 +202,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         alerts,
         labels,
         monitors,
+        batch,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

@@ -227,18 +227,9 @@ class Runtime:
             return None
         try:
             info = self.store.registry.resolve(ModelRef(endpoint.model, version=number))
-            data = read_bytes(self.artifacts, info.digest)
-            model = load_model_bytes(
-                data, info.format, info.model_class, trusted=self.trust_pickles
+            loaded = load_version(
+                info, self.artifacts, trusted=self.trust_pickles, fast_predict=self.fast_predict
             )
-            numeric = InputCheck(info.signature).numeric
-            names = _feature_names(model, info.signature.names, numeric)
-            check = InputCheck(info.signature, names)
-            fast = None
-            if self.fast_predict and check.names and check.numeric and not check.wants_frame:
-                fast = compile_predictor(model, len(check.names))
-            loaded = LoadedVersion(info, model, check, fast=fast)
-            loaded = dataclasses.replace(loaded, output_kind=_warm(loaded))
         except Exception as exc:  # noqa: BLE001 - any failure keeps the version out of traffic
             message = f"{type(exc).__name__}: {exc}"
             self.failures[key] = message
@@ -251,6 +242,28 @@ class Runtime:
         self.failures.pop(key, None)
         self._failed_at.pop(key, None)
         return loaded
+
+
+def load_version(
+    info: ModelVersion,
+    artifacts: ArtifactStore,
+    *,
+    trusted: bool = False,
+    fast_predict: bool = True,
+) -> LoadedVersion:
+    """Load ``info`` from ``artifacts`` (digest verified), compile its input check and fast
+    predictor, and warm it: the way serving loads a version, which batch scoring reuses so both
+    score a row identically."""
+    data = read_bytes(artifacts, info.digest)
+    model = load_model_bytes(data, info.format, info.model_class, trusted=trusted)
+    numeric = InputCheck(info.signature).numeric
+    names = _feature_names(model, info.signature.names, numeric)
+    check = InputCheck(info.signature, names)
+    fast = None
+    if fast_predict and check.names and check.numeric and not check.wants_frame:
+        fast = compile_predictor(model, len(check.names))
+    loaded = LoadedVersion(info, model, check, fast=fast)
+    return dataclasses.replace(loaded, output_kind=_warm(loaded))
 
 
 def _feature_names(model: Any, signature_names: list[str], numeric: bool) -> list[str] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0007"
+HEAD = "0008"
 
 metadata = sa.MetaData()
 
@@ -450,4 +450,33 @@ monitor_runs = sa.Table(
     sa.Column("started_at", sa.Double, nullable=False),
     sa.Column("seconds", sa.Double, nullable=False),
     sa.Index("ix_monitor_runs_monitor", "monitor", "window_end"),
+)
+
+
+# -- batch jobs (migration 0008) ----------------------------------------------------------
+
+# One run of a batch prediction job; ``version`` is what ``model_uri`` resolved to at its start.
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("model_uri", sa.Text, nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("output", sa.String(128), nullable=False),
+    sa.Column("partition", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rows_in", sa.BigInteger, nullable=False),
+    sa.Column("rows_out", sa.BigInteger, nullable=False),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("files", sa.Text, nullable=False),
+    sa.Column("trigger", sa.String(512), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Index("ix_batch_jobs_started", "started_at"),
+    sa.Index("ix_batch_jobs_name", "name", "started_at"),
 )

@@ -1,7 +1,7 @@
 """Monitoring: late labels of logged requests, monitors and the record of their runs.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa

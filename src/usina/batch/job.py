@@ -1,0 +1,369 @@
+"""``run``: score a table with the version an alias points at, into a partitioned table."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from usina.artifacts import ArtifactStore
+from usina.batch.entities import JobEnd, JobStart, JobStatus, check_job_name
+from usina.batch.scoring import Scorer
+from usina.batch.sources import open_input
+from usina.batch.tables import Publication, check_table_name, partition_path, recover
+from usina.errors import InvalidInput, UsinaError
+from usina.registry import ModelVersion, RegistryStore, parse_model_uri
+from usina.serving.runtime import load_version
+
+# Rows per output file: large enough for efficient Parquet, small enough to bound the local
+# temporary file each part is written to before it is stored.
+ROWS_PER_FILE = 2_000_000
+ON_ERROR = ("fail", "skip")
+
+
+class Installation(Protocol):
+    """What a job needs of a client: the registry and the artifact store."""
+
+    @property
+    def registry(self) -> RegistryStore: ...
+
+    artifacts: ArtifactStore
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """What a finished job did."""
+
+    job_name: str
+    model_uri: str
+    name: str
+    version: int
+    input: str
+    output: str
+    partition: dict[str, str]
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    files: tuple[str, ...]
+    started_at: float
+    ended_at: float
+    id: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        elapsed = self.ended_at - self.started_at
+        return self.rows_in / elapsed if elapsed > 0 else 0.0
+
+
+Progress = Callable[[int], None]
+
+
+def check_on_error(on_error: str) -> str:
+    if on_error not in ON_ERROR:
+        raise InvalidInput(f"on_error must be 'fail' or 'skip', not {on_error!r}", field="on_error")
+    return on_error
+
+
+def resolve(client: Installation, model: str) -> ModelVersion:
+    """The version ``model`` points at now (``models:/name@alias``, ``/N`` or latest)."""
+    return client.registry.resolve(parse_model_uri(model))
+
+
+def score_table(
+    client: Installation,
+    version: ModelVersion,
+    *,
+    job_name: str,
+    model: str,
+    input: str,
+    output: str,
+    partition: dict[str, str] | None = None,
+    keys: list[str] | None = None,
+    on_error: str = "fail",
+    trusted: bool = False,
+    progress: Progress | None = None,
+    attempt: str | None = None,
+) -> BatchRun:
+    """Score ``input`` with the already resolved ``version`` and publish the output partition.
+
+    Raises:
+        InvalidInput: a bad argument, an unreadable input or one that does not fit the model's
+            signature (before any row is scored), or a row that cannot be scored when
+            ``on_error="fail"``. Nothing is published in any of these cases.
+    """
+    check_table_name(output)
+    check_on_error(on_error)
+    partition = {str(k): str(v) for k, v in (partition or {}).items()}
+    partition_path(partition)  # checks names and values before anything is read
+    keys = list(keys or [])
+    started = time.time()
+    store = client.artifacts
+    recover(store)
+    loaded = load_version(version, store, trusted=trusted)
+    scorer = Scorer(loaded, keys, partition)
+    reader = open_input(input)
+    publication = Publication(store, attempt)
+    rows_in = rows_out = rows_rejected = 0
+    try:
+        scorer.check_schema(reader.schema)
+        background = _Background()
+        outputs = _PartWriter(publication, output, partition, background)
+        rejects = _PartWriter(publication, f"{output}_rejects", partition, background)
+        try:
+            for batch in reader:
+                if batch.num_rows == 0:
+                    continue
+                scored = scorer.score(batch)
+                if scored.rejects is not None:
+                    if on_error == "fail":
+                        first = scored.rejects.column("reason")[0].as_py()
+                        row = rows_in + scored.first_rejected
+                        raise InvalidInput(
+                            f"row {row} cannot be scored: {first}; nothing was written (fix the "
+                            "input, or run with on_error='skip' to write such rows to "
+                            f"{output}_rejects)",
+                            field=first.split(" ", 1)[0],
+                        )
+                    rows_rejected += scored.rejects.num_rows
+                    rejects.write(scored.rejects)
+                if scored.output is not None:
+                    rows_out += scored.output.num_rows
+                    outputs.write(scored.output)
+                rows_in += batch.num_rows
+                if progress is not None:
+                    progress(batch.num_rows)
+            outputs.close()
+            rejects.close()
+            background.drain()
+        except BaseException:
+            background.abandon()
+            outputs.discard()
+            rejects.discard()
+            raise
+        # Both partitions are replaced, so a rerun leaves no rejects of an earlier run behind.
+        publication.declare(output, partition)
+        publication.declare(f"{output}_rejects", partition)
+        publication.publish()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            publication.abandon()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            close = getattr(reader, "close", None)
+            if close is not None:
+                close()
+    files = tuple(publication.published)
+    return BatchRun(
+        job_name=job_name,
+        model_uri=model,
+        name=version.name,
+        version=version.version,
+        input=input,
+        output=output,
+        partition=partition,
+        rows_in=rows_in,
+        rows_out=rows_out,
+        rows_rejected=rows_rejected,
+        files=files,
+        started_at=started,
+        ended_at=time.time(),
+        id=publication.attempt,
+    )
+
+
+class _Background:
+    """One thread that writes Parquet while the next batch is scored, at most ``DEPTH`` batches
+    behind (so memory stays bounded); its first error is raised on the scoring thread."""
+
+    DEPTH = 2
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usina-batch-writer")
+        self._pending: collections.deque[Any] = collections.deque()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._pending.append(self._pool.submit(fn))
+        while len(self._pending) > self.DEPTH:
+            self._pending.popleft().result()
+
+    def drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+        self._pool.shutdown()
+
+    def abandon(self) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        self._pending.clear()
+
+
+class _PartWriter:
+    """Parquet parts of one table, written to a local temporary file and stored when full.
+
+    Writes happen on the background thread, in order; ``close`` queues the last store.
+    """
+
+    def __init__(
+        self,
+        publication: Publication,
+        table: str,
+        partition: dict[str, str],
+        background: _Background,
+    ) -> None:
+        self.publication = publication
+        self.table = table
+        self.partition = partition
+        self.background = background
+        self.index = 0
+        self.rows = 0
+        self._writer: Any = None
+        self._path: str | None = None
+
+    def write(self, batch: Any) -> None:
+        self.background.submit(lambda: self._write(batch))
+
+    def _write(self, batch: Any) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            fd, self._path = tempfile.mkstemp(prefix="usina-batch-", suffix=".parquet")
+            os.close(fd)
+            self._writer = pq.ParquetWriter(self._path, batch.schema, compression="zstd")
+        self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+        if self.rows >= ROWS_PER_FILE:
+            self._store()
+
+    def _store(self) -> None:
+        if self._writer is None or self._path is None:
+            return
+        self._writer.close()
+        key = self.publication.stage_key(self.table, self.partition, self.index)
+        with open(self._path, "rb") as data:
+            self.publication.store.write(key, data)
+        os.unlink(self._path)
+        self._writer, self._path = None, None
+        self.index += 1
+        self.rows = 0
+
+    def close(self) -> None:
+        self.background.submit(self._store)
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        if self._path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+        self._writer, self._path = None, None
+
+
+def run(
+    job_name: str,
+    model: str,
+    input: str,
+    output: str,
+    partition: dict[str, str] | None = None,
+    keys: list[str] | None = None,
+    on_error: str = "fail",
+    client: Any = None,
+    *,
+    trusted: bool = False,
+    progress: Progress | None = None,
+    trigger: str = "",
+    job_id: str | None = None,
+) -> BatchRun:
+    """Score ``input`` with the version ``model`` points at and publish the output partition.
+
+    The version is resolved once, before the first row is read: if the alias moves while the
+    job runs, every row is still scored, and tagged, with the version it pointed at the start.
+
+    Args:
+        job_name: the job's name (runs of the same job share it).
+        model: ``models:/name@alias``, ``models:/name/N`` or ``models:/name`` (latest).
+        input: a Parquet file or folder, a CSV file, or a ``select ...`` run by DuckDB.
+        output: the table written under ``tables/<output>/`` in the artifact store.
+        partition: the partition written, as ``{"run_date": "2026-12-01"}``; a rerun replaces
+            it wholly. ``None`` replaces the whole table.
+        keys: input columns copied to the output to identify rows.
+        on_error: ``"fail"`` stops at the first row that cannot be scored, writing nothing;
+            ``"skip"`` writes such rows with their reason to ``<output>_rejects``.
+        client: a ``usina.Client``; the default client when ``None``.
+        trusted: allow a version stored as a pickle.
+        progress: called with each batch's row count as it is scored.
+        trigger: what started the job, recorded with it (``schedule:NAME@TIME``).
+        job_id: the id the job is recorded under (32 hex digits); a new one when ``None``.
+
+    Raises:
+        InvalidInput: see :func:`score_table`; ``NotFound``: the model or alias does not exist.
+
+    Example:
+        >>> from usina.batch import run  # doctest: +SKIP
+        >>> run("nightly", "models:/credit-risk@champion", "applicants.parquet",
+        ...     "credit_scores", partition={"run_date": "2026-12-01"}, keys=["id"])
+    """
+    if client is None:
+        from usina.api import get_client
+
+        client = get_client()
+    check_table_name(output)
+    check_on_error(on_error)
+    version = resolve(client, model)
+    job_id = job_id or uuid.uuid4().hex
+    jobs = getattr(client, "batch", None)
+    if jobs is not None:
+        jobs.start(
+            JobStart(
+                job_id,
+                check_job_name(job_name),
+                model,
+                version.name,
+                version.version,
+                input,
+                output,
+                {str(k): str(v) for k, v in (partition or {}).items()},
+                trigger,
+            )
+        )
+    try:
+        done = score_table(
+            client,
+            version,
+            job_name=job_name,
+            model=model,
+            input=input,
+            output=output,
+            partition=partition,
+            keys=keys,
+            on_error=on_error,
+            trusted=trusted,
+            progress=progress,
+            attempt=f"{int(time.time()):010d}-{job_id}",
+        )
+    except BaseException as exc:
+        if jobs is not None:
+            message = str(exc) if isinstance(exc, UsinaError) else f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):
+                jobs.finish(job_id, JobEnd(JobStatus.FAILED, error=message))
+        raise
+    done = dataclasses.replace(done, id=job_id)
+    if jobs is not None:
+        jobs.finish(
+            job_id,
+            JobEnd(
+                JobStatus.SUCCEEDED, done.rows_in, done.rows_out, done.rows_rejected, "", done.files
+            ),
+        )
+    return done

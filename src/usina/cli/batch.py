@@ -1,0 +1,244 @@
+"""``usina batch`` (run a batch prediction job, list jobs, schedule one) and ``usina sql``
+(query the output tables with DuckDB)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+from usina.cli.context import client
+from usina.cli.output import console, print_json, when
+from usina.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from usina.batch import BatchRun
+
+app = typer.Typer(help="Batch prediction into partitioned tables.", no_args_is_help=True)
+
+_MODEL = typer.Option(..., "--model", help="models:/NAME@ALIAS, models:/NAME/N or models:/NAME.")
+_INPUT = typer.Option(
+    ..., "--input", help='A Parquet file or folder, a CSV file, or "select ... from ...".'
+)
+_OUTPUT = typer.Option(..., "--output", help="The table written under tables/ (credit_scores).")
+_PARTITION = typer.Option(
+    [], "--partition", help="The partition written, KEY=VALUE (repeatable); a rerun replaces it."
+)
+_KEYS = typer.Option([], "--keys", help="An input column copied to the output (repeatable).")
+_ON_ERROR = typer.Option(
+    "fail", "--on-error", help="fail: stop at a row that cannot be scored; skip: reject it."
+)
+
+
+def parse_partition(items: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise InvalidInput(
+                f"--partition {item!r} is not KEY=VALUE (for example run_date=2026-12-01)",
+                field="partition",
+            )
+        found[key] = value
+    return found
+
+
+def _keys(items: list[str]) -> list[str]:
+    return [k.strip() for item in items for k in item.split(",") if k.strip()]
+
+
+@app.command("run")
+def run_job(
+    name: str = typer.Argument(..., help="The job's name."),
+    model: str = _MODEL,
+    input: str = _INPUT,
+    output: str = _OUTPUT,
+    partition: list[str] = _PARTITION,
+    keys: list[str] = _KEYS,
+    on_error: str = _ON_ERROR,
+    trusted: bool = typer.Option(False, "--trusted", help="Allow a version stored as a pickle."),
+    json: bool = typer.Option(False, "--json", help="Print the finished job as JSON."),
+) -> None:
+    """Score a table with the version a model URI points at now, into a partitioned table."""
+    from usina.batch import run
+
+    parts = parse_partition(partition)
+    c = client()
+    if json or not console.is_terminal:
+        done = run(name, model, input, output, parts, _keys(keys), on_error, c, trusted=trusted)
+    else:
+        done = _with_progress(
+            lambda progress: run(
+                name,
+                model,
+                input,
+                output,
+                parts,
+                _keys(keys),
+                on_error,
+                c,
+                trusted=trusted,
+                progress=progress,
+            )
+        )
+    if json:
+        print_json(done)
+        return
+    _summary(done)
+
+
+def _with_progress(work: Any) -> BatchRun:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("scoring"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scoring", total=None, rate="")
+
+        def progress(rows: int) -> None:
+            bar.advance(task, rows)
+            speed = bar.tasks[0].speed
+            bar.update(task, rate=f"{speed:,.0f} rows/s" if speed else "")
+
+        done: BatchRun = work(progress)
+        return done
+
+
+def _summary(done: BatchRun) -> None:
+    where = "/".join(f"{k}={v}" for k, v in done.partition.items()) or "(whole table)"
+    console.print(
+        f"job {done.job_name} ({done.id}): {done.rows_in:,} rows in, {done.rows_out:,} scored, "
+        f"{done.rows_rejected:,} rejected, with {done.name} v{done.version}, in "
+        f"{done.ended_at - done.started_at:.1f}s ({done.rows_per_second:,.0f} rows/s)",
+        soft_wrap=True,
+    )
+    console.print(f"wrote {done.output} {where}: {len(done.files)} file(s)", soft_wrap=True)
+    if done.rows_rejected:
+        console.print(f"rejected rows, with their reason: {done.output}_rejects {where}")
+
+
+@app.command("jobs")
+def list_jobs(
+    name: Optional[str] = typer.Option(None, "--name", help="Only this job's runs."),  # noqa: UP045
+    status: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--status", help="running, succeeded or failed."
+    ),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=10_000, help="Most jobs shown."),
+    json: bool = typer.Option(False, "--json", help="Print the jobs as JSON."),
+) -> None:
+    """Batch job runs, newest first."""
+    from rich.table import Table
+
+    found = client().batch.list(name=name, status=status, limit=limit)
+    if json:
+        print_json(found)
+        return
+    if not found:
+        console.print("No batch jobs. Run one with 'usina batch run NAME --model ... --input ...'.")
+        return
+    table = Table(
+        "id",
+        "name",
+        "status",
+        "model",
+        "output",
+        "partition",
+        "rows in/out/rej",
+        "started",
+        "error",
+    )
+    for j in found:
+        table.add_row(
+            j.id[:12],
+            j.name,
+            j.status.value,
+            f"{j.model} v{j.version}",
+            j.output,
+            "/".join(f"{k}={v}" for k, v in j.partition.items()) or "-",
+            f"{j.rows_in:,}/{j.rows_out:,}/{j.rows_rejected:,}",
+            when(j.started_at),
+            j.error[:60],
+        )
+    console.print(table)
+
+
+@app.command("schedule")
+def schedule(
+    name: str = typer.Argument(..., help="The schedule's name, also the job's name."),
+    cron: str = typer.Option(..., "--cron", help="Five-field cron in UTC, e.g. '0 3 * * *'."),
+    model: str = _MODEL,
+    input: str = _INPUT,
+    output: str = _OUTPUT,
+    partition: list[str] = typer.Option(
+        [], "--partition", help="KEY=VALUE; VALUE may use {date}, {hour} or {tick} of the tick."
+    ),
+    keys: list[str] = _KEYS,
+    on_error: str = _ON_ERROR,
+    catchup: str = typer.Option(
+        "skip", "--catchup", help="After downtime: skip (drop missed ticks) or once (one run)."
+    ),
+    json: bool = typer.Option(False, "--json", help="Print the schedule as JSON."),
+) -> None:
+    """Run a batch job on a cron schedule (fired by 'usina scheduler', once per tick)."""
+    from usina.batch.entities import check_job_name
+    from usina.batch.schedules import TARGET, batch_params
+    from usina.pipelines.schedules import check_cron
+
+    check_cron(cron)
+    check_job_name(name)
+    params = batch_params(model, input, output, parse_partition(partition), _keys(keys), on_error)
+    s = client().schedules.create(name, f"{TARGET}{name}", cron, params, catchup)
+    if json:
+        print_json(s)
+        return
+    console.print(
+        f"schedule {s.name}: {s.cron} → batch job into {output}; next run {when(s.next_tick)}"
+    )
+
+
+def sql(
+    query: str = typer.Argument(..., help="A DuckDB query; each table under tables/ is a view."),
+    limit: int = typer.Option(1000, "--limit", "-n", min=1, help="Most rows printed."),
+    json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+) -> None:
+    """Query the output tables with DuckDB (each table is a view named after it, partition
+    columns included)."""
+    import tempfile
+
+    import duckdb
+
+    from usina.batch.query import connect_tables
+
+    with tempfile.TemporaryDirectory(prefix="usina-sql-") as scratch:
+        connection = connect_tables(client().artifacts, scratch)
+        try:
+            relation = connection.sql(query)
+        except duckdb.Error as exc:  # a bad query is the user's: exit 2
+            raise InvalidInput(
+                f"the query failed: {str(exc).splitlines()[0]}", field="query"
+            ) from None
+        if relation is None:
+            return
+        columns = list(relation.columns)
+        rows = relation.limit(limit).fetchall()
+    if json:
+        print_json([dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the batch commands and ``usina sql`` to the ``usina`` app."""
+    root.add_typer(app, name="batch")
+    root.command("sql")(sql)
