@@ -38,6 +38,7 @@ from usina.identity.permissions import (
 from usina.identity.verifier import REFUSED, Caller, TokenRefused, TokenVerifier
 
 VERDICT = "usina.verdict"  # the scope key the verdict of a request is kept under
+_MAX_GRANTED = 4_096  # allowed verdicts kept for reuse (cleared when full)
 ANONYMOUS = "anonymous"
 UNDECLARED = "route.undeclared"
 
@@ -128,6 +129,7 @@ class Gate:
         self.verifier = verifier
         self.auth = auth
         self.metrics_public = metrics_public
+        self._granted: dict[tuple[int, str, str], Verdict] = {}
 
     def check(
         self,
@@ -138,8 +140,11 @@ class Gate:
     ) -> Verdict:
         """The verdict on ``method template`` with path parameters ``params``, for a caller
         presenting ``authorization`` (the Authorization header, or ``None``)."""
-        key = declared(method, template)
+        key = (method, template)
         rule = ROUTES.get(key)
+        if rule is None:
+            key = declared(method, template)
+            rule = ROUTES.get(key)
         if rule is None:
             action, audit_class = _ACTIONS.get(key, ("", ""))
             if key in PUBLIC or (key == METRICS and (self.metrics_public or not self.auth)):
@@ -169,8 +174,18 @@ class Gate:
         who = self._caller(authorization)
         if isinstance(who, Verdict):
             return Verdict(401, None, permission, where, audit_class, *_refusal(who))
+        # A caller is immutable and lives as long as its cached token entry (a second at
+        # most), so what it was allowed once it is allowed again: the same verdict object.
+        # The cache holds the caller, so its id names no other object while the entry lives.
+        granted = (id(who), permission, where)
+        verdict = self._granted.get(granted)
+        if verdict is not None and verdict.caller is who:
+            return verdict
         if who.allows(permission, resource):
-            return Verdict(0, who, permission, where, audit_class)
+            if len(self._granted) >= _MAX_GRANTED:
+                self._granted.clear()
+            verdict = self._granted[granted] = Verdict(0, who, permission, where, audit_class)
+            return verdict
         if resource is not None and not _sees(who, resource):
             return Verdict(
                 404, who, permission, where, audit_class, "not_found", f"{resource} was not found"

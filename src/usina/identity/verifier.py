@@ -15,6 +15,7 @@ every reason, so it tells an attacker nothing.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +25,7 @@ import orjson
 import sqlalchemy as sa
 
 from usina.errors import Unauthenticated
-from usina.identity.credentials import secret_hash as hash_of
-from usina.identity.credentials import secret_problem
+from usina.identity.credentials import MALFORMED, secret_problem
 from usina.identity.permissions import ROLES, Grant, allows
 from usina.store import Database
 from usina.store import schema as t
@@ -96,20 +96,22 @@ class TokenVerifier:
         self.db = db
         self.ttl = ttl
         self.clock = clock
-        self._cache: dict[str, _Entry] = {}
+        self._cache: dict[bytes, _Entry] = {}
         self._lock = threading.Lock()
 
     def verify(self, secret: str) -> Caller:
         """The caller ``secret`` authenticates; ``TokenRefused`` with the reason otherwise."""
         # The hash first: a fresh cache entry under it means the secret is a stored token's,
         # so well formed; only a miss pays for the format and checksum checks.
-        key = hash_of(secret)
+        if not isinstance(secret, str):
+            raise TokenRefused(MALFORMED)
+        key = hashlib.sha256(secret.encode()).digest()  # the stored hash is its hex
         entry = self._cache.get(key)
         if entry is None or time.monotonic() - entry.read_at >= self.ttl:
             problem = secret_problem(secret)
             if problem is not None:
                 raise TokenRefused(problem)
-            entry = self._read(key)
+            entry = self._read(key.hex())
             with self._lock:
                 if len(self._cache) >= _MAX_ENTRIES:
                     self._cache.clear()
