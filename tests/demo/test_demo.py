@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from resources.servers import ThreadServer
 from usina.client import Client
@@ -67,9 +68,13 @@ def test_a_second_demo_reuses_the_cached_pipeline(sqlite_url, client_factory) ->
     assert len(client.registry.list_versions(MODEL)) == 2
 
 
-def test_the_demo_runs_through_a_server(tmp_path: Path) -> None:
+def test_the_demo_runs_through_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``USINA_URL`` set the demo records everything through the REST API."""
     from usina.server import ServerConfig, create_app
+
+    # Through a server there is no local folder for the monitor's report: it goes in the
+    # working directory.
+    monkeypatch.chdir(tmp_path)
 
     config = ServerConfig(
         db_url=f"sqlite:///{tmp_path / 'usina.db'}", artifacts=str(tmp_path / "artifacts")
@@ -82,6 +87,9 @@ def test_the_demo_runs_through_a_server(tmp_path: Path) -> None:
         champion = client.get_version(f"models:/{MODEL}@champion")
         assert champion.version == story.champion.version.version
         assert client.pipelines.get_run(story.run.id).status == story.run.status
+        # The monitor ran on the server; the report was written here from its history.
+        assert story.monitor_run is not None and story.monitor_run.status == "breached"
+        assert story.report == tmp_path / "monitor-report.html" and story.report.exists()
         client.close()
 
 
