@@ -13,6 +13,7 @@ two run back to back for ``--pair-duration`` seconds at c=1 and c=32, alternatin
 first; the output gives the median of (auth on) / (auth off) and its spread.
 
     python benchmarks/serving_auth.py                  # about 4 minutes
+    python benchmarks/serving_auth.py --pin            # servers on CPU 0, wrk on CPU 1
     python benchmarks/serving_auth.py --audit-reads    # about 8 minutes
 """
 
@@ -42,12 +43,20 @@ def main() -> None:
     parser.add_argument(
         "--audit-reads", action="store_true", help="Also price an audit record per predict."
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="Run every server (and its log writer) on CPU 0 and wrk on CPU 1, so the sides "
+        "do not differ by where the scheduler puts them.",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     from usina.client import Client
 
     print(f"load average at start: {servers.load_average()}", file=sys.stderr)
+    if args.pin:
+        servers.WRK_CPUS = "1"
     model = servers.train()
     with tempfile.TemporaryDirectory(prefix="usina-bench-auth-") as tmp:
         workdir = Path(tmp)
@@ -76,8 +85,9 @@ def main() -> None:
                     "USINA_SERVE_PORT": str(port),
                     "USINA_SERVE_WORKERS": "1",
                 }
+                pinned = ["taskset", "-c", "0"] if args.pin else []
                 process = subprocess.Popen(
-                    [usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL
+                    [*pinned, usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL
                 )
                 url = f"http://127.0.0.1:{port}"
                 headers = (

@@ -262,6 +262,10 @@ class Run:
     requests: int
 
 
+# CPUs wrk may run on (``taskset -c``), or None for anywhere; see serving_auth.py's --pin.
+WRK_CPUS: str | None = None
+
+
 def wrk(target: Target, concurrency: int, duration: float, workdir: Path) -> Run:
     script = workdir / "post.lua"
     script.write_text(
@@ -272,6 +276,8 @@ def wrk(target: Target, concurrency: int, duration: float, workdir: Path) -> Run
     )
     threads = 1 if concurrency == 1 else 2
     command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration))}s"]
+    if WRK_CPUS is not None:
+        command = ["taskset", "-c", WRK_CPUS, *command]
     out = subprocess.run(
         [*command, "--latency", "-s", str(script), target.url],
         capture_output=True,
