@@ -133,3 +133,15 @@ def check_end(end: JobEnd) -> JobEnd:
     return JobEnd(
         status, end.rows_in, end.rows_out, end.rows_rejected, end.error[:4000], tuple(end.files)
     )
+
+
+def check_list_filters(name: Any, status: Any, limit: int, offset: int) -> JobStatus | None:
+    """Check the filters and page of a job list (both stores, so both answer alike); returns
+    the status asked for."""
+    from usina.store.paging import check_page
+
+    if name is not None:
+        check_job_name(name)
+    found = check_status(status)
+    check_page(limit, offset)
+    return found

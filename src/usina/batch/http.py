@@ -13,12 +13,10 @@ from usina.batch.entities import (
     JobStatus,
     check_end,
     check_job_id,
-    check_job_name,
+    check_list_filters,
     check_start,
-    check_status,
 )
 from usina.connection import ServerConnection
-from usina.store.paging import check_page
 
 PAGE = 1000
 
@@ -62,10 +60,7 @@ class HttpBatchJobStore:
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[BatchJob]:
-        if name is not None:
-            check_job_name(name)
-        found = check_status(status)
-        check_page(limit, offset)
+        found = check_list_filters(name, status, limit, offset)
         params: dict[str, Any] = {"name": name, "status": None if found is None else found.value}
         jobs: builtins.list[BatchJob] = []
         while len(jobs) < limit:

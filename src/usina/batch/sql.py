@@ -17,14 +17,12 @@ from usina.batch.entities import (
     JobStatus,
     check_end,
     check_job_id,
-    check_job_name,
+    check_list_filters,
     check_start,
-    check_status,
 )
 from usina.errors import Conflict, NotFound
 from usina.store import Database
 from usina.store import schema as t
-from usina.store.paging import check_page
 
 
 def job_from_row(row: Any) -> BatchJob:
@@ -131,10 +129,7 @@ class SqlBatchJobStore:
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[BatchJob]:
-        if name is not None:
-            check_job_name(name)
-        found = check_status(status)
-        check_page(limit, offset)
+        found = check_list_filters(name, status, limit, offset)
         c = t.batch_jobs.c
         query = sa.select(t.batch_jobs).order_by(c.started_at.desc(), c.id).limit(limit)
         query = query.offset(offset)

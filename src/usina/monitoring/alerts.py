@@ -248,3 +248,19 @@ def check_result(result: Any) -> DeliveryResult:
         )
     check_time(result.time)
     return result
+
+
+def check_list_filters(
+    state: Any, monitor: Any, check: Any, limit: int, offset: int
+) -> AlertState | None:
+    """Check the filters and page of an alert list (both stores, so both answer alike);
+    returns the state asked for."""
+    from usina.store.paging import check_page
+
+    found = check_state(state)
+    if monitor is not None:
+        check_name(monitor, "monitor")
+    if check is not None:
+        check_name(check, "check")
+    check_page(limit, offset)
+    return found

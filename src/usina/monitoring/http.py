@@ -19,12 +19,10 @@ from usina.monitoring.alerts import (
     Observation,
     Outcome,
     check_alert_id,
-    check_name,
+    check_list_filters,
     check_observation,
     check_result,
-    check_state,
 )
-from usina.store.paging import check_page
 
 PAGE = 1000
 
@@ -124,12 +122,7 @@ class HttpAlertStore:
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Alert]:
-        found_state = check_state(state)
-        if monitor is not None:
-            check_name(monitor, "monitor")
-        if check is not None:
-            check_name(check, "check")
-        check_page(limit, offset)
+        found_state = check_list_filters(state, monitor, check, limit, offset)
         params: dict[str, Any] = {
             "state": None if found_state is None else found_state.value,
             "monitor": monitor,

@@ -178,17 +178,20 @@ def check_name(name: Any) -> str:
     return name
 
 
+def _seconds(value: Any, field: str, examples: str) -> float:
+    """Seconds of a duration (``90``, ``5m``, ``1h``, ``1d``), or ``InvalidInput`` naming
+    ``field`` with ``examples`` of what to write."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    found = _DURATION.match(value) if isinstance(value, str) else None
+    if found is None:
+        raise InvalidInput(f"{field} {value!r} is not a duration; write {examples}", field=field)
+    return float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+
+
 def parse_window(value: Any) -> float:
     """Seconds of a window such as ``5m``, ``1h``, ``1d`` or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        found = _DURATION.match(value) if isinstance(value, str) else None
-        if found is None:
-            raise InvalidInput(
-                f"window {value!r} is not a duration; write 5m, 30m, 1h or 1d", field="window"
-            )
-        seconds = float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+    seconds = _seconds(value, "window", "5m, 30m, 1h or 1d")
     if not math.isfinite(seconds) or seconds < MIN_WINDOW_S:
         raise InvalidInput(
             f"window {value!r} is shorter than 5 minutes; give 5m or more", field="window"
@@ -202,15 +205,7 @@ def parse_delay(value: Any) -> float:
     """Seconds a monitor's window ends before the run (or tick): ``0`` (default), ``1d``..."""
     if value in (0, "0", None):
         return 0.0
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        found = _DURATION.match(value) if isinstance(value, str) else None
-        if found is None:
-            raise InvalidInput(
-                f"delay {value!r} is not a duration; write 0, 6h or 1d", field="delay"
-            )
-        seconds = float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+    seconds = _seconds(value, "delay", "0, 6h or 1d")
     if not math.isfinite(seconds) or not 0 <= seconds <= MAX_WINDOW_S:
         raise InvalidInput(f"delay {value!r} is not between 0 and 31 days", field="delay")
     return seconds

@@ -30,14 +30,12 @@ from usina.monitoring.alerts import (
     Observation,
     Outcome,
     check_alert_id,
-    check_name,
+    check_list_filters,
     check_observation,
     check_result,
-    check_state,
 )
 from usina.store import Database, insert_if_absent
 from usina.store import schema as t
-from usina.store.paging import check_page
 
 
 def _key(monitor: str, check: str) -> str:
@@ -249,12 +247,7 @@ class SqlAlertStore:
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Alert]:
-        found_state = check_state(state)
-        if monitor is not None:
-            check_name(monitor, "monitor")
-        if check is not None:
-            check_name(check, "check")
-        check_page(limit, offset)
+        found_state = check_list_filters(state, monitor, check, limit, offset)
         c = t.alerts.c
         query = sa.select(t.alerts).order_by(c.id.desc()).limit(limit).offset(offset)
         if found_state is not None:
