@@ -1,5 +1,6 @@
-"""Every command of the tracking, models, endpoints, logs and audit families answers the same with
-``USINA_URL`` set as on the database directly.
+"""Every command of docs/cli.md that reads or changes the installation answers the same with
+``USINA_URL`` set as on the database directly: tracking, models, endpoints, logs, labels,
+monitors, alerts, batch prediction and SQL, the audit log, and identity.
 
 A real ``usina server`` (a subprocess on a free loopback port) serves the database; each row of
 ``COMMANDS`` runs twice on that same database: once directly (``USINA_DB_URL``) on objects named
@@ -11,13 +12,18 @@ Python start and the imports for each of them. What is normalised, because it le
 differs:
 
 - the ``-d``/``-r`` suffix of the objects each side works on, and the ids of their runs;
-- times (``created_at``, ``updated_at``, ``start_time``, ``end_time``, ``at``, ``timestamp``):
-  the two commands run a moment apart.
+- times (``created_at``, ``started_at``, ``at``... see ``TIMES``) and durations: the two
+  commands run a moment apart;
+- the fresh ids of what the commands create (a monitor run, a batch job and its files' names,
+  alerts).
 
 Nothing else is: actors, versions, digests, generations, traffic, figures and list contents are
 compared as they are. A family's commands are added as rows. The pipeline, lineage and
 schedule commands need a pipeline run first; ``tests/pipelines/test_remote_cli.py`` compares
-them the same way along one story.
+them the same way along one story. Commands that read a password or a login from the terminal
+(``users create|password``, ``auth login|logout|whoami|bootstrap``) are run through a server
+in ``tests/identity/test_cli.py``; the processes (``server``, ``serve``, ``scheduler``,
+``demo``) and ``compile``/``submit`` read no store of their own.
 """
 
 from __future__ import annotations
@@ -32,7 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from resources.cli_session import CliSession
 from resources.processes import StartedProcesses
@@ -41,13 +52,23 @@ from usina.artifacts import put_bytes
 from usina.audit import AuditEvent
 from usina.client import Client
 from usina.registry import Column, Signature
+from usina.testing.monitoring import T0, log_row, write_log
 
-TIMES = {"created_at", "updated_at", "start_time", "end_time", "at", "timestamp"}
+TIMES = {
+    *("created_at", "updated_at", "start_time", "end_time", "at", "timestamp"),
+    *("started_at", "ended_at", "scored_at", "ran_at", "last_used_at", "expires_at"),
+    *("first_seen", "last_seen", "last_sent", "resolved_at", "finished_at"),
+    "seconds",  # how long a monitor run took
+}
+# The ids of what commands create (runs of monitors, batch jobs, alerts and their deliveries):
+# each side's own, numbered by the database in the order the two sides happened to write.
+FRESH = {"id", "alert", "alert_id"}
 
 
 @dataclass(frozen=True)
 class Row:
-    """A command, with ``{s}`` for the side's suffix and ``{run}`` for the side's run id."""
+    """A command, with ``{s}`` for the side's suffix, ``{run}`` for the side's run id and
+    ``{tmp}`` for the test's folder (where the fixture leaves the files commands read)."""
 
     args: tuple[str, ...]
     fails: bool = False  # the command is expected to exit 2 on both sides
@@ -96,12 +117,62 @@ COMMANDS: list[Row] = [
     # logs
     row("logs", "query", "select count(*) as n from requests", "--json"),
     row("logs", "query", "select nothing from nowhere", fails=True),
+    # labels, monitors and alerts: each side's endpoint has an hour of logged requests
+    row("endpoints", "create", "me-{s}", "--model", "models:/credit-risk/1", "--json"),
+    row("labels", "ingest", "me-{s}", "{tmp}/labels-{s}.csv", "--json"),
+    row("labels", "ingest", "me-{s}", "{tmp}/nowhere.csv", fails=True),
+    row("labels", "ingest", "me-{s}", "{tmp}/bad-labels-{s}.csv", fails=True),
+    row(
+        *("monitors", "create", "mon-{s}", "--endpoint", "me-{s}", "--window", "1h"),
+        *("--metric", "auc>=0.99", "--alert", "log:ops", "--json"),
+    ),
+    row("monitors", "create", "mon-{s}", "--endpoint", "me-{s}", "--window", "1m", fails=True),
+    row("monitors", "create", "odd-{s}", "--endpoint", "me-{s}", "--metric", "aucc>1", fails=True),
+    row("monitors", "list", "--json"),
+    row("monitors", "get", "mon-{s}", "--json"),
+    row("monitors", "run", "mon-{s}", "--end", "{end}", "--json"),
+    row("monitors", "history", "mon-{s}", "--json"),
+    row("monitors", "reference", "models:/credit-risk/1", "{tmp}/reference.csv", "--json"),
+    row("monitors", "reference", "models:/credit-risk/9", "{tmp}/reference.csv", fails=True),
+    row("alerts", "list", "--monitor", "mon-{s}", "--json"),
+    row("alerts", "list", "--state", "sideways", fails=True),
+    row("monitors", "delete", "mon-{s}", "--json"),
+    row("monitors", "get", "mon-{s}", "--json", fails=True),
+    # batch prediction and SQL over its tables
+    row(
+        *("batch", "run", "job-{s}", "--model", "models:/credit-risk/1"),
+        *("--input", "{tmp}/applicants.parquet", "--output", "scores_{s}", "--keys", "id"),
+        *("--partition", "run_date=2026-12-01", "--json"),
+    ),
+    row(
+        *("batch", "run", "job-{s}", "--model", "models:/credit-risk/1"),
+        *("--input", "{tmp}/applicants.parquet", "--output", "scores_{s}", "--keys", "nope"),
+        fails=True,
+    ),
+    row("batch", "jobs", "--name", "job-{s}", "--json"),
+    row(
+        *(
+            "batch",
+            "schedule",
+            "job-{s}",
+            "--cron",
+            "0 3 * * *",
+            "--model",
+            "models:/credit-risk/1",
+        ),
+        *("--input", "{tmp}/applicants.parquet", "--output", "scores_{s}", "--keys", "id"),
+        *("--partition", "run_date={date}", "--json"),
+    ),
+    row("batch", "jobs", "--status", "sideways", fails=True),
+    row("sql", "select run_date, count(*) as n from scores_{s} group by all", "--json"),
+    row("sql", "select * from nowhere_{s}", fails=True),
     # audit (one log, written by the fixture: both sides read the same records)
     row("audit", "list", "--json"),
     row("audit", "list", "--actor", "parity", "--decision", "deny", "--json"),
     row("audit", "list", "--resource", "models/*", "--since", "2023-11-14", "--json"),
     row("audit", "list", "--decision", "maybe", fails=True),
     row("audit", "verify", "--json"),
+    row("audit", "checkpoint", "--out", "{tmp}/checkpoint-{s}.json", "--json"),
     # identity (through the server as the admin service account "parity", by USINA_TOKEN)
     row("service-accounts", "create", "sa-{s}", "--description", "scores", "--json"),
     row("service-accounts", "create", "sa-{s}", fails=True),
@@ -114,6 +185,11 @@ COMMANDS: list[Row] = [
     row("groups", "list", "--json"),
     row("groups", "show", "g-{s}", "--json"),
     row("users", "show", "ghost-{s}", fails=True),
+    row("users", "list", "--json"),
+    row("users", "show", "ann", "--json"),
+    row("users", "delete", "bob-{s}", "--json"),
+    row("users", "delete", "bob-{s}", fails=True),
+    row("tokens", "list", "--for", "service-account:parity", "--json"),
     row("roles", "create", "role-{s}", "-p", "usina.models.read", "--json"),
     row("roles", "create", "role-{s}", "-p", "usina.models.fly", fails=True),
     row("roles", "show", "role-{s}", "--json"),
@@ -121,6 +197,9 @@ COMMANDS: list[Row] = [
     row("roles", "permissions", "--json"),
     row("bindings", "create", "sa-{s}", "viewer", fails=True),
     row("bindings", "create", "service-account:sa-{s}", "viewer", "-r", "planets/x", fails=True),
+    row("bindings", "list", "--json"),
+    row("bindings", "delete", "999999", fails=True),
+    row("tokens", "revoke", "999999", fails=True),
     row("tokens", "create", "--for", "group:g-{s}", "--expires", "1d", fails=True),
     row("tokens", "create", "--for", "service-account:sa-{s}", "--expires", "91d", fails=True),
     row("roles", "delete", "role-{s}", "--json"),
@@ -160,12 +239,15 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
                 metrics={"auc": 0.9},
                 run_id=run.id,
             )
+    _monitoring_and_batch(client, tmp_path)
     client.audit.append(  # type: ignore[attr-defined]
         AuditEvent("parity", "usina.models.deploy", f"models/m-{side}", decision, status)
         for side in ("d", "r")
         for decision, status in (("allow", 200), ("deny", 403))
     )
     # The remote side acts as the admin service account "parity", the direct side's actor.
+    for name in ("ann", "bob-d", "bob-r"):
+        client.identity.create_principal("user", name)
     client.identity.create_principal("service-account", "parity")
     client.identity.bind("service-account:parity", "admin")
     token = client.identity.issue_token("service-account:parity", 3600).secret
@@ -173,6 +255,7 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     base |= {"USINA_HOME": str(tmp_path / "home"), "USINA_ACTOR": "parity"}
+    base |= {"USINA_AUDIT_KEY": "parity checkpoint key"}
     stores = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": artifacts}
     port = free_port()
     log_path = tmp_path / "server.log"
@@ -192,15 +275,51 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     return Installation(base | stores, base | {"USINA_URL": url, "USINA_TOKEN": token}, runs)
 
 
+def _monitoring_and_batch(client: Client, folder: Path) -> None:
+    """A real model (version 1 of ``credit-risk``, with a reference), an hour of logged
+    requests for each side's endpoint ``me-d``/``me-r``, their labels, and the files the
+    commands read."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"age": rng.normal(40, 10, 500), "tenure": rng.uniform(0, 10, 500)})
+    model = LogisticRegression().fit(train, train["tenure"] > 5)
+    client.register_model(model, "credit-risk", input_example=train.head(2), reference=train)
+    live = pd.DataFrame({"age": rng.normal(60, 10, 120), "tenure": rng.uniform(0, 10, 120)})
+    answers = model.predict_proba(live)[:, 1]
+    for side in ("d", "r"):
+        rows = [
+            log_row(f"{side}{i}", T0 + 20 * i, live.iloc[i].to_dict(), float(answers[i]))
+            for i in range(120)
+        ]
+        write_log(client.artifacts, [r._replace(endpoint=f"me-{side}") for r in rows], side)
+        labels = pd.DataFrame(
+            {"request_id": [f"{side}{i}" for i in range(120)], "label": [i % 2 for i in range(120)]}
+        )
+        labels.to_csv(folder / f"labels-{side}.csv", index=False)
+        (folder / f"bad-labels-{side}.csv").write_text(f"request_id,label\n{side}1,1\nghost,0\n")
+    pd.DataFrame({"age": np.linspace(50, 70, 200), "tenure": np.linspace(0, 10, 200)}).to_csv(
+        folder / "reference.csv", index=False
+    )
+    applicants = live.assign(id=[f"a{i}" for i in range(len(live))])
+    pq.write_table(
+        pa.Table.from_pandas(applicants, preserve_index=False), folder / "applicants.parquet"
+    )
+
+
 def _normalise(value: Any, runs: dict[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: None if k in TIMES else _normalise(v, runs) for k, v in value.items()}
+        return {
+            k: None if k in TIMES or k in FRESH else _normalise(v, runs) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_normalise(v, runs) for v in value]
     if isinstance(value, str):
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
-        return re.sub(r"\b(exp|m|e|ghost|run|sa|g|role)-[dr]\b", r"\1-*", value)
+        value = re.sub(
+            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint)-[dr]\b", r"\1-*", value
+        )
+        value = re.sub(r"\b(scores|nowhere)_[dr]\b", r"\1_*", value)
+        return re.sub(r"part-\d+-[0-9a-f]{32}-", "part-*-", value)  # a batch job's files
     return value
 
 
@@ -219,7 +338,10 @@ def test_every_command_answers_the_same_through_the_server(
             sides = {}
             for side, session in (("d", direct), ("r", remote)):
                 args = tuple(
-                    a.replace("{s}", side).replace("{run}", installation.runs[side])
+                    a.replace("{s}", side)
+                    .replace("{run}", installation.runs[side])
+                    .replace("{tmp}", str(tmp_path))
+                    .replace("{end}", str(T0 + 3600))
                     for a in command.args
                 )
                 sides[side] = (args, pool.submit(session.run, *args))

@@ -3,6 +3,8 @@ private, loopback or link-local unless allow-listed; refused input stores nothin
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -37,6 +39,7 @@ def refused(value: str, message: str, allow: str = "", smtp: str | None = "127.0
 
 def test_channel_urls_parse() -> None:
     assert parse_channel("log:") == LogChannel()
+    assert parse_channel("log:ml.credit").logger == "usina.alerts.ml.credit"
     assert parse_channel("email:ml-team@example.com") == EmailChannel(("ml-team@example.com",))
     assert parse_channel("email:a@example.com, b.c+d@mail.example.org").addresses == (
         "a@example.com",
@@ -62,7 +65,7 @@ def test_channel_urls_parse() -> None:
         ("webhook:hooks.example.com/x", "needs an http:// or https:// URL"),
         ("webhook:https://user:pw@example.com/x", "must not carry credentials"),
         ("webhook:https://example.com:99999/x", "is not a valid URL"),
-        ("log:everything", "takes nothing after 'log:'"),
+        ("log:ops team", "names a logger with letters"),
     ],
 )
 def test_malformed_channels_are_refused_naming_the_value(value: str, message: str) -> None:
@@ -173,3 +176,14 @@ def test_signatures_verify_and_refuse_tampering() -> None:
     assert not verify_signature("other", header, body, now=1_700_000_100)
     assert not verify_signature("s3cret", header, body, now=1_700_001_000), "too old"
     assert not verify_signature("s3cret", "v1=abc", body)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_named_log_channel_writes_on_its_own_logger(
+    client, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    alerter = Alerter(client.alerts, DeliveryConfig())
+    with caplog.at_level(logging.INFO, logger="usina.alerts"):
+        alerter.evaluate("credit-drift", "psi", True, 0.3, 0.2, channels=["log:ml"])
+    (record,) = [r for r in caplog.records if r.name == "usina.alerts.ml"]
+    assert record.levelno == logging.WARNING and "credit-drift" in record.getMessage()

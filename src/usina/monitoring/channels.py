@@ -4,7 +4,7 @@ Three schemes::
 
     email:ml-team@example.com[,oncall@example.com]   e-mail over SMTP (STARTTLS by default)
     webhook:https://hooks.example.com/x              a JSON POST (Slack-compatible), signed
-    log:                                             a line on the ``usina.alerts`` logger
+    log:[NAME]                                       a line on the ``usina.alerts[.NAME]`` logger
 
 ``parse_channel`` checks a URL's form (no network); ``check_webhook_address`` resolves a
 webhook's host and refuses it when any address is private, loopback, link-local or otherwise
@@ -39,7 +39,8 @@ MAX_CHANNEL = 1024
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]{{1,64}}@{_LABEL}(?:\.{_LABEL})+")
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
-_FORMS = "use email:ADDRESS, webhook:https://HOST/PATH or log:"
+_FORMS = "use email:ADDRESS, webhook:https://HOST/PATH or log:[NAME]"
+_LOGGER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\.[A-Za-z0-9_-]{1,64}){0,3}")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -64,7 +65,14 @@ class WebhookChannel:
 
 @dataclass(frozen=True)
 class LogChannel:
-    """A line on the ``usina.alerts`` logger (WARNING when firing, INFO when resolved)."""
+    """A line on the ``usina.alerts`` logger, or on ``usina.alerts.NAME`` for ``log:NAME``
+    (WARNING when firing, INFO when resolved)."""
+
+    name: str = ""
+
+    @property
+    def logger(self) -> str:
+        return f"usina.alerts.{self.name}" if self.name else "usina.alerts"
 
 
 Channel = EmailChannel | WebhookChannel | LogChannel
@@ -89,9 +97,11 @@ def parse_channel(text: Any) -> Channel:
     if not sep:
         raise _refuse(text, f"has no scheme; {_FORMS}")
     if scheme == "log":
-        if rest:
-            raise _refuse(text, "takes nothing after 'log:'")
-        return LogChannel()
+        if rest and not _LOGGER_NAME.fullmatch(rest):
+            raise _refuse(
+                text, "names a logger with letters, digits, '_', '-' and dots after 'log:'"
+            )
+        return LogChannel(rest)
     if scheme == "email":
         addresses = tuple(a.strip() for a in rest.split(","))
         for address in addresses:

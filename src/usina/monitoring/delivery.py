@@ -191,9 +191,10 @@ def send_webhook(notice: Notice, channel: WebhookChannel, config: WebhookConfig)
         raise DeliveryFailed(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
-def send_log(notice: Notice) -> None:
+def send_log(notice: Notice, channel: LogChannel | None = None) -> None:
     level = logging.INFO if notice.kind == NoticeKind.RESOLVED else logging.WARNING
-    log.log(level, "%s (alert %d)", text(notice), notice.alert.id)
+    logger = log if channel is None or not channel.name else logging.getLogger(channel.logger)
+    logger.log(level, "%s (alert %d)", text(notice), notice.alert.id)
 
 
 def send(notice: Notice, channel: Channel, smtp: SmtpConfig, webhook: WebhookConfig) -> None:
@@ -203,4 +204,4 @@ def send(notice: Notice, channel: Channel, smtp: SmtpConfig, webhook: WebhookCon
     elif isinstance(channel, WebhookChannel):
         send_webhook(notice, channel, webhook)
     elif isinstance(channel, LogChannel):
-        send_log(notice)
+        send_log(notice, channel)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from usina.errors import InvalidInput, UsinaError
+from usina.monitoring.channels import parse_channel
 from usina.monitoring.labels import check_endpoint
 from usina.monitoring.profiles import PROFILES
 from usina.monitoring.quality import CLASSIFICATION, OPERATIONS, REGRESSION, TASKS
@@ -45,7 +46,6 @@ MIN_WINDOW_S = 300.0
 MAX_WINDOW_S = 31 * 86_400.0
 DRIFT = ("drift_share", "drifted_features")
 METRICS = (*CLASSIFICATION, *REGRESSION, *OPERATIONS, *DRIFT)
-ALERT_SCHEMES = ("email:", "webhook:", "log:")
 SCHEDULE_PREFIX = "monitor."
 TARGET = "monitor:"
 OK, BREACHED, NO_DATA, FAILED = "ok", "breached", "no_data", "failed"
@@ -251,8 +251,8 @@ def check_spec(spec: Mapping[str, Any]) -> MonitorSpec:
     Fields: ``name``, ``endpoint``, ``window`` (default ``1h``), ``schedule`` (cron, ``@hourly``;
     none: run only on demand), ``drift_threshold`` (overrides the profile's threshold for every
     feature), ``profile`` (``vertex`` or ``evidently``), ``metrics`` (thresholds such as
-    ``auc>=0.70``), ``alerts`` (``email:ADDRESS``, ``webhook:URL``, ``log:NAME``), ``task``
-    (``classification`` or ``regression``; inferred from the labels by default), ``delay``
+    ``auc>=0.70``), ``alerts`` (``email:ADDRESS``, ``webhook:URL``, ``log:`` or ``log:NAME``),
+    ``task`` (``classification`` or ``regression``; inferred from the labels by default), ``delay``
     (how long before the run or tick the window ends, ``1d`` say, so labels have arrived;
     default 0).
     """
@@ -312,14 +312,11 @@ def check_spec(spec: Mapping[str, Any]) -> MonitorSpec:
             raise InvalidInput(f"{what} must be a list of strings", field=what)
     thresholds = tuple(parse_threshold(m) for m in metrics)
     for alert in alerts:
-        if not isinstance(alert, str) or not alert.startswith(ALERT_SCHEMES) or len(alert) > 2048:
-            raise InvalidInput(
-                f"alert {alert!r} does not start with one of {', '.join(ALERT_SCHEMES)}; write "
-                "email:ml-team@example.com, webhook:https://... or log:NAME",
-                field="alerts",
-            )
-        if alert.partition(":")[2] == "":
-            raise InvalidInput(f"alert {alert!r} names no destination", field="alerts")
+        # The alerter's own parser, so a monitor never stores a channel it would refuse.
+        try:
+            parse_channel(alert)
+        except InvalidInput as exc:
+            raise InvalidInput(str(exc), field="alerts") from None
     delay_s = parse_delay(spec.get("delay", 0))
     task = spec.get("task")
     if task is not None and task not in TASKS:
