@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from resources.servers import ThreadServer
+from usina.batch.query import query_tables
 from usina.client import Client
-from usina.demo.story import MODEL, run_demo
+from usina.demo.story import DAILY, MODEL, run_demo
 from usina.pipelines.lineage import model_lineage
 
 
@@ -51,6 +52,20 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
     assert story.report is not None and "<svg" in story.report.read_text()
     firing = {a.check for a in client.alerts.list(monitor="credit-watch", state="firing")}
     assert {"drift:age", "drift:loan_amount"} <= firing
+
+    # The batch chapter: a day of applications scored with the champion into credit_scores,
+    # recorded as a job and queryable with usina sql.
+    job = story.batch
+    assert (
+        job is not None and job.rows_out == DAILY and job.version == story.champion.version.version
+    )
+    (recorded,) = client.batch.list(name="credit-daily")
+    assert (recorded.status, recorded.rows_out) == ("succeeded", DAILY)
+    scored = query_tables(
+        client.artifacts,
+        "select version, count(distinct application_id) as n from credit_scores group by all",
+    ).to_pylist()
+    assert scored == [{"version": job.version, "n": DAILY}]
 
     # The champion's lineage reaches the raw applications the pipeline loaded.
     lineage = model_lineage(client.registry, client.pipelines, f"models:/{MODEL}@champion")

@@ -13,6 +13,40 @@ from typing import Any
 
 from usina.artifacts import ArtifactStore
 from usina.batch.tables import list_tables, local_table_paths
+from usina.errors import InvalidInput
+
+
+def query_tables(store: ArtifactStore, query: str, limit: int | None = None) -> Any:
+    """The result of ``query`` over the tables of ``store``, as a ``pyarrow.Table`` (at most
+    ``limit`` rows); ``None`` for a statement that returns nothing.
+
+    Raises:
+        InvalidInput: the query failed (a syntax error, an unknown table or column); ``field``
+            is ``query``.
+
+    Example:
+        >>> query_tables(store, "select run_date, count(*) as n from credit_scores group by all")
+        ...  # doctest: +SKIP
+    """
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="usina-sql-") as scratch:
+        connection = connect_tables(store, scratch)
+        try:
+            relation = connection.sql(query)
+            if relation is None:
+                return None
+            if limit is not None:
+                relation = relation.limit(limit)
+            return relation.to_arrow_table()
+        except duckdb.Error as exc:  # a bad query is the user's
+            raise InvalidInput(
+                f"the query failed: {str(exc).splitlines()[0]}", field="query"
+            ) from None
+        finally:
+            connection.close()
 
 
 def connect_tables(store: ArtifactStore, scratch: str | Path) -> Any:

@@ -209,24 +209,13 @@ def sql(
 ) -> None:
     """Query the output tables with DuckDB (each table is a view named after it, partition
     columns included)."""
-    import tempfile
+    from usina.batch.query import query_tables
 
-    import duckdb
-
-    from usina.batch.query import connect_tables
-
-    with tempfile.TemporaryDirectory(prefix="usina-sql-") as scratch:
-        connection = connect_tables(client().artifacts, scratch)
-        try:
-            relation = connection.sql(query)
-        except duckdb.Error as exc:  # a bad query is the user's: exit 2
-            raise InvalidInput(
-                f"the query failed: {str(exc).splitlines()[0]}", field="query"
-            ) from None
-        if relation is None:
-            return
-        columns = list(relation.columns)
-        rows = relation.limit(limit).fetchall()
+    result = query_tables(client().artifacts, query, limit)
+    if result is None:
+        return
+    columns = result.column_names
+    rows = list(zip(*(column.to_pylist() for column in result.columns), strict=True))
     if json:
         print_json([dict(zip(columns, row, strict=True)) for row in rows])
         return
