@@ -95,6 +95,11 @@ _CATALOGUE = (
     ),
     Permission("usina.labels.write", DATA_WRITE, "Send labels (ground truth) of logged requests."),
     Permission(
+        "usina.pii.reidentify",
+        DATA_READ,
+        "Reverse encrypted PII (enc:KEYID:...) to its values; every use is audited.",
+    ),
+    Permission(
         "usina.identity.read",
         DATA_READ,
         "See users, groups, service accounts, roles, bindings and others' tokens.",
