@@ -77,7 +77,9 @@ def items(n: int, seed: int = 7) -> list[Item]:
         bad = cnpj[:13] + str((int(cnpj[13]) + 1) % 10)
         shape = fmt_cnpj if i % 3 else str
         out += [Item("cnpj", shape(cnpj), True), Item("cnpj", shape(bad), False)]
-        prefix, length = rng.choice([("4", 16), ("51", 16), ("55", 16), ("34", 15), ("37", 15), ("606282", 16), ("4", 13)])
+        prefix, length = rng.choice(
+            [("4", 16), ("51", 16), ("55", 16), ("34", 15), ("37", 15), ("606282", 16), ("4", 13)]
+        )
         body = prefix + "".join(rng.choices(digits, k=length - len(prefix) - 1))
         card = body + luhn_digit(body)
         bad = card[:-1] + str((int(card[-1]) + 1) % 10)
@@ -92,9 +94,18 @@ def items(n: int, seed: int = 7) -> list[Item]:
         ]
         ddd = rng.choice([11, 21, 31, 41, 51, 61, 71, 81, 91, 19, 27, 85])
         number = "9" + "".join(rng.choices(digits, k=8))
-        phone = [f"({ddd}) {number[:5]}-{number[5:]}", f"+55 {ddd} {number[:5]}-{number[5:]}", f"{ddd} {number[:5]}-{number[5:]}"][i % 3]
-        bad_ddd = rng.choice([10, 20, 23, 25, 26, 30, 36, 39, 40, 50, 52, 56, 60, 70, 72, 76, 78, 80, 90])
-        out += [Item("phone", phone, True), Item("phone", f"({bad_ddd}) {number[:5]}-{number[5:]}", False)]
+        phone = [
+            f"({ddd}) {number[:5]}-{number[5:]}",
+            f"+55 {ddd} {number[:5]}-{number[5:]}",
+            f"{ddd} {number[:5]}-{number[5:]}",
+        ][i % 3]
+        bad_ddd = rng.choice(
+            [10, 20, 23, 25, 26, 30, 36, 39, 40, 50, 52, 56, 60, 70, 72, 76, 78, 80, 90]
+        )
+        out += [
+            Item("phone", phone, True),
+            Item("phone", f"({bad_ddd}) {number[:5]}-{number[5:]}", False),
+        ]
     for kind, examples in EXAMPLES.items():
         out += [Item(kind, e, True) for e in examples]
     out += [Item("cpf", "111.111.111-11", False), Item("cpf", "00000000000", False)]

@@ -91,5 +91,5 @@ def test_scan_reports_columns_kinds_counts_and_masked_samples() -> None:
 
 
 def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(InvalidInput, match="unknown PII kind 'rg'.*cpf, cnpj"):
+    with pytest.raises(InvalidInput, match=r"unknown PII kind 'rg'.*cpf, cnpj"):
         detect(["x"], kinds=["rg"])

@@ -24,7 +24,8 @@ the number of rounds is the largest number of values of one kind in a cell, neve
 of cells.
 
 Example:
-    >>> [(f.kind, f.start, f.end, f.text) for f in find("CPF 111.444.777-35, cartão 4111111111111111")]
+    >>> text = "CPF 111.444.777-35, cartão 4111111111111111"
+    >>> [(f.kind, f.start, f.end, f.text) for f in find(text)]
     [('cpf', 4, 18, '111.444.777-35'), ('card', 27, 43, '4111111111111111')]
     >>> find("CPF 111.444.777-36")  # a wrong check digit
     []
@@ -51,9 +52,7 @@ _PATTERNS = {
     CNPJ: r"\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b",
     CARD: r"\b\d(?:[ -]?\d){12,18}\b",
     EMAIL: r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
-    PHONE: (
-        r"(?:(?:\+|\b)55[ -]?(?:\(\d{2}\)|\d{2})|\(\d{2}\)|\b\d{2})[ -]?9?\d{4}[ -]?\d{4}\b"
-    ),
+    PHONE: (r"(?:(?:\+|\b)55[ -]?(?:\(\d{2}\)|\d{2})|\(\d{2}\)|\b\d{2})[ -]?9?\d{4}[ -]?\d{4}\b"),
 }
 
 # Words that make a value of a kind more likely, matched case-insensitively before it (``.``
@@ -78,10 +77,12 @@ _SCORES = {
 # Area codes (DDD) in use in Brazil.
 _DDD = np.zeros(100, dtype=bool)
 _DDD[
-    [11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 27, 28, 31, 32, 33, 34, 35, 37, 38]
-    + [41, 42, 43, 44, 45, 46, 47, 48, 49, 51, 53, 54, 55, 61, 62, 63, 64, 65, 66, 67, 68, 69]
-    + [71, 73, 74, 75, 77, 79, 81, 82, 83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95]
-    + [96, 97, 98, 99]
+    [
+        *(11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 27, 28, 31, 32, 33, 34, 35, 37, 38),
+        *(41, 42, 43, 44, 45, 46, 47, 48, 49, 51, 53, 54, 55, 61, 62, 63, 64, 65, 66, 67, 68),
+        *(69, 71, 73, 74, 75, 77, 79, 81, 82, 83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95),
+        *(96, 97, 98, 99),
+    ]
 ] = True
 
 # Card issuers: (prefix, lengths). Visa, Mastercard, American Express, Diners, Discover,
@@ -182,9 +183,7 @@ class Findings:
         ]
 
 
-def find(
-    text: str, kinds: Sequence[str] = KINDS, threshold: float = THRESHOLD
-) -> list[Finding]:
+def find(text: str, kinds: Sequence[str] = KINDS, threshold: float = THRESHOLD) -> list[Finding]:
     """The findings in one string, scoring at least ``threshold``."""
     return detect([text], kinds=kinds, threshold=threshold).to_list()
 
@@ -220,19 +219,20 @@ def detect(
         high, low = _SCORES[kind]
         score = np.where(formatted, high, low)
         boost = _context_hits(data, offsets, row, start, _CONTEXT[kind])
-        if context is not None and pc.match_substring_regex(
-            pa.array([context]), f"(?i){_CONTEXT[kind]}"
-        )[0].as_py():
+        if (
+            context is not None
+            and pc.match_substring_regex(pa.array([context]), f"(?i){_CONTEXT[kind]}")[0].as_py()
+        ):
             boost[:] = True
         score = np.minimum(1.0, score + CONTEXT_BOOST * boost)
         found.append((row, start, start + length, np.full(len(row), code, np.int8), score))
     if not found:
         empty = np.zeros(0, dtype=np.int64)
         return Findings(column, empty, empty, empty, np.zeros(0, np.int8), np.zeros(0))
-    row, start, end, kind, score = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    row, start, end, kind, score = _without_overlaps(row, start, end, kind, score)
-    keep = score >= threshold
-    return Findings(column, row[keep], start[keep], end[keep], kind[keep], score[keep])
+    merged = [np.concatenate(parts) for parts in zip(*found, strict=True)]
+    r, s, e, k, sc = _without_overlaps(*merged)
+    keep = sc >= threshold
+    return Findings(column, r[keep], s[keep], e[keep], k[keep], sc[keep])
 
 
 def check_kinds(kinds: Iterable[str]) -> None:
@@ -411,7 +411,9 @@ _CARD_TABLE = _card_prefixes()
 def _valid_card(matrix: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digits = _digits(matrix)
     compact, count = _compact(matrix, digits)
-    values = np.where(np.arange(compact.shape[1]) < count[:, None], compact.astype(np.int64) - 48, 0)
+    values = np.where(
+        np.arange(compact.shape[1]) < count[:, None], compact.astype(np.int64) - 48, 0
+    )
     ok = (count >= 13) & (count <= 19)
     ok &= luhn_valid(values, count)
     prefix_values, prefix_widths, prefix_lengths = _CARD_TABLE
@@ -453,7 +455,9 @@ def _valid_phone(matrix: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np
     landline = (national == 10) & (first >= 2) & (first <= 5)
     ok = _DDD[np.clip(ddd, 0, 99)] & (mobile | landline)
     formatted = (
-        (matrix == ord("(")).any(axis=1) | (matrix == ord("-")).any(axis=1) | (matrix == ord("+")).any(axis=1)
+        (matrix == ord("(")).any(axis=1)
+        | (matrix == ord("-")).any(axis=1)
+        | (matrix == ord("+")).any(axis=1)
     )
     return ok, formatted
 
@@ -494,9 +498,13 @@ def _without_overlaps(
 def _buffers(column: Any) -> tuple[np.ndarray, np.ndarray]:
     """A large_string array's offsets (int64, one more than its length) and its bytes."""
     _, offsets_buffer, data_buffer = column.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
-        column.offset : column.offset + len(column) + 1
-    ] if offsets_buffer is not None else np.zeros(len(column) + 1, dtype=np.int64)
+    offsets = (
+        np.frombuffer(offsets_buffer, dtype=np.int64)[
+            column.offset : column.offset + len(column) + 1
+        ]
+        if offsets_buffer is not None
+        else np.zeros(len(column) + 1, dtype=np.int64)
+    )
     data = (
         np.frombuffer(data_buffer, dtype=np.uint8)
         if data_buffer is not None

@@ -43,7 +43,8 @@ class PiiKey:
             raise InvalidInput(
                 f"the PII key has {len(self.secret)} bytes; it needs {MIN_BYTES} or more "
                 f"(set {SETTING} to base64 of 32 random bytes: "
-                "python -c 'import secrets,base64; print(base64.b64encode(secrets.token_bytes(32)).decode())')",
+                "python -c 'import secrets,base64; "
+                "print(base64.b64encode(secrets.token_bytes(32)).decode())')",
                 field=SETTING,
             )
 

@@ -332,7 +332,9 @@ def _codes(kind: Kinds, n: int) -> np.ndarray | None:
         return None
     if isinstance(kind, str):
         if kind not in KINDS:
-            raise InvalidInput(f"unknown PII kind {kind!r}; use one of {', '.join(KINDS)}", field="kind")
+            raise InvalidInput(
+                f"unknown PII kind {kind!r}; use one of {', '.join(KINDS)}", field="kind"
+            )
         return np.full(n, KINDS.index(kind), dtype=np.int8)
     array = np.asarray(kind)
     if array.dtype.kind in "iu":

@@ -126,8 +126,7 @@ class Policy:
             return spec
         if not isinstance(spec, Mapping):
             raise InvalidInput(
-                "a PII policy is a mapping with 'columns' (and optionally 'others', "
-                "'threshold')",
+                "a PII policy is a mapping with 'columns' (and optionally 'others', 'threshold')",
                 field="policy",
             )
         unknown = set(spec) - {"columns", "others", "threshold"}
@@ -158,9 +157,13 @@ class Policy:
         try:
             spec = yaml.safe_load(Path(path).read_text())
         except OSError as exc:
-            raise InvalidInput(f"cannot read the policy {path}: {exc.strerror}", field="policy") from None
+            raise InvalidInput(
+                f"cannot read the policy {path}: {exc.strerror}", field="policy"
+            ) from None
         except yaml.YAMLError as exc:
-            raise InvalidInput(f"the policy {path} is not valid YAML: {exc}", field="policy") from None
+            raise InvalidInput(
+                f"the policy {path} is not valid YAML: {exc}", field="policy"
+            ) from None
         return cls.from_dict(spec)
 
     @property
@@ -241,7 +244,9 @@ class Protector:
             return text
         if not rule.detect:
             rule = Rule(rule.operator, rule.options, True, None, rule.kinds, rule.threshold)
-        out = self.column([text], rule)
+        import pyarrow as pa
+
+        out = self.column(pa.array([text], pa.large_string()), rule)
         return str(out[0].as_py())
 
 

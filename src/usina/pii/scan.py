@@ -140,6 +140,4 @@ def read_table(path: str | Path) -> Any:
             return pj.read_json(path)
     except pa.ArrowInvalid as exc:
         raise InvalidInput(f"cannot read {path}: {exc}", field="file") from None
-    raise InvalidInput(
-        f"{path}: give a .csv, .parquet or .jsonl file", field="file"
-    )
+    raise InvalidInput(f"{path}: give a .csv, .parquet or .jsonl file", field="file")

@@ -375,7 +375,11 @@ class InferenceService:
         if self._log_policies:
             protector = policy_for(self._log_policies, endpoint.name)
             if protector is not None:
-                inputs, outputs, error = protect_row(protector, inputs, outputs, error)
+                try:
+                    inputs, outputs, error = protect_row(protector, inputs, outputs, error)
+                except Exception:
+                    log.exception("request log: the PII policy failed; logging the row empty")
+                    inputs, outputs, error = None, None, "the request log's PII policy failed"
         self.log.append(
             _new_row(
                 (

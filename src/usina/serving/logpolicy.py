@@ -26,9 +26,7 @@ ALL = "*"
 _REDACT_ALL = Rule("redact", detect=True)
 
 
-def load_log_policies(
-    path: str | Path, key: Any = None
-) -> dict[str, Protector]:
+def load_log_policies(path: str | Path, key: Any = None) -> dict[str, Protector]:
     """The compiled policy of each endpoint named in the YAML file at ``path``. ``key`` is the
     PII key, or a function returning it (called only when some policy is keyed)."""
     import yaml
