@@ -87,34 +87,32 @@ _DDD[
 
 # Card issuers: (prefix, lengths). Visa, Mastercard, American Express, Diners, Discover,
 # JCB, Elo and Hipercard, the brands Brazilian acquirers take.
-_CARDS: tuple[tuple[str, tuple[int, ...]], ...] = (
-    ("4", (13, 16, 19)),
-    *((str(p), (16,)) for p in range(51, 56)),
-    *((str(p), (16,)) for p in range(2221, 2721)),
-    ("34", (15,)),
-    ("37", (15,)),
-    *((f"30{d}", (14, 16)) for d in range(6)),
-    ("36", (14, 16)),
-    ("38", (14, 16)),
-    ("6011", (16, 19)),
-    ("65", (16, 19)),
-    *((f"64{d}", (16, 19)) for d in range(4, 10)),
-    *((str(p), (16, 19)) for p in range(3528, 3590)),
-    ("606282", (16, 19)),
-    ("3841", (16, 19)),
-    ("636368", (16,)),
-    ("636297", (16,)),
-    ("504175", (16,)),
-    ("5067", (16,)),
-    ("4576", (16,)),
-    ("4011", (16,)),
-    ("509", (16,)),
-    ("6277", (16,)),
-    ("6362", (16,)),
-    ("6363", (16,)),
-    ("650", (16,)),
-    ("6516", (16,)),
-    ("6550", (16,)),
+_CARDS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    # (first prefix, last prefix, lengths): prefixes of one number of digits
+    ("4", "4", (13, 16, 19)),
+    ("51", "55", (16,)),
+    ("2221", "2720", (16,)),
+    ("34", "34", (15,)),
+    ("37", "37", (15,)),
+    ("300", "305", (14, 16)),
+    ("36", "36", (14, 16)),
+    ("38", "38", (14, 16)),
+    ("6011", "6011", (16, 19)),
+    ("65", "65", (16, 19)),
+    ("644", "649", (16, 19)),
+    ("3528", "3589", (16, 19)),
+    ("606282", "606282", (16, 19)),
+    ("3841", "3841", (16, 19)),
+    ("636368", "636368", (16,)),
+    ("636297", "636297", (16,)),
+    ("504175", "504175", (16,)),
+    ("5067", "5067", (16,)),
+    ("509", "509", (16,)),
+    ("6277", "6277", (16,)),
+    ("6362", "6363", (16,)),
+    ("650", "650", (16,)),
+    ("6516", "6516", (16,)),
+    ("6550", "6550", (16,)),
 )
 
 
@@ -265,36 +263,38 @@ def as_text(values: Any) -> Any:
 
 def _candidates(column: Any, pattern: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every non-overlapping match of ``pattern`` in ``column``: (row, byte start, byte
-    length), one round per match per cell, each round over the cells still holding text."""
-    import pyarrow as pa
+    length). The matches of each cell are counted first; each round takes the first match of
+    every cell with more to find, in what follows that cell's previous match (cut from the
+    column's bytes with NumPy, no regular expression)."""
     import pyarrow.compute as pc
 
+    offsets, data = _buffers(column)
+    counts = pc.count_substring_regex(column, pattern).fill_null(0)
+    counts = np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.int64)
+    where = np.flatnonzero(counts)
     rows: list[np.ndarray] = []
     starts: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
-    cut = f"^(?s:.*?)(?:{pattern})"
-    where = np.arange(len(column), dtype=np.int64)
-    done = np.zeros(len(column), dtype=np.int64)  # bytes of each cell already cut away
-    text = column
-    while len(text):
-        has = pc.match_substring_regex(text, pattern)
-        mask = has.fill_null(False)
-        if not pc.any(mask).as_py():
-            break
-        if not pc.all(mask).as_py():
-            keep = np.asarray(mask.to_numpy(zero_copy_only=False))
-            text = text.filter(mask)
-            where, done = where[keep], done[keep]
-        spans = pc.extract_regex_span(text, f"(?P<m>{pattern})").field(0)
-        pairs = np.asarray(spans.flatten().to_numpy(zero_copy_only=False)).reshape(-1, 2)
+    text = column if len(where) == len(column) else column.take(where)
+    done = np.zeros(len(where), dtype=np.int64)  # bytes of each cell already read
+    taken = 0
+    while len(where):
+        spans = pc.extract_regex_span(text, f"(?P<m>{pattern})")
+        found = np.asarray(spans.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        pairs = np.asarray(
+            spans.field(0).flatten().to_numpy(zero_copy_only=False), dtype=np.int64
+        ).reshape(-1, 2)
+        if not found.all():
+            where, done, pairs = where[found], done[found], pairs[found]
         start = done + pairs[:, 0]
         rows.append(where)
         starts.append(start)
-        lengths.append(pairs[:, 1].astype(np.int64))
-        done = start + pairs[:, 1]
-        text = pc.replace_substring_regex(text, cut, "", max_replacements=1)
-        if not isinstance(text, pa.Array):
-            text = pa.array(text)
+        lengths.append(pairs[:, 1])
+        taken += 1
+        more = counts[where] > taken
+        where, done = where[more], (start + pairs[:, 1])[more]
+        if len(where):
+            text = _string_array(data, offsets[where] + done, offsets[where + 1] - offsets[where] - done)
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
@@ -321,8 +321,11 @@ def _context_hits(
 
 def _compact(matrix: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The kept characters of each row moved to its front (order kept), and their count."""
-    order = np.argsort(~keep, axis=1, kind="stable")
-    return np.take_along_axis(matrix, order, axis=1), keep.sum(axis=1)
+    rank = np.cumsum(keep, axis=1) - 1
+    rows, cols = np.nonzero(keep)
+    out = np.full_like(matrix, 32)
+    out[rows, rank[rows, cols]] = matrix[rows, cols]
+    return out, rank[:, -1] + 1 if matrix.shape[1] else np.zeros(len(matrix), np.int64)
 
 
 def _digits(matrix: np.ndarray) -> np.ndarray:
@@ -395,14 +398,18 @@ def _valid_cnpj(matrix: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.
     return ok, _formatted(matrix, length, 14)
 
 
-def _card_prefixes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The issuer table as arrays: prefix value, prefix digits and a length mask."""
-    values = np.array([int(p) for p, _ in _CARDS], dtype=np.int64)
-    widths = np.array([len(p) for p, _ in _CARDS], dtype=np.int64)
-    lengths = np.zeros((len(_CARDS), 20), dtype=bool)
-    for i, (_, allowed) in enumerate(_CARDS):
-        lengths[i, list(allowed)] = True
-    return values, widths, lengths
+def _card_prefixes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The issuer table as arrays: each range of prefixes (low, high), its number of digits,
+    and the lengths it allows (a mask over 0..19)."""
+    low, high, widths, lengths = [], [], [], []
+    for first, last, allowed in _CARDS:
+        low.append(int(first))
+        high.append(int(last))
+        widths.append(len(first))
+        mask = np.zeros(20, dtype=bool)
+        mask[list(allowed)] = True
+        lengths.append(mask)
+    return np.array(low), np.array(high), np.array(widths), np.array(lengths)
 
 
 _CARD_TABLE = _card_prefixes()
@@ -411,20 +418,17 @@ _CARD_TABLE = _card_prefixes()
 def _valid_card(matrix: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digits = _digits(matrix)
     compact, count = _compact(matrix, digits)
-    values = np.where(
-        np.arange(compact.shape[1]) < count[:, None], compact.astype(np.int64) - 48, 0
-    )
+    width = compact.shape[1]
+    values = np.where(np.arange(width) < count[:, None], compact.astype(np.int64) - 48, 0)
     ok = (count >= 13) & (count <= 19)
     ok &= luhn_valid(values, count)
-    prefix_values, prefix_widths, prefix_lengths = _CARD_TABLE
-    head = np.zeros(len(values), dtype=np.int64)
+    low, high, widths, allowed = _CARD_TABLE
     known = np.zeros(len(values), dtype=bool)
-    for width in np.unique(prefix_widths):
-        head = values[:, :width] @ (10 ** np.arange(width - 1, -1, -1))
-        rows = prefix_widths == width
-        hit = head[:, None] == prefix_values[rows][None, :]
-        allowed = prefix_lengths[rows][:, np.clip(count, 0, 19)].T
-        known |= (hit & allowed).any(axis=1)
+    size = np.clip(count, 0, 19)
+    for w in np.unique(widths):
+        head = values[:, :w] @ (10 ** np.arange(w - 1, -1, -1))
+        for i in np.flatnonzero(widths == w):
+            known |= (head >= low[i]) & (head <= high[i]) & allowed[i][size]
     ok &= known
     return ok, _formatted(matrix, length, 19) | (length > count)
 

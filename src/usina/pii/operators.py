@@ -136,14 +136,21 @@ class Token:
         self._key = key.derive("token")
 
     def apply(self, values: Any, kind: Kinds = None) -> Any:
-        prefix = f"{TOKEN_PREFIX}:{self.key_id}:"
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(normalize(values, kind))
         key = self._key
-
-        def token(value: str) -> str:
-            digest = hmac.new(key, value.encode(), hashlib.sha256).digest()[:16]
-            return prefix + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-        return _per_distinct(normalize(values, kind), token)
+        distinct = encoded.dictionary.to_pylist()
+        digests = b"".join([hmac.digest(key, v.encode(), "sha256")[:16] for v in distinct])
+        text = _base64url(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16))
+        prefix = np.frombuffer(f"{TOKEN_PREFIX}:{self.key_id}:".encode(), dtype=np.uint8)
+        rows = np.concatenate([np.broadcast_to(prefix, (len(text), len(prefix))), text], axis=1)
+        width = rows.shape[1]
+        tokens = _string_array(
+            rows.reshape(-1), np.arange(len(rows)) * width, np.full(len(rows), width)
+        )
+        return pc.take(tokens, encoded.indices).cast(pa.large_string())
 
 
 class Encrypt:
@@ -260,6 +267,21 @@ class Surrogate:
         flat = np.where(positions < length[:, None], out, 0)
         result = _string_array(flat.reshape(-1), np.arange(n) * width, length)
         return _keep_nulls(values, result)
+
+
+_ALPHABET = np.frombuffer(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", dtype=np.uint8
+)
+
+
+def _base64url(rows: np.ndarray) -> np.ndarray:
+    """Unpadded base64url of each row of 16 bytes: 22 characters (as a byte matrix)."""
+    padded = np.zeros((len(rows), 18), dtype=np.uint32)
+    padded[:, :16] = rows
+    groups = padded.reshape(len(rows), 6, 3)
+    bits = (groups[:, :, 0] << 16) | (groups[:, :, 1] << 8) | groups[:, :, 2]
+    sextets = np.stack([(bits >> s) & 63 for s in (18, 12, 6, 0)], axis=2)
+    return _ALPHABET[sextets.reshape(len(rows), 24)[:, :22]]
 
 
 def _keep_nulls(values: Any, result: Any) -> Any:
