@@ -294,7 +294,9 @@ def _candidates(column: Any, pattern: str) -> tuple[np.ndarray, np.ndarray, np.n
         more = counts[where] > taken
         where, done = where[more], (start + pairs[:, 1])[more]
         if len(where):
-            text = _string_array(data, offsets[where] + done, offsets[where + 1] - offsets[where] - done)
+            text = _string_array(
+                data, offsets[where] + done, offsets[where + 1] - offsets[where] - done
+            )
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -140,10 +141,11 @@ class Token:
         import pyarrow.compute as pc
 
         encoded = pc.dictionary_encode(normalize(values, kind))
-        key = self._key
-        distinct = encoded.dictionary.to_pylist()
-        digests = b"".join([hmac.digest(key, v.encode(), "sha256")[:16] for v in distinct])
-        text = _base64url(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16))
+        distinct = encoded.dictionary.cast(pa.large_binary()).to_pylist()
+        digests = b"".join(
+            map(functools.partial(hmac.digest, self._key, digest="sha256"), distinct)
+        )
+        text = _base64url(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 32)[:, :16])
         prefix = np.frombuffer(f"{TOKEN_PREFIX}:{self.key_id}:".encode(), dtype=np.uint8)
         rows = np.concatenate([np.broadcast_to(prefix, (len(text), len(prefix))), text], axis=1)
         width = rows.shape[1]
