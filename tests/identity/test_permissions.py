@@ -47,12 +47,9 @@ def test_every_route_declares_a_permission_or_is_public(every_route: set[Any]) -
 
 def test_every_permission_is_used_and_tagged() -> None:
     used = {rule.permission for rule in ROUTES.values()}
-    # usina.pii.reidentify is checked by usina.pii.reidentify itself (no server route yet).
-    assert set(PERMISSIONS) - used <= {
-        "usina.logs.read",
-        "usina.audit.read",
-        "usina.pii.reidentify",
-    }, "logs and audit routes come with their features; every other permission guards a route"
+    assert set(PERMISSIONS) - used <= {"usina.logs.read", "usina.audit.read"}, (
+        "logs and audit routes come with their features; every other permission guards a route"
+    )
     for p in PERMISSIONS.values():
         assert re.fullmatch(r"usina\.[a-z]+\.[a-z]+", p.name)
         assert p.audit_class in ("admin_write", "data_read", "data_write")

@@ -44,11 +44,13 @@ def reidentify(
     audit: AuditLog,
     actor: str,
     grants: Iterable[Grant],
+    scope: frozenset[str] | None = None,
     request_id: str = "",
     client: str = "",
 ) -> list[str]:
     """The original values of ``values`` (``enc:KEYID:...`` made with ``key``), if ``grants``
-    hold ``usina.pii.reidentify``; ``PermissionDenied`` otherwise. Either way one audit
+    hold ``usina.pii.reidentify`` (within the token's ``scope``, when it has one);
+    ``PermissionDenied`` otherwise. Either way one audit
     record is appended before anything is decrypted."""
     values = list(values)
     if len(values) > MAX_VALUES:
@@ -56,7 +58,7 @@ def reidentify(
             f"{len(values)} values at once; reidentify at most {MAX_VALUES} per call",
             field="values",
         )
-    allowed = allows(grants, PERMISSION, WORKSPACE)
+    allowed = allows(grants, PERMISSION, WORKSPACE, scope)
     audit.append(
         [
             AuditEvent(
@@ -64,7 +66,7 @@ def reidentify(
                 PERMISSION,
                 RESOURCE,
                 "allow" if allowed else "deny",
-                200 if allowed else 403,
+                None if allowed else 403,
                 request_id,
                 client,
                 {"values": len(values), "key_id": key.key_id},
