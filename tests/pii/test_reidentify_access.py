@@ -4,6 +4,7 @@ and audited without ``usina.pii.reidentify``, answered and audited with it."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -37,23 +38,30 @@ def _people(db_url: str, artifacts: str) -> Client:
 def test_the_command_line_refuses_without_the_permission_and_audits_both(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'usina.db'}"
     client = _people(db_url, str(tmp_path / "a"))
+    admin = client.identity.issue_token("user:ana", 3600).secret
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     base |= {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": str(tmp_path / "a")}
     base |= {"USINA_PII_KEY": SECRET}
 
-    def usina(actor: str) -> subprocess.CompletedProcess[str]:
+    def usina(**env: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "usina", "pii", "reidentify", *_sealed(), "--json"]
-        env = base | {"USINA_ACTOR": actor}
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command, env=base | env, capture_output=True, text=True, timeout=120)
 
-    refused = usina("service-account:bia")
+    refused = usina(USINA_ACTOR="service-account:bia")
     assert refused.returncode == 2 and "lacks usina.pii.reidentify" in refused.stderr
     assert not any(v in refused.stdout + refused.stderr for v in VALUES)
-    allowed = usina("ana")
+    allowed = usina(USINA_ACTOR="ana")
     assert allowed.returncode == 0, allowed.stderr
-    assert allowed.stdout.split() == ["[", f'"{VALUES[0]}",', f'"{VALUES[1]}"', "]"]
+    assert json.loads(allowed.stdout) == VALUES
+    # Through a server, with a token: the server's key and the token's grants.
+    config = ServerConfig(db_url=db_url, artifacts=str(tmp_path / "a"), auth=True, pii_key=SECRET)
+    with ThreadServer(create_app(config)) as url:
+        remote = usina(USINA_URL=url, USINA_TOKEN=admin, USINA_PII_KEY="")
+    assert remote.returncode == 0, remote.stderr
+    assert json.loads(remote.stdout) == VALUES
     records = client.audit.list(action="usina.pii.reidentify")
     assert [(r.actor, r.decision.value) for r in records] == [
+        ("user:ana", "allow"),
         ("user:ana", "allow"),
         ("service-account:bia", "deny"),
     ]

@@ -61,7 +61,7 @@ def reidentify_values(
     if remote_url():
         server = client().server
         assert server is not None
-        answer: Any = server.call("POST", "/api/v1/pii:reidentify", json={"values": values})
+        answer: Any = server.call("POST", "/pii:reidentify", json={"values": values})
         found = list(answer["values"])
     else:
         from usina.audit import SqlAuditStore

@@ -37,6 +37,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -50,6 +51,7 @@ from usina.pii.detectors import (
     EMAIL,
     KINDS,
     PHONE,
+    SMALL,
     _buffers,
     _gather,
     _string_array,
@@ -140,7 +142,22 @@ class Token:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(normalize(values, kind))
+        normal = normalize(values, kind)
+        if len(normal) <= SMALL:
+            prefix = f"{TOKEN_PREFIX}:{self.key_id}:"
+            return pa.array(
+                [
+                    None
+                    if v is None
+                    else prefix
+                    + base64.urlsafe_b64encode(hmac.digest(self._key, v.encode(), "sha256")[:16])
+                    .rstrip(b"=")
+                    .decode()
+                    for v in normal.to_pylist()
+                ],
+                pa.large_string(),
+            )
+        encoded = pc.dictionary_encode(normal)
         distinct = encoded.dictionary.cast(pa.large_binary()).to_pylist()
         digests = b"".join(
             map(functools.partial(hmac.digest, self._key, digest="sha256"), distinct)
@@ -334,6 +351,14 @@ def normalize(values: Any, kind: Kinds) -> Any:
     codes = _codes(kind, len(values))
     if codes is None or not len(values):
         return values
+    if len(values) <= SMALL:
+        return pa.array(
+            [
+                None if v is None else _normal(v, int(c))
+                for v, c in zip(values.to_pylist(), codes, strict=True)
+            ],
+            pa.large_string(),
+        )
     bare = pc.utf8_upper(pc.replace_substring_regex(values, "[^0-9A-Za-z]", ""))
     phone = pc.replace_substring_regex(bare, "^55([0-9]{10,11})$", r"\1")
     lower = pc.utf8_lower(values)
@@ -348,6 +373,19 @@ def normalize(values: Any, kind: Kinds) -> Any:
         mask = pa.array(codes == code)
         out = pc.if_else(mask, form, out)
     return out
+
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+_PHONE_CODE = re.compile(r"^55([0-9]{10,11})$")
+
+
+def _normal(value: str, code: int) -> str:
+    """``normalize`` of one value of kind ``KINDS[code]``."""
+    kind = KINDS[code]
+    if kind == EMAIL:
+        return value.lower()
+    bare = _NOT_ALNUM.sub("", value).upper()
+    return _PHONE_CODE.sub(r"\1", bare) if kind == PHONE else bare
 
 
 def _codes(kind: Kinds, n: int) -> np.ndarray | None:
