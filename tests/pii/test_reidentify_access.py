@@ -6,15 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
 
 from resources.servers import ThreadServer
 from usina.client import Client
+from usina.errors import PermissionDenied
 from usina.pii import Encrypt, load_key
 from usina.server import ServerConfig, create_app
 
@@ -36,29 +36,34 @@ def _people(db_url: str, artifacts: str) -> Client:
 
 
 def test_the_command_line_refuses_without_the_permission_and_audits_both(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from usina.cli.main import app
+
     db_url = f"sqlite:///{tmp_path / 'usina.db'}"
     client = _people(db_url, str(tmp_path / "a"))
     admin = client.identity.issue_token("user:ana", 3600).secret
-    base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    base = {k: None for k in os.environ if k.startswith("USINA_")}
     base |= {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": str(tmp_path / "a")}
     base |= {"USINA_PII_KEY": SECRET}
 
-    def usina(**env: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "usina", "pii", "reidentify", *_sealed(), "--json"]
-        return subprocess.run(command, env=base | env, capture_output=True, text=True, timeout=120)
+    def usina(**env: str | None) -> Any:
+        # In this process (the command's code, without a Python start per call).
+        return CliRunner().invoke(app, ["pii", "reidentify", *_sealed(), "--json"], env=base | env)
 
     refused = usina(USINA_ACTOR="service-account:bia")
-    assert refused.returncode == 2 and "lacks usina.pii.reidentify" in refused.stderr
-    assert not any(v in refused.stdout + refused.stderr for v in VALUES)
+    assert isinstance(refused.exception, PermissionDenied)
+    assert "lacks usina.pii.reidentify" in str(refused.exception)
+    assert not any(v in refused.output for v in VALUES)
     allowed = usina(USINA_ACTOR="ana")
-    assert allowed.returncode == 0, allowed.stderr
-    assert json.loads(allowed.stdout) == VALUES
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.output) == VALUES
     # Through a server, with a token: the server's key and the token's grants.
     config = ServerConfig(db_url=db_url, artifacts=str(tmp_path / "a"), auth=True, pii_key=SECRET)
     with ThreadServer(create_app(config)) as url:
-        remote = usina(USINA_URL=url, USINA_TOKEN=admin, USINA_PII_KEY="")
-    assert remote.returncode == 0, remote.stderr
-    assert json.loads(remote.stdout) == VALUES
+        remote = usina(USINA_URL=url, USINA_TOKEN=admin, USINA_PII_KEY=None)
+    assert remote.exit_code == 0, remote.output
+    assert json.loads(remote.output) == VALUES
     records = client.audit.list(action="usina.pii.reidentify")
     assert [(r.actor, r.decision.value) for r in records] == [
         ("user:ana", "allow"),
