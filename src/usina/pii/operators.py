@@ -163,8 +163,8 @@ class Token:
             map(functools.partial(hmac.digest, self._key, digest="sha256"), distinct)
         )
         text = _base64url(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 32)[:, :16])
-        prefix = np.frombuffer(f"{TOKEN_PREFIX}:{self.key_id}:".encode(), dtype=np.uint8)
-        rows = np.concatenate([np.broadcast_to(prefix, (len(text), len(prefix))), text], axis=1)
+        head = np.frombuffer(f"{TOKEN_PREFIX}:{self.key_id}:".encode(), dtype=np.uint8)
+        rows = np.concatenate([np.broadcast_to(head, (len(text), len(head))), text], axis=1)
         width = rows.shape[1]
         tokens = _string_array(
             rows.reshape(-1), np.arange(len(rows)) * width, np.full(len(rows), width)
