@@ -301,7 +301,7 @@ def _candidates(column: Any, pattern: str) -> tuple[np.ndarray, np.ndarray, np.n
     column's bytes with NumPy, no regular expression)."""
     import pyarrow.compute as pc
 
-    if len(column) <= SMALL:
+    if len(column) <= SMALL or not hasattr(pc, "extract_regex_span"):  # pyarrow < 21
         return _candidates_small(column, pattern)
     offsets, data = _buffers(column)
     counts = pc.count_substring_regex(column, pattern).fill_null(0)
