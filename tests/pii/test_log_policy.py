@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from pii.corpus import cpf_digits, fmt_cpf
 from resources.waiting import wait_until
@@ -99,3 +100,17 @@ def test_no_raw_cpf_reaches_any_file_of_the_home(tmp_path: Path, usina_serve) ->
     rows = [r for f in home.rglob("request-log/**/*.parquet") for r in pq.read_table(f).to_pylist()]
     inputs = " ".join(str(r["inputs"]) for r in rows)
     assert "tok:" in inputs and "cliente com CPF <cpf> ligou" in inputs
+
+
+def test_a_policy_file_is_checked_when_the_server_starts(tmp_path: Path) -> None:
+    from usina.errors import InvalidInput
+    from usina.serving import ServingConfig
+    from usina.settings import Settings
+
+    policy = tmp_path / "log-policy.yaml"
+    policy.write_text(POLICY)
+    with pytest.raises(InvalidInput, match="USINA_PII_KEY"):
+        ServingConfig.from_settings(Settings(request_log_pii_policy=str(policy), pii_key=None))
+    policy.write_text('"*": {columns: {cpf: hash}}')
+    with pytest.raises(InvalidInput, match=r"columns\.cpf: unknown operator 'hash'"):
+        ServingConfig.from_settings(Settings(request_log_pii_policy=str(policy)))
