@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench bench-drift-env clean
+.PHONY: demo test lint bench bench-drift-env bench-pii-env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,5 +54,15 @@ $(EVIDENTLY_VENV)/bin/python:
 bench-drift-env: $(EVIDENTLY_VENV)/bin/python
 	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3' pyarrow
 
+# Presidio (analyzer, anonymizer and spaCy) for the PII benchmark, in its own environment:
+# python benchmarks/pii.py --presidio-python .venv-presidio/bin/python
+PRESIDIO_VENV := .venv-presidio
+$(PRESIDIO_VENV)/bin/python:
+	$(PYTHON) -m venv $(PRESIDIO_VENV)
+	$(PRESIDIO_VENV)/bin/python -m pip install --quiet --upgrade pip
+
+bench-pii-env: $(PRESIDIO_VENV)/bin/python
+	$(PRESIDIO_VENV)/bin/python -m pip install --quiet 'presidio-analyzer==2.2.366' 'presidio-anonymizer==2.2.366' pyarrow
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) .usina .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) $(PRESIDIO_VENV) .usina .pytest_cache .mypy_cache .ruff_cache

@@ -193,6 +193,23 @@ class Settings(BaseSettings):
         "at the server's priority.",
     )
 
+    request_log_pii_policy: str | None = Field(
+        default=None,
+        description="A YAML file of PII policies for the request log, by endpoint name ('*' "
+        "for every endpoint): what of each request's inputs, outputs and error is redacted, "
+        "masked or tokenized before the row is queued (docs/pii.md).",
+    )
+
+    pii_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 or more random bytes: the key of the PII token, encrypt and "
+        "surrogate operators, and of reidentify.",
+    )
+    pii_key_file: str | None = Field(
+        default=None,
+        description="A file holding USINA_PII_KEY's value (read when USINA_PII_KEY is unset).",
+    )
+
     smtp_host: str | None = Field(
         default=None,
         description="Alerts: the SMTP server e-mail channels (email:ADDRESS) go through; "

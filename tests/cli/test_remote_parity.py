@@ -206,6 +206,8 @@ COMMANDS: list[Row] = [
     row("groups", "delete", "g-{s}", "--json"),
     row("service-accounts", "delete", "sa-{s}", "--json"),
     row("service-accounts", "show", "sa-{s}", fails=True),
+    # pii (neither side has a key: the same refusal naming USINA_PII_KEY)
+    row("pii", "reidentify", "enc:00000000:AAAA", fails=True),
 ]
 
 

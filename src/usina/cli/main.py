@@ -22,6 +22,7 @@ from usina.cli import (
     logs,
     models,
     monitors,
+    pii,
     pipelines,
     principals,
     runs,
@@ -49,6 +50,7 @@ pipelines.register(app)
 schedules.register(app)
 app.command("server")(server.server)
 app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(pii.app, name="pii")
 app.add_typer(logs.app, name="logs")
 app.command("serve")(serve.serve)
 audit.register(app)

@@ -95,6 +95,11 @@ _CATALOGUE = (
     ),
     Permission("usina.labels.write", DATA_WRITE, "Send labels (ground truth) of logged requests."),
     Permission(
+        "usina.pii.reidentify",
+        DATA_READ,
+        "Reverse encrypted PII (enc:KEYID:...) to its values; every use is audited.",
+    ),
+    Permission(
         "usina.identity.read",
         DATA_READ,
         "See users, groups, service accounts, roles, bindings and others' tokens.",
@@ -360,6 +365,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/batch/jobs/{job_id}"): _r("usina.batch.read"),
     ("POST", "/api/v1/batch/jobs"): _r("usina.batch.run"),
     ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
+    # PII: reversal of encrypted values (audited by the route whatever the outcome)
+    ("POST", "/api/v1/pii:reidentify"): _r("usina.pii.reidentify"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

@@ -40,6 +40,7 @@ from usina.server import (
     labels,
     monitors,
     observability,
+    pii,
     pipelines,
     registry,
     schedules,
@@ -91,6 +92,9 @@ class ServerConfig:
     # How monitor runs made on the server send their alerts (SMTP, webhooks, retries).
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     alert_cooldown: float = DEFAULT_COOLDOWN
+    # The PII key (USINA_PII_KEY, or the file USINA_PII_KEY_FILE) of POST /api/v1/pii:reidentify.
+    pii_key: str | None = field(default=None, repr=False)
+    pii_key_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -116,6 +120,8 @@ class ServerConfig:
             metrics_public=settings.metrics_public,
             delivery=DeliveryConfig.from_settings(settings),
             alert_cooldown=settings.alert_cooldown,
+            pii_key=settings.pii_key.get_secret_value() if settings.pii_key else None,
+            pii_key_file=settings.pii_key_file,
         )
 
 
@@ -179,6 +185,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         },
     )
     app.state.backends = backends
+    app.state.config = config
     app.state.alerter = Alerter(
         SqlAlertStore(backends.db), config.delivery, cooldown=config.alert_cooldown
     )
@@ -203,6 +210,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         labels,
         monitors,
         batch,
+        pii,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

@@ -39,9 +39,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -61,6 +61,7 @@ from usina.serving.batching import MicroBatcher
 from usina.serving.codec import JSON, Codec
 from usina.serving.endpoints import Endpoint, SqlEndpointStore
 from usina.serving.inputs import ModelInput, dumps, log_inputs
+from usina.serving.logpolicy import load_log_policies, policy_for, protect_row
 from usina.serving.metrics import ServingMetrics
 from usina.serving.requestlog import LogRow, RequestLog
 from usina.serving.runtime import LoadedVersion, Route, Runtime
@@ -68,6 +69,7 @@ from usina.serving.status import StatusRoutes
 from usina.store import Database
 
 if TYPE_CHECKING:
+    from usina.pii import Protector
     from usina.settings import Settings
 
 log = logging.getLogger("usina.serving")
@@ -112,6 +114,8 @@ class ServingConfig:
     auth: bool = False
     audit_data_reads: bool = False
     metrics_public: bool = False
+    # Endpoint name ("*" for all) -> the compiled PII policy of its request log rows.
+    log_policies: Mapping[str, Protector] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingConfig:
@@ -133,6 +137,7 @@ class ServingConfig:
             auth=settings.auth == "on",
             audit_data_reads=settings.audit_data_reads == "on",
             metrics_public=settings.metrics_public,
+            log_policies=_log_policies(settings),
         )
 
 
@@ -177,6 +182,7 @@ class InferenceService:
             writer_nice=config.log_writer_nice,
             metrics=self.metrics,
         )
+        self._log_policies = config.log_policies
         self._batchers: dict[tuple[str, int, int], MicroBatcher] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -364,7 +370,16 @@ class InferenceService:
         *,
         shadow: bool = False,
     ) -> None:
-        """Queue the request log row of one answer (or one shadow prediction)."""
+        """Queue the request log row of one answer (or one shadow prediction), with the
+        endpoint's PII policy applied when it has one."""
+        if self._log_policies:
+            protector = policy_for(self._log_policies, endpoint.name)
+            if protector is not None:
+                try:
+                    inputs, outputs, error = protect_row(protector, inputs, outputs, error)
+                except Exception:
+                    log.exception("request log: the PII policy failed; logging the row empty")
+                    inputs, outputs, error = None, None, "the request log's PII policy failed"
         self.log.append(
             _new_row(
                 (
@@ -472,6 +487,18 @@ async def _answer(
 
 # A LogRow from a plain tuple, built in C: the named tuple's own constructor is Python code.
 _new_row: Callable[[tuple[Any, ...]], LogRow] = functools.partial(tuple.__new__, LogRow)
+
+
+def _log_policies(settings: Settings) -> dict[str, Protector]:
+    """The request log's PII policies named by ``USINA_REQUEST_LOG_PII_POLICY`` (none unset)."""
+    if not settings.request_log_pii_policy:
+        return {}
+    from usina.pii import load_key
+
+    secret = settings.pii_key.get_secret_value() if settings.pii_key is not None else None
+    return load_log_policies(
+        settings.request_log_pii_policy, lambda: load_key(secret, settings.pii_key_file)
+    )
 
 
 def _sampled(endpoint: Endpoint) -> bool:
