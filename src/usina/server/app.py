@@ -43,6 +43,7 @@ from usina.server import (
     pipelines,
     registry,
     schedules,
+    topics,
     tracking,
 )
 from usina.server.deps import Backends
@@ -50,6 +51,7 @@ from usina.server.guard import GuardRoutes, check
 from usina.server.guards import BodyLimit, HostGuard
 from usina.server.schemas import ErrorBody
 from usina.store import Database
+from usina.topics.sql import default_topics_url
 
 if TYPE_CHECKING:
     from usina.serving import InferenceService, ServingConfig
@@ -91,6 +93,8 @@ class ServerConfig:
     # How monitor runs made on the server send their alerts (SMTP, webhooks, retries).
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     alert_cooldown: float = DEFAULT_COOLDOWN
+    # The topic log (USINA_TOPICS_URL); None: topics.db beside the database or artifact folder.
+    topics_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -116,6 +120,7 @@ class ServerConfig:
             metrics_public=settings.metrics_public,
             delivery=DeliveryConfig.from_settings(settings),
             alert_cooldown=settings.alert_cooldown,
+            topics_url=settings.resolved_topics_url(),
         )
 
 
@@ -138,6 +143,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     verifier = TokenVerifier(db)
     gate = Gate(verifier, auth=config.auth, metrics_public=config.metrics_public)
     recorder = AuditRecorder(SqlAuditStore(db))
+    topic_log = topics.SharedTopicLog(config.topics_url or default_topics_url(config.db_url, store))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -152,6 +158,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 await inference.shutdown()
             # A graceful stop writes every audit record still queued.
             await run_in_threadpool(recorder.close)
+            await run_in_threadpool(topic_log.close)
             db.dispose()
 
     app = FastAPI(
@@ -179,6 +186,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         },
     )
     app.state.backends = backends
+    app.state.topic_log = topic_log
     app.state.alerter = Alerter(
         SqlAlertStore(backends.db), config.delivery, cooldown=config.alert_cooldown
     )
@@ -203,6 +211,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         labels,
         monitors,
         batch,
+        topics,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

@@ -146,7 +146,7 @@ def check_columns(columns: Any) -> tuple[TopicColumn, ...]:
 def check_spec(spec: TopicSpec) -> TopicSpec:
     check_topic_name(spec.name)
     if not isinstance(spec.description, str) or len(spec.description) > 4000:
-        raise InvalidInput("description must be text of at most 4000 characters", "description")
+        raise InvalidInput("description must be text of at most 4000 characters", field="description")
     return TopicSpec(
         spec.name, check_columns(spec.columns), check_retention(spec.retention), spec.description
     )
@@ -169,7 +169,7 @@ def check_records(columns: tuple[TopicColumn, ...], records: Any) -> list[bytes]
         raise InvalidInput("records must be a non-empty list of JSON objects", field="records")
     if len(records) > MAX_RECORDS:
         raise InvalidInput(
-            f"{len(records)} records in one publish; send at most {MAX_RECORDS}", "records"
+            f"{len(records)} records in one publish; send at most {MAX_RECORDS}", field="records"
         )
     known = {c.name for c in columns}
     encoded = []
@@ -222,8 +222,8 @@ def check_poll(max_messages: Any, wait: Any) -> None:
         raise InvalidInput("max_messages must be a whole number", field="max_messages")
     if not 1 <= max_messages <= MAX_RECORDS:
         raise InvalidInput(f"max_messages must be 1 to {MAX_RECORDS}", field="max_messages")
-    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 60:
-        raise InvalidInput("wait must be 0 to 60 seconds", field="wait")
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 30:
+        raise InvalidInput("wait must be 0 to 30 seconds", field="wait")
 
 
 def check_offsets(offsets: Any) -> list[int]:

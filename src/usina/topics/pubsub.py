@@ -29,7 +29,9 @@ class PubSubTopicLog:
     def __init__(self, url: str, *, lease: float | None = None) -> None:
         self.project = urlsplit(url).netloc
         if not self.project:
-            raise InvalidInput("a pubsub:// topics URL names the project: pubsub://PROJECT", "topics_url")
+            raise InvalidInput(
+                "a pubsub:// topics URL names the project: pubsub://PROJECT", field="topics_url"
+            )
         self.lease = lease if lease is not None else lease_of(url)
         self._publisher: Any = None
         self._subscriber: Any = None
