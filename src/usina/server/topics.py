@@ -5,7 +5,6 @@ against the topic's schema, answered once the log holds them durably), and ``:po
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -17,7 +16,14 @@ from usina.errors import InvalidInput
 from usina.server import schemas as s
 from usina.server.deps import MAX_PAGE, actor, backends, next_offset
 from usina.topics.base import TopicLog, open_topic_log
-from usina.topics.entities import Message, Retention, Topic, TopicColumn, TopicSpec
+from usina.topics.entities import (
+    Message,
+    Retention,
+    Topic,
+    TopicColumn,
+    TopicSpec,
+    parse_records,
+)
 from usina.topics.sql import SqlTopicStore
 
 router = APIRouter(prefix="/api/v1", tags=["topics"])
@@ -175,30 +181,6 @@ def get_topic(request: Request, name: str = _NAME) -> TopicOut:
 def delete_topic(request: Request, name: str = _NAME) -> None:
     """Delete a topic and every message of it."""
     _store(request).delete(name)
-
-
-def parse_records(body: bytes) -> list[Any]:
-    """A JSON array, or JSON lines (one record a line); a bad line is named by its index."""
-    text = body.strip()
-    if not text:
-        raise InvalidInput(
-            "the body holds no records; send a JSON array or JSON lines", field="records"
-        )
-    if text.startswith(b"["):
-        try:
-            records = json.loads(text)
-        except ValueError as exc:
-            raise InvalidInput(f"the body is not a JSON array: {exc}", field="records") from None
-        if not isinstance(records, list):
-            raise InvalidInput("the body is not a JSON array", field="records")
-        return records
-    found = []
-    for i, line in enumerate(l for l in text.split(b"\n") if l.strip()):
-        try:
-            found.append(json.loads(line))
-        except ValueError as exc:
-            raise InvalidInput(f"record {i} is not JSON: {exc}", field=f"records[{i}]") from None
-    return found
 
 
 @router.post("/topics/{name}:publish", response_model=PublishOut)

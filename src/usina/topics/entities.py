@@ -188,7 +188,7 @@ def check_records(columns: tuple[TopicColumn, ...], records: Any) -> list[bytes]
                         )
                 elif not _fits(column.dtype, value):
                     raise InvalidInput(
-                        f"record {i}: field {column.name!r} is {value!r}, not a {column.dtype}",
+                        f"record {i}: field {column.name!r} is {value!r}, not of type {column.dtype}",
                         field=f"records[{i}].{column.name}",
                     )
             extra = [k for k in record if k not in known]
@@ -233,3 +233,27 @@ def check_offsets(offsets: Any) -> list[int]:
         if isinstance(o, bool) or not isinstance(o, int) or o < 0:
             raise InvalidInput(f"offset {o!r} is not an offset (0 or more)", field="offsets")
     return list(offsets)
+
+
+def parse_records(body: bytes) -> list[Any]:
+    """A JSON array, or JSON lines (one record a line); a bad line is named by its index."""
+    text = body.strip()
+    if not text:
+        raise InvalidInput(
+            "the body holds no records; send a JSON array or JSON lines", field="records"
+        )
+    if text.startswith(b"["):
+        try:
+            records = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput(f"the body is not a JSON array: {exc}", field="records") from None
+        if not isinstance(records, list):
+            raise InvalidInput("the body is not a JSON array", field="records")
+        return records
+    found = []
+    for i, line in enumerate(x for x in text.split(b"\n") if x.strip()):
+        try:
+            found.append(json.loads(line))
+        except ValueError as exc:
+            raise InvalidInput(f"record {i} is not JSON: {exc}", field=f"records[{i}]") from None
+    return found

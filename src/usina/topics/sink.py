@@ -147,7 +147,7 @@ class TableSink:
             arrays["value"] = pa.array([m.value.decode() for m in run], type=pa.string())
         arrays["_offset"] = pa.array([m.offset for m in run], type=pa.int64())
         arrays["_published_at"] = pa.array(
-            [m.published_at for m in run], type=pa.float64()
+            [round(m.published_at * 1e6) for m in run], type=pa.timestamp("us", tz="UTC")
         )
         buffer = io.BytesIO()
         pq.write_table(pa.table(arrays), buffer, compression="zstd")
