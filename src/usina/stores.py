@@ -8,8 +8,8 @@ only when a client first uses that resource.
 
 A store's constructor takes the database (SQL) or the server connection (HTTP) first; of its
 other parameters, these are supplied by name when it has them: ``actor``, ``artifacts``,
-``heartbeat_timeout``, ``topics_url``, and the name of any other resource (``registry``, ``tracking``...), which
-receives that resource's store on the same installation.
+``heartbeat_timeout``, ``topics_url`` (the topic log), and the name of any other resource
+(``registry``, ``tracking``...), which receives that resource's store on the same installation.
 """
 
 from __future__ import annotations

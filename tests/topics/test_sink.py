@@ -81,9 +81,7 @@ def test_killed_sink_neither_loses_nor_duplicates(
         landed = rows(tmp_path / "a", "sunk").num_rows
         assert landed == (100 if mode == "before" else 200)
 
-        written = TableSink(client.topics, client.artifacts, topic, "sunk", wait=0.5).run(
-            once=True
-        )
+        written = TableSink(client.topics, client.artifacts, topic, "sunk", wait=0.5).run(once=True)
         assert written == 500 - landed
         ids = rows(tmp_path / "a", "sunk")["user_id"].to_pylist()
         assert len(ids) == 500, "records lost or written twice"

@@ -67,8 +67,11 @@ def _retention(topic: Topic) -> str:
 def create(
     name: str = typer.Argument(..., help="The topic's name (letters, digits, '_', '-')."),
     column: list[str] = typer.Option(
-        [], "--column", "-c", help="A field, NAME:DTYPE (int64, double, string, bool; '?' "
-        "at the end: nullable). Repeatable; none: any JSON object."
+        [],
+        "--column",
+        "-c",
+        help="A field, NAME:DTYPE (int64, double, string, bool; '?' "
+        "at the end: nullable). Repeatable; none: any JSON object.",
     ),
     max_age: Optional[float] = typer.Option(  # noqa: UP045
         None, "--max-age", help="Seconds a message is kept (default: no limit)."
@@ -124,8 +127,9 @@ def show(
         print_json(_topic_json(topic))
         return
     console.print(f"topic {topic.name}: {_schema(topic)}", soft_wrap=True)
-    console.print(f"keeps {_retention(topic)}; created {when(topic.created_at)} by "
-                  f"{topic.created_by}")
+    console.print(
+        f"keeps {_retention(topic)}; created {when(topic.created_at)} by {topic.created_by}"
+    )
     if topic.description:
         console.print(topic.description)
 
@@ -169,8 +173,9 @@ def publish(
     if json:
         print_json({"offsets": offsets})
         return
-    console.print(f"published {len(offsets):,} record(s) to {name}: offsets {offsets[0]} to "
-                  f"{offsets[-1]}")
+    console.print(
+        f"published {len(offsets):,} record(s) to {name}: offsets {offsets[0]} to {offsets[-1]}"
+    )
 
 
 def _message_json(m: Message) -> dict[str, Any]:

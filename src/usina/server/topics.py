@@ -73,7 +73,9 @@ class RetentionBody(s.Strict):
 class TopicIn(s.Strict):
     name: str = Field(max_length=128)
     columns: list[ColumnBody] = Field(default_factory=list, max_length=1000)
-    retention: RetentionBody = Field(default_factory=RetentionBody)
+    retention: RetentionBody = Field(
+        default_factory=lambda: RetentionBody(max_age=None, max_messages=None)
+    )
     description: str = Field("", max_length=4000)
 
 
@@ -196,7 +198,9 @@ async def publish(request: Request, name: str = _NAME) -> PublishOut:
         )
     body = await request.body()
     if len(body) > MAX_PUBLISH_BYTES:
-        raise InvalidInput(f"send at most {MAX_PUBLISH_BYTES} bytes in one publish", field="records")
+        raise InvalidInput(
+            f"send at most {MAX_PUBLISH_BYTES} bytes in one publish", field="records"
+        )
     records = parse_records(body)
     offsets = await run_in_threadpool(_store(request).publish, name, records)
     return PublishOut(offsets=offsets)

@@ -7,7 +7,8 @@
 ``check_tracking_store``, ``check_registry_store``, ``check_endpoint_store``,
 ``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
 ``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``
-``check_batch_job_store`` and ``check_topic_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
+``check_batch_job_store`` and ``check_topic_store`` take a factory of fresh ``usina.Client``
+objects, so the same checks
 run on the SQL stores and, through a server, on the HTTP stores. ``check_topic_log`` takes a
 factory of topic logs, and runs on every log backend.
 """

@@ -12,6 +12,7 @@ topic's schema before anything is appended.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -140,10 +141,8 @@ def check_topic_store(make_client: Callable[[], Any]) -> None:
     try:
         _check_store(store, name, created)
     finally:
-        try:
+        with contextlib.suppress(NotFound):
             store.delete(name)
-        except NotFound:
-            pass
 
 
 def _check_store(store: Any, name: str, created: Any) -> None:
@@ -185,7 +184,9 @@ def _check_store(store: Any, name: str, created: Any) -> None:
     assert [m.json() for m in store.poll(name, "etl", "w1", 10, wait=1.0)] == records[1:]
     expect_error(InvalidInput, lambda: store.seek(name, "etl"), "offset")
     expect_error(InvalidInput, lambda: store.poll(name, "bad group", "w1"), "group")
-    expect_error(InvalidInput, lambda: store.poll(name, "etl", "w1", max_messages=0), "max_messages")
+    expect_error(
+        InvalidInput, lambda: store.poll(name, "etl", "w1", max_messages=0), "max_messages"
+    )
 
     store.delete(name)
     expect_error(NotFound, lambda: store.get(name), "name")

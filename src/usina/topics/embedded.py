@@ -120,10 +120,7 @@ class EmbeddedTopicLog:
             first, max_age, max_messages = row
             conn.executemany(
                 "insert into messages values (?, ?, ?, ?, ?)",
-                [
-                    (topic, first + i, keyed[i], value, now)
-                    for i, value in enumerate(values)
-                ],
+                [(topic, first + i, keyed[i], value, now) for i, value in enumerate(values)],
             )
             end = first + len(values)
             conn.execute("update topics set next_offset = ? where name = ?", (end, topic))

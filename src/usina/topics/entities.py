@@ -134,8 +134,7 @@ def check_columns(columns: Any) -> tuple[TopicColumn, ...]:
             )
         if column.dtype not in DTYPES:
             raise InvalidInput(
-                f"column {column.name!r} dtype {column.dtype!r} is not one of "
-                f"{', '.join(DTYPES)}",
+                f"column {column.name!r} dtype {column.dtype!r} is not one of {', '.join(DTYPES)}",
                 field="columns",
             )
         seen.add(column.name)
@@ -146,7 +145,9 @@ def check_columns(columns: Any) -> tuple[TopicColumn, ...]:
 def check_spec(spec: TopicSpec) -> TopicSpec:
     check_topic_name(spec.name)
     if not isinstance(spec.description, str) or len(spec.description) > 4000:
-        raise InvalidInput("description must be text of at most 4000 characters", field="description")
+        raise InvalidInput(
+            "description must be text of at most 4000 characters", field="description"
+        )
     return TopicSpec(
         spec.name, check_columns(spec.columns), check_retention(spec.retention), spec.description
     )
@@ -188,7 +189,8 @@ def check_records(columns: tuple[TopicColumn, ...], records: Any) -> list[bytes]
                         )
                 elif not _fits(column.dtype, value):
                     raise InvalidInput(
-                        f"record {i}: field {column.name!r} is {value!r}, not of type {column.dtype}",
+                        f"record {i}: field {column.name!r} is {value!r}, not of type "
+                        f"{column.dtype}",
                         field=f"records[{i}].{column.name}",
                     )
             extra = [k for k in record if k not in known]
@@ -211,7 +213,9 @@ def check_records(columns: tuple[TopicColumn, ...], records: Any) -> list[bytes]
 def check_seek(offset: Any, at: Any) -> None:
     if (offset is None) == (at is None):
         raise InvalidInput("seek takes an offset or a time, one of them", field="offset")
-    if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int) or offset < 0):
+    if offset is not None and (
+        isinstance(offset, bool) or not isinstance(offset, int) or offset < 0
+    ):
         raise InvalidInput(f"offset {offset!r} is not an offset (0 or more)", field="offset")
     if at is not None and (isinstance(at, bool) or not isinstance(at, int | float) or at < 0):
         raise InvalidInput(f"time {at!r} is not seconds since the epoch", field="time")

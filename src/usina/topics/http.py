@@ -40,9 +40,7 @@ def topic_from_json(d: dict[str, Any]) -> Topic:
 
 def message_from_json(d: dict[str, Any]) -> Message:
     value = json.dumps(d["value"], separators=(",", ":")).encode()
-    return Message(
-        d["topic"], d["offset"], value, d["published_at"], d.get("key"), d["deliveries"]
-    )
+    return Message(d["topic"], d["offset"], value, d["published_at"], d.get("key"), d["deliveries"])
 
 
 def spec_to_json(spec: TopicSpec) -> dict[str, Any]:

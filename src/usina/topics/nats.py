@@ -18,9 +18,9 @@ connection that fetched).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import threading
-
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -108,9 +108,7 @@ class NatsTopicLog:
             for i, value in enumerate(values):
                 key = keys[i] if keys is not None else None
                 headers = {KEY_HEADER: key} if key is not None else None
-                futures.append(
-                    await js.publish_async(subject_of(topic), value, headers=headers)
-                )
+                futures.append(await js.publish_async(subject_of(topic), value, headers=headers))
             acks = await asyncio.wait_for(asyncio.gather(*futures), 60)
             return [a.seq for a in acks]
 
@@ -162,7 +160,7 @@ class NatsTopicLog:
             sub = await self._subscription(topic, group)
             try:
                 got = await sub.fetch(max_messages, timeout=max(wait, 0.1))
-            except (NatsTimeout, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeout):
                 return []
             found = []
             for msg in got:
@@ -208,10 +206,8 @@ class NatsTopicLog:
             sub = self._subs.pop((topic, group), None)
             if sub is not None:
                 await sub.unsubscribe()
-            try:
+            with contextlib.suppress(NotFoundError):
                 await self._js.delete_consumer(stream_of(topic), group)
-            except NotFoundError:
-                pass
             if time is not None:
                 at = datetime.datetime.fromtimestamp(time, datetime.UTC)
                 start: dict[str, Any] = {"opt_start_time": at}
@@ -230,10 +226,8 @@ class NatsTopicLog:
             js = await self._connect()
             for key in [k for k in self._subs if k[0] == topic]:
                 await self._subs.pop(key).unsubscribe()
-            try:
+            with contextlib.suppress(NotFoundError):
                 await js.delete_stream(stream_of(topic))
-            except NotFoundError:
-                pass
             self._streams.discard(topic)
 
         self._run(work())
@@ -249,5 +243,3 @@ class NatsTopicLog:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._loop.close()
-
-

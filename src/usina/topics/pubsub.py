@@ -13,6 +13,7 @@ message id, and ``seek(offset=...)`` is refused. Retention is the topic's
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,9 @@ from urllib.parse import urlsplit
 from usina.errors import InvalidInput
 from usina.topics.base import lease_of
 from usina.topics.entities import Message, Retention
+
+# Ack ids kept to commit by offset; past this many, the oldest are forgotten.
+MAX_IN_FLIGHT = 1_000_000
 
 
 class PubSubTopicLog:
@@ -36,10 +40,11 @@ class PubSubTopicLog:
         self._publisher: Any = None
         self._subscriber: Any = None
         self._ack_ids: dict[tuple[str, str, int], str] = {}
+        self._created: set[str] = set()
 
     def _clients(self) -> tuple[Any, Any]:
         if self._publisher is None:
-            from google.cloud import pubsub_v1
+            from google.cloud import pubsub_v1  # type: ignore[attr-defined,unused-ignore]
 
             self._publisher = pubsub_v1.PublisherClient()
             self._subscriber = pubsub_v1.SubscriberClient()
@@ -58,10 +63,8 @@ class PubSubTopicLog:
         request: dict[str, Any] = {"name": self._topic(topic)}
         if retention.max_age is not None:
             request["message_retention_duration"] = datetime.timedelta(seconds=retention.max_age)
-        try:
+        with contextlib.suppress(AlreadyExists):
             publisher.create_topic(request=request)
-        except AlreadyExists:
-            pass
 
     def publish(
         self, topic: str, values: Sequence[bytes], keys: Sequence[str | None] | None = None
@@ -82,17 +85,17 @@ class PubSubTopicLog:
 
         _, subscriber = self._clients()
         name = self._subscription(topic, group)
-        try:
-            subscriber.create_subscription(
-                request={
-                    "name": name,
-                    "topic": self._topic(topic),
-                    "ack_deadline_seconds": max(10, min(600, int(self.lease))),
-                    "retain_acked_messages": True,
-                }
-            )
-        except AlreadyExists:
-            pass
+        if name not in self._created:
+            with contextlib.suppress(AlreadyExists):
+                subscriber.create_subscription(
+                    request={
+                        "name": name,
+                        "topic": self._topic(topic),
+                        "ack_deadline_seconds": max(10, min(600, int(self.lease))),
+                        "retain_acked_messages": True,
+                    }
+                )
+            self._created.add(name)
         reply = subscriber.pull(
             request={"subscription": name, "max_messages": max_messages}, timeout=max(wait, 1)
         )
@@ -101,6 +104,8 @@ class PubSubTopicLog:
             m = received.message
             offset = int(m.message_id)
             self._ack_ids[(topic, group, offset)] = received.ack_id
+            if len(self._ack_ids) > MAX_IN_FLIGHT:  # the oldest leases ran out long ago
+                del self._ack_ids[next(iter(self._ack_ids))]
             found.append(
                 Message(
                     topic,

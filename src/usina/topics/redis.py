@@ -157,10 +157,9 @@ class RedisTopicLog:
     def seek(
         self, topic: str, group: str, *, offset: int | None = None, time: float | None = None
     ) -> None:
-        if time is not None:
-            start = _before(int(time * 1000) * _SCALE)
-        else:
-            start = _before(offset or 0)
+        target = int(time * 1000) * _SCALE if time is not None else (offset or 0)
+        start = _before(target)
+        self._ensure_group(topic, group)
         stream = self.key(topic)
         pipe = self.redis.pipeline(transaction=True)
         pipe.xgroup_destroy(stream, group)

@@ -24,7 +24,6 @@ import datetime
 import io
 import re
 import threading
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,5 +171,3 @@ def _runs_by_day(messages: list[Message]) -> list[list[Message]]:
         else:
             runs.append([m])
     return runs
-
-
