@@ -174,7 +174,25 @@ class EmbeddedTopicLog:
                 "where topic = ? and grp = ? and offset = ?",
                 [(consumer, until, topic, group, o) for o, _ in claimed],
             )
-        deliveries = {o: d + 1 for o, d in claimed}
+        messages: list[Message] = []
+        if claimed:
+            again = {o: d + 1 for o, d in claimed}
+            low, high = claimed[0][0], claimed[-1][0]
+            messages = [
+                Message(topic, o, value, at, key, again[o])
+                for o, key, value, at in conn.execute(
+                    "select offset, key, value, published_at from messages where topic = ? "
+                    "and offset between ? and ? order by offset",
+                    (topic, low, high),
+                )
+                if o in again
+            ]
+            if len(messages) < len(again):  # removed by retention while leased
+                kept = {m.offset for m in messages}
+                conn.executemany(
+                    "delete from leases where topic = ? and grp = ? and offset = ?",
+                    [(topic, group, o) for o in again if o not in kept],
+                )
         room = limit - len(claimed)
         if room > 0:
             row = conn.execute(
@@ -182,55 +200,49 @@ class EmbeddedTopicLog:
             ).fetchone()
             position = row[0] if row is not None else 0
             fresh = [
-                o
-                for (o,) in conn.execute(
-                    "select offset from messages where topic = ? and offset >= ? "
-                    "order by offset limit ?",
+                Message(topic, o, value, at, key, 1)
+                for o, key, value, at in conn.execute(
+                    "select offset, key, value, published_at from messages where topic = ? "
+                    "and offset >= ? order by offset limit ?",
                     (topic, position, room),
                 )
             ]
             if fresh:
-                conn.executemany(
-                    "insert or replace into leases values (?, ?, ?, ?, ?, 1)",
-                    [(topic, group, o, consumer, until) for o in fresh],
+                # One statement for the whole batch (the leases are exactly these offsets).
+                conn.execute(
+                    "insert or replace into leases select topic, ?, offset, ?, ?, 1 from "
+                    "messages where topic = ? and offset between ? and ?",
+                    (group, consumer, until, topic, fresh[0].offset, fresh[-1].offset),
                 )
-                deliveries.update(dict.fromkeys(fresh, 1))
-                position = fresh[-1] + 1
-            conn.execute(
-                "insert into groups values (?, ?, ?) on conflict (topic, grp) do update set "
-                "position = excluded.position",
-                (topic, group, position),
-            )
-        if not deliveries:
-            return []
-        low, high = min(deliveries), max(deliveries)
-        messages = [
-            Message(topic, o, value, at, key, deliveries[o])
-            for o, key, value, at in conn.execute(
-                "select offset, key, value, published_at from messages where topic = ? and "
-                "offset between ? and ? order by offset",
-                (topic, low, high),
-            )
-            if o in deliveries
-        ]
-        if len(messages) < len(deliveries):  # removed by retention while leased
-            kept = {m.offset for m in messages}
-            conn.executemany(
-                "delete from leases where topic = ? and grp = ? and offset = ?",
-                [(topic, group, o) for o in deliveries if o not in kept],
-            )
+                position = fresh[-1].offset + 1
+                messages += fresh
+            if fresh or row is None:
+                conn.execute(
+                    "insert into groups values (?, ?, ?) on conflict (topic, grp) do update set "
+                    "position = excluded.position",
+                    (topic, group, position),
+                )
         return messages
 
     def commit(self, topic: str, group: str, offsets: Sequence[int]) -> None:
         if not offsets:
             return
-        rows = [(topic, group, o) for o in offsets]
-        with self._lock:
-            self._write(
-                lambda c: c.executemany(
-                    "delete from leases where topic = ? and grp = ? and offset = ?", rows
+        ordered = sorted(set(offsets))
+
+        def work(conn: sqlite3.Connection) -> None:
+            if ordered[-1] - ordered[0] + 1 == len(ordered):  # a contiguous batch: one range
+                conn.execute(
+                    "delete from leases where topic = ? and grp = ? and offset between ? and ?",
+                    (topic, group, ordered[0], ordered[-1]),
                 )
-            )
+            else:
+                conn.executemany(
+                    "delete from leases where topic = ? and grp = ? and offset = ?",
+                    [(topic, group, o) for o in ordered],
+                )
+
+        with self._lock:
+            self._write(work)
 
     def seek(
         self, topic: str, group: str, *, offset: int | None = None, time: float | None = None
