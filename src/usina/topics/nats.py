@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
@@ -29,9 +30,10 @@ from usina.topics.base import lease_of
 from usina.topics.entities import Message, Retention
 
 T = TypeVar("T")
-# Leased messages kept to be acked by offset; past this many, the oldest are forgotten (their
-# lease has run out long before) and counted in ``forgotten``.
-MAX_IN_FLIGHT = 1_000_000
+# Leased messages kept to be acked by offset: those whose lease ran out twice over are dropped
+# (JetStream has handed them to another member), and past this many the oldest are forgotten,
+# counted in ``forgotten``.
+MAX_IN_FLIGHT = 100_000
 KEY_HEADER = "Usina-Key"
 
 
@@ -56,7 +58,7 @@ class NatsTopicLog:
         self._nc: Any = None
         self._js: Any = None
         self._subs: dict[tuple[str, str], Any] = {}
-        self._leased: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+        self._leased: OrderedDict[tuple[str, str, int], tuple[Any, float]] = OrderedDict()
         self._streams: set[str] = set()
 
     def _run(self, work: Coroutine[Any, Any, T], timeout: float = 120) -> T:
@@ -163,10 +165,11 @@ class NatsTopicLog:
             except (TimeoutError, NatsTimeout):
                 return []
             found = []
+            now = time.monotonic()
             for msg in got:
                 meta = msg.metadata
                 offset = meta.sequence.stream
-                self._leased[(topic, group, offset)] = msg
+                self._leased[(topic, group, offset)] = (msg, now)
                 key = (msg.headers or {}).get(KEY_HEADER)
                 found.append(
                     Message(
@@ -178,9 +181,15 @@ class NatsTopicLog:
                         meta.num_delivered,
                     )
                 )
-            while len(self._leased) > MAX_IN_FLIGHT:
-                self._leased.popitem(last=False)
-                self.forgotten += 1
+            while self._leased:
+                _, (_, leased_at) = next(iter(self._leased.items()))
+                if now - leased_at > 2 * self.lease:
+                    self._leased.popitem(last=False)
+                elif len(self._leased) > MAX_IN_FLIGHT:
+                    self._leased.popitem(last=False)
+                    self.forgotten += 1
+                else:
+                    break
             return found
 
         return self._run(work())
@@ -188,9 +197,9 @@ class NatsTopicLog:
     def commit(self, topic: str, group: str, offsets: Sequence[int]) -> None:
         async def work() -> None:
             for offset in offsets:
-                msg = self._leased.pop((topic, group, offset), None)
-                if msg is not None:
-                    await msg.ack()
+                held = self._leased.pop((topic, group, offset), None)
+                if held is not None:
+                    await held[0].ack()
             await self._nc.flush()
 
         if offsets:
