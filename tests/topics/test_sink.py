@@ -78,8 +78,11 @@ def test_killed_sink_neither_loses_nor_duplicates(
         assert doomed.stdout.readline().startswith(b"stopped"), "the sink ended early"
         doomed.kill()
         doomed.wait(30)
+        # A poll may return fewer than 100 (NATS hands out what arrived within the wait), so
+        # the files landed are counted, not their rows.
+        files = list((tmp_path / "a" / "tables" / "sunk").rglob("*.parquet"))
+        assert len(files) == (1 if mode == "before" else 2)
         landed = rows(tmp_path / "a", "sunk").num_rows
-        assert landed == (100 if mode == "before" else 200)
 
         written = TableSink(client.topics, client.artifacts, topic, "sunk", wait=0.5).run(once=True)
         assert written == 500 - landed
