@@ -1,5 +1,6 @@
 """Topic fixtures: a log URL for each backend (the embedded file, this machine's Redis and NATS
-JetStream), each with a one-second lease so expired leases are seen quickly."""
+JetStream), each with a two-second lease: expired leases are seen quickly, and a busy machine
+does not see one expire before the test looks."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def reachable(port: int) -> str | None:
         return str(exc)
 
 
-def log_url(backend: str, tmp_path: Path, lease: float = 1.0) -> str:
+def log_url(backend: str, tmp_path: Path, lease: float = 2.0) -> str:
     if backend == "embedded":
         return f"sqlite:///{tmp_path / 'topics.db'}?lease={lease:g}"
     name, port = SERVICES[backend]

@@ -4,7 +4,7 @@
 messages to the members of a group, delivers again what was leased and not committed once the
 lease runs out (at-least-once), replays from an offset or a time after a seek, keeps groups
 apart, and applies retention. ``open_log`` must give logs with a short lease (a second or two:
-``?lease=1`` in the URL), each call a new connection to the same backend.
+``?lease=2`` in the URL), each call a new connection to the same backend.
 
 ``check_topic_store(make_client)``: topics as a resource, with records checked against the
 topic's schema before anything is appended.
@@ -83,7 +83,7 @@ def _check(log: Any, other: Any, topic: str, small: str) -> None:
     # Two members of one group share new messages without duplication.
     more = [f'{{"n":{i}}}'.encode() for i in range(5, 25)]
     more_offsets = log.publish(topic, more)
-    first = log.poll(topic, "g1", "a", 10)
+    first = poll_until(log, topic, "g1", "a", 10)
     second = poll_until(other, topic, "g1", "b", 10)
     assert len(first) == 10 and len(second) == 10
     assert {m.offset for m in first}.isdisjoint({m.offset for m in second})
