@@ -13,9 +13,10 @@ import uuid
 from pathlib import Path
 
 from resources.processes import StartedProcesses
+from resources.waiting import wait_until
 from usina.testing import check_topic_log
 from usina.testing.topics import poll_until
-from usina.topics import open_topic_log
+from usina.topics import Retention, open_topic_log
 
 CONSUMER = Path(__file__).parents[1] / "resources" / "topic_consumer.py"
 
@@ -54,6 +55,26 @@ def test_killed_consumer_messages_go_to_another_member(
         assert all(m.deliveries == 1 for m in got if m.offset not in held)
         log.commit(topic, "workers", offsets)
         assert log.poll(topic, "workers", "survivor", 100, wait=0.3) == []
+    finally:
+        log.drop(topic)
+        log.close()
+
+
+def test_retention_by_age_drops_old_messages(topics_url: str) -> None:
+    log = open_topic_log(topics_url)
+    topic = f"aged-{uuid.uuid4().hex[:10]}"
+    try:
+        log.configure(topic, Retention(max_age=1.0))
+        log.publish(topic, [b"old"])
+        checks = iter(range(1000))
+
+        def oldest_kept() -> bytes:
+            # Publishing applies retention on the embedded log and Redis; NATS applies it itself.
+            log.publish(topic, [b"new"])
+            first = log.poll(topic, f"reader-{next(checks)}", "r", 1, wait=1.0)
+            return first[0].value if first else b""
+
+        wait_until(lambda: oldest_kept() == b"new", 20, "the message older than max_age to go")
     finally:
         log.drop(topic)
         log.close()

@@ -9,7 +9,8 @@ message handed out and not yet committed; a lease past its deadline is handed to
 member that polls. Several processes may share the file: SQLite serializes their writes.
 
 Retention is applied as messages are published: past ``max_messages`` by offset on every
-publish, past ``max_age`` at most once a second.
+publish, past ``max_age`` at most once a second (by offset: up to the first message young
+enough).
 """
 
 from __future__ import annotations
@@ -131,9 +132,13 @@ class EmbeddedTopicLog:
                 )
             if max_age is not None and now - self._aged_at.get(topic, 0.0) >= 1.0:
                 self._aged_at[topic] = now
+                # Reads from the oldest message up to the first one young enough: the cost is
+                # the messages dropped, not the topic's size.
                 conn.execute(
-                    "delete from messages where topic = ? and published_at < ?",
-                    (topic, now - max_age),
+                    "delete from messages where topic = ? and offset < coalesce((select offset "
+                    "from messages where topic = ? and published_at >= ? order by offset "
+                    "limit 1), ?)",
+                    (topic, topic, now - max_age, end),
                 )
             return list(range(first, end))
 
