@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
+    from usina.topics.base import TopicStore
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Client:
         actor: str = "local",
         heartbeat_timeout: float = 60.0,
         token: str | None = None,
+        topics: str | None = None,
     ) -> None:
         self.actor = actor
         kind = kind_of(target)
@@ -98,7 +100,13 @@ class Client:
             open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
         )
         self.installation = Installation(
-            kind, self.artifacts, actor, heartbeat_timeout, db=self.db, server=self.server
+            kind,
+            self.artifacts,
+            actor,
+            heartbeat_timeout,
+            db=self.db,
+            server=self.server,
+            topics_url=topics,
         )
 
     @property
@@ -173,6 +181,14 @@ class Client:
         found: BatchJobStore = self.installation.store("batch")
         return found
 
+    @property
+    def topics(self) -> TopicStore:
+        """Topics and their messages (``usina.topics.base.TopicStore``): on the database and the
+        topic log ``topics`` names (``topics.db`` beside a SQLite database by default), or
+        through a server, on the server's log."""
+        found: TopicStore = self.installation.store("topics")
+        return found
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
         """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
@@ -188,6 +204,7 @@ class Client:
             settings.resolved_artifacts(),
             actor=settings.actor,
             heartbeat_timeout=settings.heartbeat_timeout,
+            topics=settings.resolved_topics_url(),
         )
 
     # -- tracking -------------------------------------------------------------------------
@@ -334,7 +351,8 @@ class Client:
         return read_bytes(self.artifacts, digest)
 
     def close(self) -> None:
-        """Release database or server connections."""
+        """Release database or server connections, and the topic log."""
+        self.installation.close()
         if self.db is not None:
             self.db.dispose()
         if self.server is not None:

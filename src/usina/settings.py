@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         default=None,
         description="A usina server (http://host:port) to work through instead of the database.",
     )
+    topics_url: str | None = Field(
+        default=None,
+        description="The topic log: sqlite:///path/topics.db (embedded, the default: topics.db "
+        "in the home), redis://host:6379/0 (Redis Streams), nats://host:4222 (NATS "
+        "JetStream) or pubsub://PROJECT (Google Pub/Sub, the pubsub extra); ?lease=SECONDS "
+        "sets how long a polled message stays with its consumer (30 by default).",
+    )
     actor: str = Field(default="local", description="Name recorded on every write.")
     token: str | None = Field(
         default=None,
@@ -273,6 +280,12 @@ class Settings(BaseSettings):
             return self.config_dir.expanduser()
         base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
         return Path(base) / "usina"
+
+    def resolved_topics_url(self) -> str:
+        """The topic log's URL, defaulting to the embedded log ``topics.db`` in the home."""
+        if self.topics_url:
+            return self.topics_url
+        return f"sqlite:///{self.home.expanduser().absolute() / 'topics.db'}"
 
     def resolved_artifacts(self) -> str:
         """The artifact store URI, defaulting to ``artifacts/`` in the home."""

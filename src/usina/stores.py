@@ -8,8 +8,8 @@ only when a client first uses that resource.
 
 A store's constructor takes the database (SQL) or the server connection (HTTP) first; of its
 other parameters, these are supplied by name when it has them: ``actor``, ``artifacts``,
-``heartbeat_timeout``, and the name of any other resource (``registry``, ``tracking``...), which
-receives that resource's store on the same installation.
+``heartbeat_timeout``, ``topics_url`` (the topic log), and the name of any other resource
+(``registry``, ``tracking``...), which receives that resource's store on the same installation.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ STORES: dict[str, tuple[str, str]] = {
         "monitoring.monitors_http:HttpMonitorStore",
     ),
     "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
+    "topics": ("topics.sql:SqlTopicStore", "topics.http:HttpTopicStore"),
 }
 
 # URL scheme: which column of STORES serves it.
@@ -72,6 +73,7 @@ class Installation:
     heartbeat_timeout: float
     db: Database | None = None
     server: ServerConnection | None = None
+    topics_url: str | None = None
     _opened: dict[str, Any] = field(default_factory=dict)
 
     def store(self, resource: str) -> Any:
@@ -94,6 +96,7 @@ class Installation:
             "actor": self.actor,
             "artifacts": self.artifacts,
             "heartbeat_timeout": self.heartbeat_timeout,
+            "topics_url": self.topics_url,
         }
         kwargs: dict[str, Any] = {}
         for param in list(inspect.signature(cls).parameters.values())[1:]:
@@ -102,3 +105,9 @@ class Installation:
             elif param.name in STORES:
                 kwargs[param.name] = self.store(param.name)
         return cls(first, **kwargs)
+
+    def close(self) -> None:
+        """Close what stores opened beside the database and server (the topic log)."""
+        topics = self._opened.pop("topics", None)
+        if topics is not None and hasattr(topics, "close"):
+            topics.close()

@@ -58,6 +58,7 @@ TIMES = {
     *("created_at", "updated_at", "start_time", "end_time", "at", "timestamp"),
     *("started_at", "ended_at", "scored_at", "ran_at", "last_used_at", "expires_at"),
     *("first_seen", "last_seen", "last_sent", "resolved_at", "finished_at"),
+    "published_at",  # when a topic's message was published
     "seconds",  # how long a monitor run took
 }
 # The ids of what commands create (runs of monitors, batch jobs, alerts and their deliveries):
@@ -208,6 +209,21 @@ COMMANDS: list[Row] = [
     row("service-accounts", "show", "sa-{s}", fails=True),
     # pii (neither side has a key: the same refusal naming USINA_PII_KEY)
     row("pii", "reidentify", "enc:00000000:AAAA", fails=True),
+    # topics (both sides on one topic log: the home's topics.db, which the server uses too)
+    row("topics", "create", "t-{s}", "-c", "user_id:int64", "-c", "page:string?", "--json"),
+    row("topics", "create", "t-{s}", fails=True),
+    row("topics", "create", "t-{s}x", "-c", "user_id:decimal", fails=True),
+    row("topics", "list", "--json"),
+    row("topics", "show", "t-{s}", "--json"),
+    row("topics", "publish", "t-{s}", "{records}", "--json"),
+    row("topics", "publish", "t-{s}", "{bad}", fails=True),
+    row("topics", "consume", "t-{s}", "-g", "g1", "--json"),
+    row("topics", "consume", "t-{s}", "-g", "g1", "--wait", "0", "--json"),
+    row("topics", "seek", "t-{s}", "-g", "g1", "--offset", "1", "--json"),
+    row("topics", "consume", "t-{s}", "-g", "g1", "--json"),
+    row("topics", "seek", "t-{s}", "-g", "g1", fails=True),
+    row("topics", "delete", "t-{s}", "--yes", "--json"),
+    row("topics", "show", "t-{s}", fails=True),
 ]
 
 
@@ -318,7 +334,7 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
         value = re.sub(
-            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint)-[dr]\b", r"\1-*", value
+            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t)-[dr]\b", r"\1-*", value
         )
         value = re.sub(r"\b(scores|nowhere)_[dr]\b", r"\1_*", value)
         return re.sub(r"part-\d+-[0-9a-f]{32}-", "part-*-", value)  # a batch job's files
@@ -331,6 +347,9 @@ def test_every_command_answers_the_same_through_the_server(
 ) -> None:
     # The two sides of a row work on their own objects, so they run at the same time; the
     # next row starts when both are done.
+    files = {"{records}": tmp_path / "records.jsonl", "{bad}": tmp_path / "bad.json"}
+    files["{records}"].write_text('{"user_id": 1, "page": "/a"}\n{"user_id": 2}\n')
+    files["{bad}"].write_text('[{"user_id": 3}, {"user_id": "four"}]')
     with (
         CliSession(installation.direct, tmp_path) as direct,
         CliSession(installation.remote, tmp_path) as remote,
@@ -340,7 +359,9 @@ def test_every_command_answers_the_same_through_the_server(
             sides = {}
             for side, session in (("d", direct), ("r", remote)):
                 args = tuple(
-                    a.replace("{s}", side)
+                    str(files[a])
+                    if a in files
+                    else a.replace("{s}", side)
                     .replace("{run}", installation.runs[side])
                     .replace("{tmp}", str(tmp_path))
                     .replace("{end}", str(T0 + 3600))

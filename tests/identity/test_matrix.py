@@ -137,6 +137,15 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/batch/jobs/{job_id}/end"):                                           "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # PII
     ("POST", "/api/v1/pii:reidentify"):                                                    "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    # topics
+    ("GET", "/api/v1/topics"):                                                             "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/topics"):                                                            "403 403 ok  403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/topics/{name}"):                                                      "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("DELETE", "/api/v1/topics/{name}"):                                                   "403 403 ok  403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/topics/{name}:publish"):                                             "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/topics/{name}:poll"):                                                "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/topics/{name}:commit"):                                              "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/topics/{name}:seek"):                                                "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",

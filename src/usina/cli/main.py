@@ -29,6 +29,7 @@ from usina.cli import (
     schedules,
     serve,
     server,
+    topics,
 )
 
 app = typer.Typer(
@@ -58,6 +59,7 @@ alerts.register(app)
 labels.register(app)
 monitors.register(app)
 batch.register(app)
+app.add_typer(topics.app, name="topics")
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

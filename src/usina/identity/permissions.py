@@ -85,6 +85,16 @@ _CATALOGUE = (
         DATA_WRITE,
         "Record batch prediction jobs (running one also needs the model and artifact rights).",
     ),
+    Permission("usina.topics.read", DATA_READ, "See topics and the schema of their records."),
+    Permission(
+        "usina.topics.consume",
+        DATA_READ,
+        "Poll a topic's messages in a consumer group, commit and seek the group.",
+    ),
+    Permission(
+        "usina.topics.publish", DATA_WRITE, "Publish records to topics (checked by schema)."
+    ),
+    Permission("usina.topics.admin", ADMIN_WRITE, "Create and delete topics and their messages."),
     Permission(
         "usina.monitors.read", DATA_READ, "See monitors, their runs and history, and labels."
     ),
@@ -139,9 +149,11 @@ _VIEW = (
     "usina.alerts.read",
     "usina.monitors.read",
     "usina.batch.read",
+    "usina.topics.read",
 )
 _SCIENCE = (
     *_VIEW,
+    "usina.topics.consume",
     "usina.runs.write",
     "usina.artifacts.write",
     "usina.models.write",
@@ -178,6 +190,9 @@ ROLES: dict[str, RoleSpec] = {
             "usina.alerts.write",
             "usina.labels.write",
             "usina.batch.run",
+            "usina.topics.consume",
+            "usina.topics.publish",
+            "usina.topics.admin",
         ),
         _role(
             "ml-engineer",
@@ -190,6 +205,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.schedules.write",
             "usina.alerts.write",
             "usina.batch.run",
+            "usina.topics.publish",
         ),
         _role("admin", "Everything, access control and the audit log included.", *PERMISSIONS),
         _role(
@@ -367,6 +383,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
     # PII: reversal of encrypted values (audited by the route whatever the outcome)
     ("POST", "/api/v1/pii:reidentify"): _r("usina.pii.reidentify"),
+    # topics (the log is the server's: publishers and consumers reach it through these)
+    ("GET", "/api/v1/topics"): _r("usina.topics.read"),
+    ("POST", "/api/v1/topics"): _r("usina.topics.admin"),
+    ("GET", "/api/v1/topics/{name}"): _r("usina.topics.read"),
+    ("DELETE", "/api/v1/topics/{name}"): _r("usina.topics.admin"),
+    ("POST", "/api/v1/topics/{name}:publish"): _r("usina.topics.publish"),
+    ("POST", "/api/v1/topics/{name}:poll"): _r("usina.topics.consume"),
+    ("POST", "/api/v1/topics/{name}:commit"): _r("usina.topics.consume"),
+    ("POST", "/api/v1/topics/{name}:seek"): _r("usina.topics.consume"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

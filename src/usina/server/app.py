@@ -44,6 +44,7 @@ from usina.server import (
     pipelines,
     registry,
     schedules,
+    topics,
     tracking,
 )
 from usina.server.deps import Backends
@@ -51,6 +52,7 @@ from usina.server.guard import GuardRoutes, check
 from usina.server.guards import BodyLimit, HostGuard
 from usina.server.schemas import ErrorBody
 from usina.store import Database
+from usina.topics.sql import default_topics_url
 
 if TYPE_CHECKING:
     from usina.serving import InferenceService, ServingConfig
@@ -95,6 +97,8 @@ class ServerConfig:
     # The PII key (USINA_PII_KEY, or the file USINA_PII_KEY_FILE) of POST /api/v1/pii:reidentify.
     pii_key: str | None = field(default=None, repr=False)
     pii_key_file: str | None = None
+    # The topic log (USINA_TOPICS_URL); None: topics.db beside the database or artifact folder.
+    topics_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -122,6 +126,7 @@ class ServerConfig:
             alert_cooldown=settings.alert_cooldown,
             pii_key=settings.pii_key.get_secret_value() if settings.pii_key else None,
             pii_key_file=settings.pii_key_file,
+            topics_url=settings.resolved_topics_url(),
         )
 
 
@@ -144,6 +149,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     verifier = TokenVerifier(db)
     gate = Gate(verifier, auth=config.auth, metrics_public=config.metrics_public)
     recorder = AuditRecorder(SqlAuditStore(db))
+    topic_log = topics.SharedTopicLog(config.topics_url or default_topics_url(config.db_url, store))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -158,6 +164,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 await inference.shutdown()
             # A graceful stop writes every audit record still queued.
             await run_in_threadpool(recorder.close)
+            await run_in_threadpool(topic_log.close)
             db.dispose()
 
     app = FastAPI(
@@ -186,6 +193,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.backends = backends
     app.state.config = config
+    app.state.topic_log = topic_log
     app.state.alerter = Alerter(
         SqlAlertStore(backends.db), config.delivery, cooldown=config.alert_cooldown
     )
@@ -211,6 +219,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         monitors,
         batch,
         pii,
+        topics,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0008"
+HEAD = "0011"
 
 metadata = sa.MetaData()
 
@@ -479,4 +479,21 @@ batch_jobs = sa.Table(
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Index("ix_batch_jobs_started", "started_at"),
     sa.Index("ix_batch_jobs_name", "name", "started_at"),
+)
+
+
+# -- topics (migration 0011) ---------------------------------------------------------------
+
+# A topic: the schema of its records (JSON list of columns) and its retention. Its messages live
+# in the topic log (USINA_TOPICS_URL), not here.
+topics = sa.Table(
+    "topics",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("max_age", sa.Double),
+    sa.Column("max_messages", sa.BigInteger),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
 )
