@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,9 @@ from usina.serving.runtime import load_version
 # temporary file each part is written to before it is stored.
 ROWS_PER_FILE = 2_000_000
 ON_ERROR = ("fail", "skip")
+# The longest wait between two heartbeats of a running job (shorter when the installation's
+# heartbeat_timeout is short: four beats fit in one timeout).
+HEARTBEAT_INTERVAL_S = 10.0
 
 
 class Installation(Protocol):
@@ -177,6 +181,40 @@ def score_table(
         ended_at=time.time(),
         id=publication.attempt,
     )
+
+
+class Heartbeat:
+    """A thread that beats a running job's heartbeat until stopped, so readers can tell a
+    killed job (its heartbeat goes stale) from a slow one. One beat at a time: a beat that
+    fails (the server is briefly away) is counted in ``missed`` and retried next interval."""
+
+    def __init__(self, jobs: Any, job_id: str) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+        timeout = float(getattr(jobs, "heartbeat_timeout", 60.0))
+        self.interval = min(HEARTBEAT_INTERVAL_S, timeout / 4)
+        self.beats = 0
+        self.missed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"usina-batch-heartbeat-{job_id[:8]}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.jobs.heartbeat(self.job_id)
+                self.beats += 1
+            except Exception:  # noqa: BLE001 - the next beat retries; a stale job is failed
+                self.missed += 1
 
 
 class _Background:
@@ -338,20 +376,23 @@ def run(
             )
         )
     try:
-        done = score_table(
-            client,
-            version,
-            job_name=job_name,
-            model=model,
-            input=input,
-            output=output,
-            partition=partition,
-            keys=keys,
-            on_error=on_error,
-            trusted=trusted,
-            progress=progress,
-            attempt=f"{int(time.time()):010d}-{job_id}",
-        )
+        with contextlib.ExitStack() as alive:
+            if jobs is not None:
+                alive.enter_context(Heartbeat(jobs, job_id))
+            done = score_table(
+                client,
+                version,
+                job_name=job_name,
+                model=model,
+                input=input,
+                output=output,
+                partition=partition,
+                keys=keys,
+                on_error=on_error,
+                trusted=trusted,
+                progress=progress,
+                attempt=f"{int(time.time()):010d}-{job_id}",
+            )
     except BaseException as exc:
         if jobs is not None:
             message = str(exc) if isinstance(exc, UsinaError) else f"{type(exc).__name__}: {exc}"

@@ -359,6 +359,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/batch/jobs"): _r("usina.batch.read"),
     ("GET", "/api/v1/batch/jobs/{job_id}"): _r("usina.batch.read"),
     ("POST", "/api/v1/batch/jobs"): _r("usina.batch.run"),
+    ("POST", "/api/v1/batch/jobs/{job_id}/heartbeat"): _r("usina.batch.run"),
     ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
