@@ -68,6 +68,10 @@ def check_commands(env: dict[str, str], scenario: Scenario, tmp_path: Path) -> N
     assert failed.returncode == 2
     assert b"row 5 cannot be scored: income is null" in failed.stderr
     assert b"Traceback" not in failed.stderr
+    engine = usina(
+        env, "batch", "run", "nightly", *job_args(source, "--engine", "spark"), cwd=tmp_path
+    )
+    assert engine.returncode == 2 and b"engine must be 'local' or 'ray'" in engine.stderr
 
     jobs = orjson.loads(usina(env, "batch", "jobs", "--json", cwd=tmp_path).stdout)
     assert [(j["status"], j["version"], j["rows_rejected"]) for j in jobs] == [
