@@ -29,6 +29,7 @@ from typing import Any
 
 from usina.batch.scoring import Scored
 from usina.batch.sources import BATCH_ROWS, describe
+from usina.errors import MissingDependency
 from usina.registry import ModelVersion
 
 
@@ -108,7 +109,10 @@ def connected(address: str | None) -> Iterator[None]:
     """Ray, connected: the running one if this process has one, else ``ray.init(address)``
     (``ray://host:10001`` or ``auto``; ``None`` or empty starts a local Ray unless
     ``RAY_ADDRESS`` names one), shut down at the end when it was started here."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependency("the Ray engine needs Ray Data: pip install 'usina[ray]'") from None
 
     if ray.is_initialized():
         yield

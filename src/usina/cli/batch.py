@@ -139,6 +139,45 @@ def _summary(done: BatchRun) -> None:
         console.print(f"rejected rows, with their reason: {done.output}_rejects {where}")
 
 
+@app.command("export")
+def export(
+    table: str = typer.Argument(..., help="The batch output table (credit_scores)."),
+    partition: list[str] = typer.Option(
+        [], "--partition", help="The partition exported, KEY=VALUE (repeatable)."
+    ),
+    to: str = typer.Option(
+        ..., "--to", help="bigquery:PROJECT.DATASET.TABLE (Application Default Credentials)."
+    ),
+    write_disposition: str = typer.Option(
+        "truncate",
+        "--write-disposition",
+        help="truncate: a rerun replaces the day (or the table); append: add the rows.",
+    ),
+    json: bool = typer.Option(False, "--json", help="Print what was loaded as JSON."),
+) -> None:
+    """Load a published partition of a batch table into BigQuery, as one load job."""
+    from usina.batch.bigquery import export_bigquery
+
+    if not to.startswith("bigquery:"):
+        raise InvalidInput(
+            f"--to {to!r} is not a destination usina exports to; give "
+            "bigquery:PROJECT.DATASET.TABLE",
+            field="to",
+        )
+    parts = parse_partition(partition)
+    done = export_bigquery(
+        client().artifacts, table, parts, to, write_disposition=write_disposition
+    )
+    if json:
+        print_json(done)
+        return
+    console.print(
+        f"loaded {done.rows:,} rows of {done.table} from {len(done.files)} file(s) into "
+        f"{done.destination} ({done.write_disposition}, job {done.job_id})",
+        soft_wrap=True,
+    )
+
+
 @app.command("jobs")
 def list_jobs(
     name: Optional[str] = typer.Option(None, "--name", help="Only this job's runs."),  # noqa: UP045
