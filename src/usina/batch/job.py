@@ -231,6 +231,25 @@ def _write_scored(
     return rows_in, rows_out, rows_rejected
 
 
+def _step_of(client: Any) -> Any:
+    """The pipeline step running here when it records through ``client``, else ``None``."""
+    from usina.pipelines.step_context import current_step
+
+    step = current_step()
+    return step if step is not None and step.backend is client else None
+
+
+def record_in_step(
+    client: Any, step_run_id: str, version: ModelVersion, job_name: str, job_id: str
+) -> None:
+    """A job run inside a pipeline step records, on the step's run, that the step read the
+    version (an input named ``models/NAME/N`` with the version's digest) and which job it ran
+    (the tag ``batch_job/JOB_NAME`` holding the job's id)."""
+    name = f"models/{version.name}/{version.version}"
+    client.tracking.log_input(step_run_id, name, version.digest)
+    client.tracking.log_batch(step_run_id, tags={f"batch_job/{job_name}": job_id})
+
+
 class Heartbeat:
     """A thread that beats a running job's heartbeat until stopped, so readers can tell a
     killed job (its heartbeat goes stale) from a slow one. One beat at a time: a beat that
@@ -391,7 +410,9 @@ def run(
         client: a ``usina.Client``; the default client when ``None``.
         trusted: allow a version stored as a pickle.
         progress: called with each batch's row count as it is scored.
-        trigger: what started the job, recorded with it (``schedule:NAME@TIME``).
+        trigger: what started the job, recorded with it (``schedule:NAME@TIME``); inside a
+            pipeline step, ``step:PIPELINE_RUN_ID/NODE`` by default, and the step's run records
+            the version as an input and the job's id as the tag ``batch_job/JOB_NAME``.
         job_id: the id the job is recorded under (32 hex digits); a new one when ``None``.
         engine: ``"local"`` scores in this process; ``"ray"`` on Ray Data, with an actor pool
             that loads the version once per actor (see docs/batch.md). The output is the same.
@@ -416,6 +437,9 @@ def run(
     check_engine(engine)
     version = resolve(client, model)
     job_id = job_id or uuid.uuid4().hex
+    step = _step_of(client)
+    if step is not None and not trigger:
+        trigger = f"step:{step.pipeline_run_id}/{step.node}"
     jobs = getattr(client, "batch", None)
     if jobs is not None:
         jobs.start(
@@ -432,6 +456,8 @@ def run(
             )
         )
     try:
+        if step is not None:
+            record_in_step(client, step.run_id, version, job_name, job_id)
         with contextlib.ExitStack() as alive:
             if jobs is not None:
                 alive.enter_context(Heartbeat(jobs, job_id))
