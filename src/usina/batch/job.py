@@ -62,6 +62,7 @@ class BatchRun:
     started_at: float
     ended_at: float
     id: str = ""
+    engine: str = "local"
 
     @property
     def rows_per_second(self) -> float:
@@ -146,8 +147,18 @@ def score_table(
                 from usina.batch.ray_engine import connected, score_on_ray
 
                 engine_context.enter_context(connected(ray_address))
-                scored_batches = score_on_ray(
-                    input, reader, version, blob, keys=keys, partition=partition, trusted=trusted
+                scored_batches = engine_context.enter_context(
+                    contextlib.closing(
+                        score_on_ray(
+                            input,
+                            reader,
+                            version,
+                            blob,
+                            keys=keys,
+                            partition=partition,
+                            trusted=trusted,
+                        )
+                    )
                 )
             else:
                 scored_batches = ((b.num_rows, scorer.score(b)) for b in reader if b.num_rows)
@@ -183,6 +194,7 @@ def score_table(
         started_at=started,
         ended_at=time.time(),
         id=publication.attempt,
+        engine=engine,
     )
 
 
@@ -474,6 +486,8 @@ def run(
                 trusted=trusted,
                 progress=progress,
                 attempt=f"{int(time.time()):010d}-{job_id}",
+                engine=engine,
+                ray_address=ray_address,
             )
     except BaseException as exc:
         if jobs is not None:

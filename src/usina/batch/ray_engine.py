@@ -23,7 +23,7 @@ the input's order, so ``on_error="fail"`` names the same first row as the local 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def score_on_ray(
     keys: list[str],
     partition: dict[str, str],
     trusted: bool,
-) -> Iterator[tuple[int, Scored]]:
+) -> Generator[tuple[int, Scored], None, None]:
     """Score ``source`` on the connected Ray; yields each record batch's input row count and
     its scored rows, in the input's order."""
     import ray
@@ -179,7 +179,14 @@ def score_on_ray(
         concurrency=(1, cpus),
         num_cpus=1,
     )
-    for table in scored.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
-        for row in table.to_pylist():
-            output, rejects = _from_ipc(row["output"]), _from_ipc(row["rejects"])
-            yield row["rows_in"], Scored(output, rejects, row["first_rejected"])
+    blocks = iter(scored.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1))
+    try:
+        for table in blocks:
+            for row in table.to_pylist():
+                output, rejects = _from_ipc(row["output"]), _from_ipc(row["rejects"])
+                yield row["rows_in"], Scored(output, rejects, row["first_rejected"])
+    finally:
+        # Stops the execution now when the driver stops reading (a row failed the job).
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()
