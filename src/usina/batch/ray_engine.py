@@ -160,9 +160,6 @@ def score_on_ray(
     import ray
     import ray.data
 
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     scored = dataset(source, reader).map_batches(
         ScoringActor,
@@ -179,6 +176,9 @@ def score_on_ray(
         concurrency=(1, cpus),
         num_cpus=1,
     )
+    # This dataset's own context (a copy), so the process's Ray Data settings stay as they were.
+    scored.context.execution_options.preserve_order = True
+    scored.context.enable_progress_bars = False
     blocks = iter(scored.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1))
     try:
         for table in blocks:
