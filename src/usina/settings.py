@@ -91,7 +91,13 @@ class Settings(BaseSettings):
     heartbeat_timeout: float = Field(
         default=60.0,
         gt=0,
-        description="Seconds without a heartbeat after which a running run is marked failed.",
+        description="Seconds without a heartbeat after which a running run, or batch job, is "
+        "marked failed.",
+    )
+    ray_address: str = Field(
+        default="",
+        description="`usina batch run --engine ray`: the Ray cluster to score on "
+        "(ray://host:10001); empty starts a local Ray, or joins the one RAY_ADDRESS names.",
     )
 
     audit_key: SecretStr | None = Field(

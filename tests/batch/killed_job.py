@@ -1,5 +1,6 @@
 """A batch job that stops in the middle of writing (``scoring``) or right after its commit
-(``publishing``) and waits there to be killed: ``python killed_job.py MODE DB ARTIFACTS INPUT``."""
+(``publishing``) and waits there to be killed:
+``python killed_job.py MODE DB ARTIFACTS INPUT [HEARTBEAT_TIMEOUT]``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from usina.batch import run
 from usina.client import Client
 
 mode, db, artifacts, source = sys.argv[1:5]
+timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 60.0
 usina.batch.job.ROWS_PER_FILE = 1000  # a staged file per batch, so files land before the end
 forever = threading.Event()
 batches = 0
@@ -33,7 +35,7 @@ def finish_never(store: object, manifest: object) -> list[str]:
 
 if mode == "publishing":
     usina.batch.tables._finish = finish_never  # type: ignore[assignment]
-client = Client(db, artifacts)
+client = Client(db, artifacts, heartbeat_timeout=timeout)
 run(
     "killed",
     "models:/credit-risk@champion",

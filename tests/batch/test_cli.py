@@ -68,6 +68,10 @@ def check_commands(env: dict[str, str], scenario: Scenario, tmp_path: Path) -> N
     assert failed.returncode == 2
     assert b"row 5 cannot be scored: income is null" in failed.stderr
     assert b"Traceback" not in failed.stderr
+    engine = usina(
+        env, "batch", "run", "nightly", *job_args(source, "--engine", "spark"), cwd=tmp_path
+    )
+    assert engine.returncode == 2 and b"engine must be 'local' or 'ray'" in engine.stderr
 
     jobs = orjson.loads(usina(env, "batch", "jobs", "--json", cwd=tmp_path).stdout)
     assert [(j["status"], j["version"], j["rows_rejected"]) for j in jobs] == [
@@ -84,6 +88,12 @@ def check_commands(env: dict[str, str], scenario: Scenario, tmp_path: Path) -> N
     assert "income is null" in rejects.stdout.decode()
     bad = usina(env, "sql", "select * from nowhere", cwd=tmp_path)
     assert bad.returncode == 2 and b"nowhere" in bad.stderr
+    export = ["batch", "export", "scores", "--partition", "run_date=2026-12-01"]
+    bad = usina(env, *export, "--to", "s3://bucket/scores", cwd=tmp_path)
+    assert bad.returncode == 2 and b"bigquery:PROJECT.DATASET.TABLE" in bad.stderr
+    day = ["--partition", "run_date=1999-01-01", "--to", "bigquery:p-1.d.t"]
+    bad = usina(env, *export[:3], *day, cwd=tmp_path)
+    assert bad.returncode == 2 and b"no published files" in bad.stderr
 
     scheduled = usina(
         env,

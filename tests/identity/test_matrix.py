@@ -134,6 +134,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/batch/jobs"):                                                         "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/batch/jobs/{job_id}"):                                                "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/batch/jobs"):                                                        "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/batch/jobs/{job_id}/heartbeat"):                                     "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/batch/jobs/{job_id}/end"):                                           "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # PII
     ("POST", "/api/v1/pii:reidentify"):                                                    "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",

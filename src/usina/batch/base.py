@@ -21,7 +21,9 @@ from usina.batch.entities import BatchJob, JobEnd, JobStart
 
 
 class BatchJobStore(Protocol):
-    """Runs of batch jobs: recorded when they start and when they end."""
+    """Runs of batch jobs: recorded when they start, while they run, and when they end."""
+
+    heartbeat_timeout: float
 
     def start(self, job: JobStart) -> BatchJob:
         """Record a job that starts now, ``running``; ``Conflict`` if its id exists."""
@@ -29,6 +31,12 @@ class BatchJobStore(Protocol):
 
     def finish(self, job_id: str, end: JobEnd) -> BatchJob:
         """Record how a running job ended; ``Conflict`` if it already ended."""
+        ...
+
+    def heartbeat(self, job_id: str) -> None:
+        """Mark a running job alive (its process calls this every few seconds); a job whose
+        heartbeat is older than ``heartbeat_timeout`` is read as ``failed``. ``NotFound`` if
+        absent; an ended job is left as it is."""
         ...
 
     def get(self, job_id: str) -> BatchJob:

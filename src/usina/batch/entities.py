@@ -26,7 +26,9 @@ class BatchJob:
     """One run of a batch job: what it scored with, from where, into where, and how it went.
 
     ``version`` is the version ``model_uri`` pointed at when the job started; every row the job
-    wrote carries it. A job whose process was killed stays ``running``.
+    wrote carries it. A running job's process beats ``heartbeat_at`` every few seconds; a job
+    whose heartbeat is older than the installation's ``heartbeat_timeout`` is read as
+    ``failed`` (its process was killed), with ``ended_at`` its last heartbeat.
     """
 
     id: str
@@ -47,6 +49,7 @@ class BatchJob:
     created_by: str
     trigger: str = ""
     files: tuple[str, ...] = field(default_factory=tuple)
+    heartbeat_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,17 @@ class JobEnd:
     rows_rejected: int = 0
     error: str = ""
     files: tuple[str, ...] = ()
+
+
+def stale_error(heartbeat_at: float) -> str:
+    """The error of a job whose process stopped beating at ``heartbeat_at``."""
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(heartbeat_at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"the job's process stopped sending heartbeats at {when} (it was killed, or lost its "
+        "connection); run the job again"
+    )
 
 
 def check_job_id(value: Any) -> str:

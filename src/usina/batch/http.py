@@ -35,8 +35,10 @@ def job_from_json(d: dict[str, Any]) -> BatchJob:
 class HttpBatchJobStore:
     """Batch jobs on the server ``server`` talks to (``usina.batch.base.BatchJobStore``)."""
 
-    def __init__(self, server: ServerConnection) -> None:
+    def __init__(self, server: ServerConnection, heartbeat_timeout: float = 60.0) -> None:
         self.server = server
+        # The server's own timeout decides when a job is stale; this paces the heartbeats.
+        self.heartbeat_timeout = heartbeat_timeout
 
     def start(self, job: JobStart) -> BatchJob:
         job = check_start(job)
@@ -47,6 +49,10 @@ class HttpBatchJobStore:
         end = check_end(end)
         body = {**end.__dict__, "status": end.status.value, "files": list(end.files)}
         return job_from_json(self.server.call("POST", f"/batch/jobs/{job_id}/end", json=body))
+
+    def heartbeat(self, job_id: str) -> None:
+        check_job_id(job_id)
+        self.server.call("POST", f"/batch/jobs/{job_id}/heartbeat")
 
     def get(self, job_id: str) -> BatchJob:
         check_job_id(job_id)

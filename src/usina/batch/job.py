@@ -7,15 +7,18 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from usina.artifacts import ArtifactStore
+from usina.artifacts.content import put_bytes, read_bytes
+from usina.artifacts.memory import MemoryArtifactStore
 from usina.batch.entities import JobEnd, JobStart, JobStatus, check_job_name
-from usina.batch.scoring import Scorer
+from usina.batch.scoring import Scored, Scorer
 from usina.batch.sources import open_input
 from usina.batch.tables import Publication, check_table_name, partition_path, recover
 from usina.errors import InvalidInput, UsinaError
@@ -26,6 +29,10 @@ from usina.serving.runtime import load_version
 # temporary file each part is written to before it is stored.
 ROWS_PER_FILE = 2_000_000
 ON_ERROR = ("fail", "skip")
+ENGINES = ("local", "ray")
+# The longest wait between two heartbeats of a running job (shorter when the installation's
+# heartbeat_timeout is short: four beats fit in one timeout).
+HEARTBEAT_INTERVAL_S = 10.0
 
 
 class Installation(Protocol):
@@ -55,6 +62,7 @@ class BatchRun:
     started_at: float
     ended_at: float
     id: str = ""
+    engine: str = "local"
 
     @property
     def rows_per_second(self) -> float:
@@ -69,6 +77,12 @@ def check_on_error(on_error: str) -> str:
     if on_error not in ON_ERROR:
         raise InvalidInput(f"on_error must be 'fail' or 'skip', not {on_error!r}", field="on_error")
     return on_error
+
+
+def check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise InvalidInput(f"engine must be 'local' or 'ray', not {engine!r}", field="engine")
+    return engine
 
 
 def resolve(client: Installation, model: str) -> ModelVersion:
@@ -90,8 +104,13 @@ def score_table(
     trusted: bool = False,
     progress: Progress | None = None,
     attempt: str | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> BatchRun:
     """Score ``input`` with the already resolved ``version`` and publish the output partition.
+
+    ``engine="ray"`` scores on Ray Data (``ray_address``, see :func:`run`); the partitions are
+    written and published here, as with the local engine.
 
     Raises:
         InvalidInput: a bad argument, an unreadable input or one that does not fit the model's
@@ -100,53 +119,52 @@ def score_table(
     """
     check_table_name(output)
     check_on_error(on_error)
+    check_engine(engine)
     partition = {str(k): str(v) for k, v in (partition or {}).items()}
     partition_path(partition)  # checks names and values before anything is read
     keys = list(keys or [])
     started = time.time()
     store = client.artifacts
     recover(store)
-    loaded = load_version(version, store, trusted=trusted)
+    blob = b""
+    if engine == "ray":
+        # Read once here and handed to the actors, which need no access to the store.
+        blob = read_bytes(store, version.digest)
+        held = MemoryArtifactStore()
+        put_bytes(held, blob)
+        loaded = load_version(version, held, trusted=trusted)
+    else:
+        loaded = load_version(version, store, trusted=trusted)
     scorer = Scorer(loaded, keys, partition)
     reader = open_input(input)
     publication = Publication(store, attempt)
     rows_in = rows_out = rows_rejected = 0
     try:
         scorer.check_schema(reader.schema)
-        background = _Background()
-        outputs = _PartWriter(publication, output, partition, background)
-        rejects = _PartWriter(publication, f"{output}_rejects", partition, background)
-        try:
-            for batch in reader:
-                if batch.num_rows == 0:
-                    continue
-                scored = scorer.score(batch)
-                if scored.rejects is not None:
-                    if on_error == "fail":
-                        first = scored.rejects.column("reason")[0].as_py()
-                        row = rows_in + scored.first_rejected
-                        raise InvalidInput(
-                            f"row {row} cannot be scored: {first}; nothing was written (fix the "
-                            "input, or run with on_error='skip' to write such rows to "
-                            f"{output}_rejects)",
-                            field=first.split(" ", 1)[0],
+        scored_batches: Iterator[tuple[int, Scored]]
+        with contextlib.ExitStack() as engine_context:
+            if engine == "ray":
+                from usina.batch.ray_engine import connected, score_on_ray
+
+                engine_context.enter_context(connected(ray_address))
+                scored_batches = engine_context.enter_context(
+                    contextlib.closing(
+                        score_on_ray(
+                            input,
+                            reader,
+                            version,
+                            blob,
+                            keys=keys,
+                            partition=partition,
+                            trusted=trusted,
                         )
-                    rows_rejected += scored.rejects.num_rows
-                    rejects.write(scored.rejects)
-                if scored.output is not None:
-                    rows_out += scored.output.num_rows
-                    outputs.write(scored.output)
-                rows_in += batch.num_rows
-                if progress is not None:
-                    progress(batch.num_rows)
-            outputs.close()
-            rejects.close()
-            background.drain()
-        except BaseException:
-            background.abandon()
-            outputs.discard()
-            rejects.discard()
-            raise
+                    )
+                )
+            else:
+                scored_batches = ((b.num_rows, scorer.score(b)) for b in reader if b.num_rows)
+            rows_in, rows_out, rows_rejected = _write_scored(
+                scored_batches, publication, output, partition, on_error, progress
+            )
         # Both partitions are replaced, so a rerun leaves no rejects of an earlier run behind.
         publication.declare(output, partition)
         publication.declare(f"{output}_rejects", partition)
@@ -176,7 +194,106 @@ def score_table(
         started_at=started,
         ended_at=time.time(),
         id=publication.attempt,
+        engine=engine,
     )
+
+
+def _write_scored(
+    scored_batches: Iterator[tuple[int, Scored]],
+    publication: Publication,
+    output: str,
+    partition: dict[str, str],
+    on_error: str,
+    progress: Progress | None,
+) -> tuple[int, int, int]:
+    """Stage every scored batch (either engine's), applying the rejects policy; returns the
+    rows in, out and rejected. Nothing is published here."""
+    rows_in = rows_out = rows_rejected = 0
+    background = _Background()
+    outputs = _PartWriter(publication, output, partition, background)
+    rejects = _PartWriter(publication, f"{output}_rejects", partition, background)
+    try:
+        for batch_rows, scored in scored_batches:
+            if scored.rejects is not None:
+                if on_error == "fail":
+                    first = scored.rejects.column("reason")[0].as_py()
+                    row = rows_in + scored.first_rejected
+                    raise InvalidInput(
+                        f"row {row} cannot be scored: {first}; nothing was written (fix the "
+                        "input, or run with on_error='skip' to write such rows to "
+                        f"{output}_rejects)",
+                        field=first.split(" ", 1)[0],
+                    )
+                rows_rejected += scored.rejects.num_rows
+                rejects.write(scored.rejects)
+            if scored.output is not None:
+                rows_out += scored.output.num_rows
+                outputs.write(scored.output)
+            rows_in += batch_rows
+            if progress is not None:
+                progress(batch_rows)
+        outputs.close()
+        rejects.close()
+        background.drain()
+    except BaseException:
+        background.abandon()
+        outputs.discard()
+        rejects.discard()
+        raise
+    return rows_in, rows_out, rows_rejected
+
+
+def _step_of(client: Any) -> Any:
+    """The pipeline step running here when it records through ``client``, else ``None``."""
+    from usina.pipelines.step_context import current_step
+
+    step = current_step()
+    return step if step is not None and step.backend is client else None
+
+
+def record_in_step(
+    client: Any, step_run_id: str, version: ModelVersion, job_name: str, job_id: str
+) -> None:
+    """A job run inside a pipeline step records, on the step's run, that the step read the
+    version (an input named ``models/NAME/N`` with the version's digest) and which job it ran
+    (the tag ``batch_job/JOB_NAME`` holding the job's id)."""
+    name = f"models/{version.name}/{version.version}"
+    client.tracking.log_input(step_run_id, name, version.digest)
+    client.tracking.log_batch(step_run_id, tags={f"batch_job/{job_name}": job_id})
+
+
+class Heartbeat:
+    """A thread that beats a running job's heartbeat until stopped, so readers can tell a
+    killed job (its heartbeat goes stale) from a slow one. One beat at a time: a beat that
+    fails (the server is briefly away) is counted in ``missed`` and retried next interval."""
+
+    def __init__(self, jobs: Any, job_id: str) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+        timeout = float(getattr(jobs, "heartbeat_timeout", 60.0))
+        self.interval = min(HEARTBEAT_INTERVAL_S, timeout / 4)
+        self.beats = 0
+        self.missed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"usina-batch-heartbeat-{job_id[:8]}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.jobs.heartbeat(self.job_id)
+                self.beats += 1
+            except Exception:  # noqa: BLE001 - the next beat retries; a stale job is failed
+                self.missed += 1
 
 
 class _Background:
@@ -284,6 +401,8 @@ def run(
     progress: Progress | None = None,
     trigger: str = "",
     job_id: str | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> BatchRun:
     """Score ``input`` with the version ``model`` points at and publish the output partition.
 
@@ -303,8 +422,15 @@ def run(
         client: a ``usina.Client``; the default client when ``None``.
         trusted: allow a version stored as a pickle.
         progress: called with each batch's row count as it is scored.
-        trigger: what started the job, recorded with it (``schedule:NAME@TIME``).
+        trigger: what started the job, recorded with it (``schedule:NAME@TIME``); inside a
+            pipeline step, ``step:PIPELINE_RUN_ID/NODE`` by default, and the step's run records
+            the version as an input and the job's id as the tag ``batch_job/JOB_NAME``.
         job_id: the id the job is recorded under (32 hex digits); a new one when ``None``.
+        engine: ``"local"`` scores in this process; ``"ray"`` on Ray Data, with an actor pool
+            that loads the version once per actor (see docs/batch.md). The output is the same.
+        ray_address: the Ray cluster for ``engine="ray"`` (``ray://host:10001``); ``None`` or
+            empty starts a local Ray (or joins the one ``RAY_ADDRESS`` names, or the one this
+            process is already connected to).
 
     Raises:
         InvalidInput: see :func:`score_table`; ``NotFound``: the model or alias does not exist.
@@ -320,8 +446,12 @@ def run(
         client = get_client()
     check_table_name(output)
     check_on_error(on_error)
+    check_engine(engine)
     version = resolve(client, model)
     job_id = job_id or uuid.uuid4().hex
+    step = _step_of(client)
+    if step is not None and not trigger:
+        trigger = f"step:{step.pipeline_run_id}/{step.node}"
     jobs = getattr(client, "batch", None)
     if jobs is not None:
         jobs.start(
@@ -338,20 +468,27 @@ def run(
             )
         )
     try:
-        done = score_table(
-            client,
-            version,
-            job_name=job_name,
-            model=model,
-            input=input,
-            output=output,
-            partition=partition,
-            keys=keys,
-            on_error=on_error,
-            trusted=trusted,
-            progress=progress,
-            attempt=f"{int(time.time()):010d}-{job_id}",
-        )
+        if step is not None:
+            record_in_step(client, step.run_id, version, job_name, job_id)
+        with contextlib.ExitStack() as alive:
+            if jobs is not None:
+                alive.enter_context(Heartbeat(jobs, job_id))
+            done = score_table(
+                client,
+                version,
+                job_name=job_name,
+                model=model,
+                input=input,
+                output=output,
+                partition=partition,
+                keys=keys,
+                on_error=on_error,
+                trusted=trusted,
+                progress=progress,
+                attempt=f"{int(time.time()):010d}-{job_id}",
+                engine=engine,
+                ray_address=ray_address,
+            )
     except BaseException as exc:
         if jobs is not None:
             message = str(exc) if isinstance(exc, UsinaError) else f"{type(exc).__name__}: {exc}"

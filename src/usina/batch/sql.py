@@ -19,6 +19,7 @@ from usina.batch.entities import (
     check_job_id,
     check_list_filters,
     check_start,
+    stale_error,
 )
 from usina.errors import Conflict, NotFound
 from usina.store import Database
@@ -45,15 +46,21 @@ def job_from_row(row: Any) -> BatchJob:
         created_by=row.created_by,
         trigger=row.trigger,
         files=tuple(json.loads(row.files)),
+        heartbeat_at=row.heartbeat_at,
     )
 
 
 class SqlBatchJobStore:
-    """Batch job runs on the metadata database (``usina.batch.base.BatchJobStore``)."""
+    """Batch job runs on the metadata database (``usina.batch.base.BatchJobStore``).
 
-    def __init__(self, db: Database, actor: str = "local") -> None:
+    Readers fail a running job whose heartbeat is older than ``heartbeat_timeout`` seconds
+    (a compare-and-set in the database, as tracking fails stale runs), so every reader agrees.
+    """
+
+    def __init__(self, db: Database, actor: str = "local", heartbeat_timeout: float = 60.0) -> None:
         self.db = db
         self.actor = actor
+        self.heartbeat_timeout = heartbeat_timeout
 
     def start(self, job: JobStart) -> BatchJob:
         job = check_start(job)
@@ -63,6 +70,7 @@ class SqlBatchJobStore:
                 sa.select(t.batch_jobs.c.id).where(t.batch_jobs.c.id == job.id)
             ).first():
                 raise Conflict(f"batch job {job.id} is already recorded", field="id")
+            now = time.time()
             conn.execute(
                 t.batch_jobs.insert().values(
                     id=job.id,
@@ -77,7 +85,8 @@ class SqlBatchJobStore:
                     rows_in=0,
                     rows_out=0,
                     rows_rejected=0,
-                    started_at=time.time(),
+                    started_at=now,
+                    heartbeat_at=now,
                     ended_at=None,
                     error="",
                     files="[]",
@@ -116,8 +125,50 @@ class SqlBatchJobStore:
 
         return self.db.write(tx)
 
+    def heartbeat(self, job_id: str) -> None:
+        """Mark the running job alive; ``NotFound`` if there is no such job. A job that has
+        ended (or was failed as stale) is left as it is."""
+        check_job_id(job_id)
+
+        def tx(conn: Connection) -> None:
+            self._load(conn, job_id)
+            c = t.batch_jobs.c
+            conn.execute(
+                t.batch_jobs.update()
+                .where(c.id == job_id, c.status == JobStatus.RUNNING.value)
+                .values(heartbeat_at=time.time())
+            )
+
+        self.db.write(tx)
+
+    def fail_stale_jobs(self) -> int:
+        """Mark failed every running job whose heartbeat is older than the timeout; returns
+        how many. Each update re-checks status and heartbeat, so a job that beat or ended in
+        between is left alone."""
+        c = t.batch_jobs.c
+        cutoff = time.time() - self.heartbeat_timeout
+        stale = sa.and_(c.status == JobStatus.RUNNING.value, c.heartbeat_at < cutoff)
+        with self.db.read() as conn:
+            found = conn.execute(sa.select(c.id, c.heartbeat_at).where(stale)).all()
+        if not found:
+            return 0
+
+        def tx(conn: Connection) -> int:
+            failed = 0
+            for job_id, beat in found:
+                result = conn.execute(
+                    t.batch_jobs.update()
+                    .where(c.id == job_id, stale)
+                    .values(status=JobStatus.FAILED.value, ended_at=beat, error=stale_error(beat))
+                )
+                failed += int(result.rowcount or 0)
+            return failed
+
+        return self.db.write(tx)
+
     def get(self, job_id: str) -> BatchJob:
         check_job_id(job_id)
+        self.fail_stale_jobs()
         with self.db.read() as conn:
             return self._load(conn, job_id)
 
@@ -137,6 +188,7 @@ class SqlBatchJobStore:
             query = query.where(c.name == name)
         if found is not None:
             query = query.where(c.status == found.value)
+        self.fail_stale_jobs()
         with self.db.read() as conn:
             return [job_from_row(r) for r in conn.execute(query)]
 

@@ -57,15 +57,31 @@ def run_job(
     keys: list[str] = _KEYS,
     on_error: str = _ON_ERROR,
     trusted: bool = typer.Option(False, "--trusted", help="Allow a version stored as a pickle."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local: score in this process; ray: on Ray Data (actors)."
+    ),
+    ray_address: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--ray-address",
+        help="With --engine ray: ray://host:10001; USINA_RAY_ADDRESS by default, empty starts "
+        "a local Ray.",
+    ),
     json: bool = typer.Option(False, "--json", help="Print the finished job as JSON."),
 ) -> None:
     """Score a table with the version a model URI points at now, into a partitioned table."""
     from usina.batch import run
+    from usina.batch.job import check_engine
 
+    check_engine(engine)
+    if ray_address is None and engine == "ray":
+        from usina.settings import Settings
+
+        ray_address = Settings().ray_address
+    on: dict[str, Any] = {"trusted": trusted, "engine": engine, "ray_address": ray_address or None}
     parts = parse_partition(partition)
     c = client()
     if json or not console.is_terminal:
-        done = run(name, model, input, output, parts, _keys(keys), on_error, c, trusted=trusted)
+        done = run(name, model, input, output, parts, _keys(keys), on_error, c, **on)
     else:
         done = _with_progress(
             lambda progress: run(
@@ -77,8 +93,8 @@ def run_job(
                 _keys(keys),
                 on_error,
                 c,
-                trusted=trusted,
                 progress=progress,
+                **on,
             )
         )
     if json:
@@ -121,6 +137,45 @@ def _summary(done: BatchRun) -> None:
     console.print(f"wrote {done.output} {where}: {len(done.files)} file(s)", soft_wrap=True)
     if done.rows_rejected:
         console.print(f"rejected rows, with their reason: {done.output}_rejects {where}")
+
+
+@app.command("export")
+def export(
+    table: str = typer.Argument(..., help="The batch output table (credit_scores)."),
+    partition: list[str] = typer.Option(
+        [], "--partition", help="The partition exported, KEY=VALUE (repeatable)."
+    ),
+    to: str = typer.Option(
+        ..., "--to", help="bigquery:PROJECT.DATASET.TABLE (Application Default Credentials)."
+    ),
+    write_disposition: str = typer.Option(
+        "truncate",
+        "--write-disposition",
+        help="truncate: a rerun replaces the day (or the table); append: add the rows.",
+    ),
+    json: bool = typer.Option(False, "--json", help="Print what was loaded as JSON."),
+) -> None:
+    """Load a published partition of a batch table into BigQuery, as one load job."""
+    from usina.batch.bigquery import export_bigquery
+
+    if not to.startswith("bigquery:"):
+        raise InvalidInput(
+            f"--to {to!r} is not a destination usina exports to; give "
+            "bigquery:PROJECT.DATASET.TABLE",
+            field="to",
+        )
+    parts = parse_partition(partition)
+    done = export_bigquery(
+        client().artifacts, table, parts, to, write_disposition=write_disposition
+    )
+    if json:
+        print_json(done)
+        return
+    console.print(
+        f"loaded {done.rows:,} rows of {done.table} from {len(done.files)} file(s) into "
+        f"{done.destination} ({done.write_disposition}, job {done.job_id})",
+        soft_wrap=True,
+    )
 
 
 @app.command("jobs")

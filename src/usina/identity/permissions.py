@@ -380,6 +380,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/batch/jobs"): _r("usina.batch.read"),
     ("GET", "/api/v1/batch/jobs/{job_id}"): _r("usina.batch.read"),
     ("POST", "/api/v1/batch/jobs"): _r("usina.batch.run"),
+    ("POST", "/api/v1/batch/jobs/{job_id}/heartbeat"): _r("usina.batch.run"),
     ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
     # PII: reversal of encrypted values (audited by the route whatever the outcome)
     ("POST", "/api/v1/pii:reidentify"): _r("usina.pii.reidentify"),

@@ -1,12 +1,13 @@
 """Routes of batch jobs: ``GET /api/v1/batch/jobs`` (filtered, paged), ``GET
 /api/v1/batch/jobs/{id}``, and the two writes a job running elsewhere makes through the server:
-``POST /api/v1/batch/jobs`` (it started, with the version it resolved) and ``POST
+``POST /api/v1/batch/jobs`` (it started, with the version it resolved), ``POST
+/api/v1/batch/jobs/{id}/heartbeat`` (it is still alive) and ``POST
 /api/v1/batch/jobs/{id}/end`` (how it ended). The job itself runs where it was started; its
 output reaches the artifact store through the artifact routes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from usina.batch.entities import BatchJob, JobEnd, JobStart, JobStatus
@@ -38,6 +39,7 @@ class BatchJobOut(BaseModel):
     created_by: str
     trigger: str = Field(description="What started it: empty by hand, schedule:NAME@TIME.")
     files: list[str]
+    heartbeat_at: float | None = Field(description="When the job's process last beat.")
 
 
 class JobStartIn(BaseModel):
@@ -66,7 +68,8 @@ def job_out(job: BatchJob) -> BatchJobOut:
 
 
 def _store(request: Request, who: str = "local") -> SqlBatchJobStore:
-    return SqlBatchJobStore(backends(request).db, actor=who)
+    b = backends(request)
+    return SqlBatchJobStore(b.db, actor=who, heartbeat_timeout=b.heartbeat_timeout)
 
 
 @router.get("/batch/jobs", response_model=s.Page[BatchJobOut])
@@ -93,6 +96,13 @@ def get_job(request: Request, job_id: str = _ID) -> BatchJobOut:
 def start_job(request: Request, body: JobStartIn, who: str = Depends(actor)) -> BatchJobOut:
     """Record a batch job that starts now, with the version its model URI resolved to."""
     return job_out(_store(request, who).start(JobStart(**body.model_dump())))
+
+
+@router.post("/batch/jobs/{job_id}/heartbeat", status_code=204)
+def heartbeat(request: Request, job_id: str = _ID) -> Response:
+    """Mark a running batch job alive; one whose heartbeat goes stale is read as failed."""
+    _store(request).heartbeat(job_id)
+    return Response(status_code=204)
 
 
 @router.post("/batch/jobs/{job_id}/end", response_model=BatchJobOut)

@@ -453,7 +453,7 @@ monitor_runs = sa.Table(
 )
 
 
-# -- batch jobs (migration 0008) ----------------------------------------------------------
+# -- batch jobs (migrations 0008, 0009) ---------------------------------------------------
 
 # One run of a batch prediction job; ``version`` is what ``model_uri`` resolved to at its start.
 batch_jobs = sa.Table(
@@ -477,8 +477,11 @@ batch_jobs = sa.Table(
     sa.Column("files", sa.Text, nullable=False),
     sa.Column("trigger", sa.String(512), nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
+    # Beaten by the job's process while it runs; null only on rows from before 0009.
+    sa.Column("heartbeat_at", sa.Double),
     sa.Index("ix_batch_jobs_started", "started_at"),
     sa.Index("ix_batch_jobs_name", "name", "started_at"),
+    sa.Index("ix_batch_jobs_status_heartbeat", "status", "heartbeat_at"),
 )
 
 

@@ -1,6 +1,7 @@
 """The contract of a batch job store, as a function any backend's tests call: a job recorded
-running with the version it resolved, ended once as succeeded or failed with its counts, listed
-newest first and filtered, and bad input refused naming its field with nothing stored."""
+running with the version it resolved, kept alive by heartbeats, ended once as succeeded or
+failed with its counts, listed newest first and filtered, and bad input refused naming its
+field with nothing stored."""
 
 from __future__ import annotations
 
@@ -46,7 +47,13 @@ def check_batch_job_store(make_client: Callable[[], Any]) -> None:
         {"run_date": "2026-12-01"},
     )
     assert (first.rows_in, first.ended_at, first.error, first.files) == (0, None, "", ())
+    assert first.heartbeat_at is not None and first.heartbeat_at >= first.started_at
     assert store.get(first.id) == first
+    store.heartbeat(first.id)
+    beaten = store.get(first.id)
+    assert beaten.status is JobStatus.RUNNING
+    assert beaten.heartbeat_at is not None and beaten.heartbeat_at >= first.heartbeat_at
+    first = beaten
     expect_error(Conflict, lambda: store.start(_start(1)), "id")
 
     files = ("tables/credit_scores/run_date=2026-12-01/part-1-00000.parquet",)
@@ -55,6 +62,7 @@ def check_batch_job_store(make_client: Callable[[], Any]) -> None:
     assert (ended.rows_in, ended.rows_out, ended.rows_rejected, ended.files) == (10, 9, 1, files)
     assert ended.ended_at is not None and ended.ended_at >= ended.started_at
     expect_error(Conflict, lambda: store.finish(first.id, JobEnd(JobStatus.FAILED)), "id")
+    store.heartbeat(first.id)  # a late heartbeat of an ended job changes nothing
     assert store.get(first.id) == ended
 
     second = store.start(_start(2, name="weekly", trigger="schedule:weekly@2026-12-01T03:00:00Z"))
@@ -73,6 +81,8 @@ def check_batch_job_store(make_client: Callable[[], Any]) -> None:
     expect_error(NotFound, lambda: store.get("f" * 32), "id")
     expect_error(NotFound, lambda: store.finish("f" * 32, JobEnd(JobStatus.FAILED)), "id")
     expect_error(InvalidInput, lambda: store.get("nope"), "id")
+    expect_error(NotFound, lambda: store.heartbeat("f" * 32), "id")
+    expect_error(InvalidInput, lambda: store.heartbeat("nope"), "id")
     expect_error(InvalidInput, lambda: store.list(status="done"), "status")
     expect_error(InvalidInput, lambda: store.start(_start(4, name="bad name")), "name")
     expect_error(InvalidInput, lambda: store.start(_start(5, version=0)), "version")
