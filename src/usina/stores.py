@@ -8,7 +8,7 @@ only when a client first uses that resource.
 
 A store's constructor takes the database (SQL) or the server connection (HTTP) first; of its
 other parameters, these are supplied by name when it has them: ``actor``, ``artifacts``,
-``heartbeat_timeout``, and the name of any other resource (``registry``, ``tracking``...), which
+``heartbeat_timeout``, ``keys`` (the master key ring, ``None`` without one), and the name of any other resource (``registry``, ``tracking``...), which
 receives that resource's store on the same installation.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.crypto.keys import KeyProvider
 from usina.connection import ServerConnection
 from usina.errors import InvalidInput
 from usina.store import Database
@@ -43,6 +44,7 @@ STORES: dict[str, tuple[str, str]] = {
         "monitoring.monitors_http:HttpMonitorStore",
     ),
     "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
+    "secrets": ("secrets.sql:SqlSecretStore", "secrets.http:HttpSecretStore"),
 }
 
 # URL scheme: which column of STORES serves it.
@@ -72,6 +74,7 @@ class Installation:
     heartbeat_timeout: float
     db: Database | None = None
     server: ServerConnection | None = None
+    keys: KeyProvider | None = None
     _opened: dict[str, Any] = field(default_factory=dict)
 
     def store(self, resource: str) -> Any:
@@ -94,6 +97,7 @@ class Installation:
             "actor": self.actor,
             "artifacts": self.artifacts,
             "heartbeat_timeout": self.heartbeat_timeout,
+            "keys": self.keys,
         }
         kwargs: dict[str, Any] = {}
         for param in list(inspect.signature(cls).parameters.values())[1:]:

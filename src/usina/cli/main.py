@@ -26,6 +26,7 @@ from usina.cli import (
     principals,
     runs,
     schedules,
+    secrets,
     serve,
     server,
 )
@@ -56,6 +57,7 @@ alerts.register(app)
 labels.register(app)
 monitors.register(app)
 batch.register(app)
+secrets.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 def build_app() -> Starlette:
     """The inference app for the current ``USINA_*`` settings (uvicorn's factory)."""
+    from usina.artifacts import open_artifact_store
     from usina.serving import ServingConfig, create_app
     from usina.settings import Settings
 
     s = Settings()
     config = ServingConfig.from_settings(s)
-    return create_app(s.resolved_db_url(), s.resolved_artifacts(), config)
+    store = open_artifact_store(s.resolved_artifacts(), s.key_ring())
+    return create_app(s.resolved_db_url(), store, config)
 
 
 def serve(

@@ -22,6 +22,7 @@ from usina import __version__
 from usina.artifacts import open_artifact_store
 from usina.audit import AuditRecorder, SqlAuditStore
 from usina.audit.trail import AuditTrail
+from usina.crypto.keys import KeyProvider
 from usina.identity import TokenVerifier
 from usina.identity.credentials import secret_hash
 from usina.identity.gate import Gate
@@ -43,6 +44,7 @@ from usina.server import (
     pipelines,
     registry,
     schedules,
+    secrets,
     tracking,
 )
 from usina.server.deps import Backends
@@ -91,6 +93,8 @@ class ServerConfig:
     # How monitor runs made on the server send their alerts (SMTP, webhooks, retries).
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     alert_cooldown: float = DEFAULT_COOLDOWN
+    # The master key ring: artifacts, request-log files and secrets are encrypted with it.
+    keys: KeyProvider | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
@@ -116,6 +120,7 @@ class ServerConfig:
             metrics_public=settings.metrics_public,
             delivery=DeliveryConfig.from_settings(settings),
             alert_cooldown=settings.alert_cooldown,
+            keys=settings.key_ring(),
         )
 
 
@@ -130,8 +135,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     """The REST API for ``config``'s database and artifact store, and, unless
     ``config.serving`` is ``None``, the inference routes of its endpoints."""
     db = Database(config.db_url)
-    store = open_artifact_store(config.artifacts)
-    backends = Backends(db, store, config.heartbeat_timeout)
+    store = open_artifact_store(config.artifacts, config.keys)
+    backends = Backends(db, store, config.heartbeat_timeout, config.keys)
     inference: InferenceService | None = None
     # Tokens are checked against the database at most once a second per token (the cache's
     # bound on how long a revoked token keeps working), never once per request.
@@ -203,6 +208,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         labels,
         monitors,
         batch,
+        secrets,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)
