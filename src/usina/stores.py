@@ -8,8 +8,9 @@ only when a client first uses that resource.
 
 A store's constructor takes the database (SQL) or the server connection (HTTP) first; of its
 other parameters, these are supplied by name when it has them: ``actor``, ``artifacts``,
-``heartbeat_timeout``, ``keys`` (the master key ring, ``None`` without one), and the name of any other resource (``registry``, ``tracking``...), which
-receives that resource's store on the same installation.
+``heartbeat_timeout``, ``keys`` (the master key ring, ``None`` without one), and the name of
+any other resource (``registry``, ``tracking``...), which receives that resource's store on the
+same installation.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from usina.artifacts import ArtifactStore
-from usina.crypto.keys import KeyProvider
 from usina.connection import ServerConnection
+from usina.crypto.keys import KeyProvider
 from usina.errors import InvalidInput
 from usina.store import Database
 

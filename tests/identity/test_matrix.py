@@ -135,6 +135,12 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/batch/jobs/{job_id}"):                                                "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/batch/jobs"):                                                        "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/batch/jobs/{job_id}/end"):                                           "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    # secrets (admin only among the predefined roles)
+    ("GET", "/api/v1/secrets"):                                                            "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/secrets/{name}"):                                                     "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/secrets/{name}/value"):                                               "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("PUT", "/api/v1/secrets/{name}"):                                                     "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("DELETE", "/api/v1/secrets/{name}"):                                                  "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",

@@ -22,9 +22,7 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def open_artifact_store(
-    uri: str, keys: KeyProvider | None = None, **options: Any
-) -> ArtifactStore:
+def open_artifact_store(uri: str, keys: KeyProvider | None = None, **options: Any) -> ArtifactStore:
     """Open the store for ``uri``: a folder, ``file://``, ``memory://``, ``gs://``, ``s3://``, or
     a usina server (``http://``, ``https://``).
 
@@ -43,10 +41,10 @@ def open_artifact_store(
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
     if scheme in ("http", "https"):
-        return cls(uri)  # type: ignore[no-any-return]
+        return cls(uri)
     store = cls(rest) if scheme in ("file", "memory") else cls(uri, **options)
     if keys is None:
-        return store  # type: ignore[no-any-return]
+        return store
     from usina.artifacts.sealed import SealedArtifactStore
 
     # The sealing layer checks a blob's digest on the plaintext; the stored bytes differ.

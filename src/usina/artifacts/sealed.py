@@ -73,7 +73,7 @@ class SealedArtifactStore:
                 spool.write(chunk)
             _check_digest(key, match.group(1), sha.hexdigest())
             spool.seek(0)
-            self.inner.write(key, io.BufferedReader(SealingReader(self.keys, spool), CHUNK))  # type: ignore[arg-type]
+            self.inner.write(key, io.BufferedReader(SealingReader(self.keys, spool), CHUNK))
 
     def open(self, key: str) -> BinaryIO:
         stream = self.inner.open(key)
@@ -83,7 +83,7 @@ class SealedArtifactStore:
         try:
             return io.BufferedReader(
                 OpeningReader(self.keys, stream, name=f"artifact {key!r}"), CHUNK
-            )  # type: ignore[return-value]
+            )
         except BaseException:
             stream.close()
             raise
@@ -128,7 +128,7 @@ def _peek(stream: BinaryIO) -> bytes:
         head = stream.read(len(MAGIC))
         stream.seek(position)
         return head
-    raise IntegrityError("the artifact store returned a stream that can be neither peeked nor sought")
+    raise IntegrityError("the artifact store gave a stream that can be neither peeked nor sought")
 
 
 def _check_digest(key: str, expected: str, actual: str) -> None:

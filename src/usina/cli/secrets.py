@@ -13,8 +13,7 @@ from usina.cli.output import console, print_json, when
 from usina.cli.secrets_input import read_secret
 
 app = typer.Typer(
-    help="Secrets stored encrypted with the master key (USINA_MASTER_KEY): set, list, get, "
-    "delete.",
+    help="Secrets stored encrypted with the master key (USINA_MASTER_KEY): set, list, get, delete.",
     no_args_is_help=True,
 )
 keys = typer.Typer(help="Master keys for encryption at rest: generate one.", no_args_is_help=True)

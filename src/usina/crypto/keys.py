@@ -153,9 +153,7 @@ def load_key_ring(value: str | None, file: str | os.PathLike[str] | None) -> Key
     """The ring from ``USINA_MASTER_KEY``'s value or ``USINA_MASTER_KEY_FILE``'s path (not
     both); ``None`` when neither is set."""
     if value and file:
-        raise InvalidInput(
-            f"set {ENV_KEY} or {ENV_KEY_FILE}, not both", field=ENV_KEY_FILE
-        )
+        raise InvalidInput(f"set {ENV_KEY} or {ENV_KEY_FILE}, not both", field=ENV_KEY_FILE)
     if value:
         return KeyRing.parse(value)
     if file:

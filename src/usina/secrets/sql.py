@@ -110,9 +110,7 @@ class SqlSecretStore:
     def reveal(self, name: str) -> str:
         check_name(name)
         with self.db.read() as conn:
-            row = conn.execute(
-                sa.select(t.secrets.c.value).where(t.secrets.c.name == name)
-            ).first()
+            row = conn.execute(sa.select(t.secrets.c.value).where(t.secrets.c.name == name)).first()
         if row is None:
             raise NotFound(f"no secret named {name!r}", field="name")
         keys = require_keys(self.keys, f"reading secret {name!r}")

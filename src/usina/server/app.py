@@ -30,6 +30,8 @@ from usina.monitoring.alerter import Alerter
 from usina.monitoring.alerts import DEFAULT_COOLDOWN
 from usina.monitoring.channels import DeliveryConfig
 from usina.monitoring.sql import SqlAlertStore
+from usina.secrets.references import resolve_references
+from usina.secrets.sql import SqlSecretStore
 from usina.server import (
     alerts,
     artifacts,
@@ -100,6 +102,8 @@ class ServerConfig:
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
         """The config ``settings`` describe; unless hosts are listed, the server answers to the
         bound ``host`` and to localhost."""
+        keys = settings.key_ring()
+        settings = resolve_references(settings, lambda: _server_secrets(settings, keys))
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
         if not hosts:
             hosts = list(LOCAL_HOSTS)
@@ -120,8 +124,15 @@ class ServerConfig:
             metrics_public=settings.metrics_public,
             delivery=DeliveryConfig.from_settings(settings),
             alert_cooldown=settings.alert_cooldown,
-            keys=settings.key_ring(),
+            keys=keys,
         )
+
+
+def _server_secrets(settings: Settings, keys: KeyProvider | None) -> SqlSecretStore:
+    """The secret store settings' ``secret:NAME`` references are read from, as the server."""
+    db = Database(settings.resolved_db_url())
+    db.migrate()
+    return SqlSecretStore(db, actor="usina-server", keys=keys, audit=SqlAuditStore(db))
 
 
 def _serving_config(settings: Settings) -> ServingConfig:

@@ -6,8 +6,8 @@
 
 ``check_tracking_store``, ``check_registry_store``, ``check_endpoint_store``,
 ``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
-``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``
-and ``check_batch_job_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
+``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``,
+``check_batch_job_store`` and ``check_secret_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
 run on the SQL stores and, through a server, on the HTTP stores.
 """
 
@@ -20,6 +20,7 @@ from usina.testing.identity import check_identity_store
 from usina.testing.monitoring import check_label_store, check_monitor_store
 from usina.testing.pipelines import check_pipeline_store, check_schedule_store
 from usina.testing.registry import check_model_round_trip, check_registry_store
+from usina.testing.secrets import check_secret_store
 from usina.testing.tracking import check_tracking_store
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "check_pipeline_store",
     "check_registry_store",
     "check_schedule_store",
+    "check_secret_store",
     "check_tracking_store",
 ]
