@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from resources.keys import TEST_KEY_TEXT, keys_under_test
 from resources.processes import StartedProcesses
 from resources.requirements import require_service, services_required
-from resources.keys import TEST_KEY_TEXT, keys_under_test
 
 __all__ = ["require_service"]
 

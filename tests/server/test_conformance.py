@@ -80,7 +80,9 @@ def test_http_artifact_store_conformance(live_server) -> None:  # type: ignore[n
 
 
 @pytest.fixture(params=["direct", "http"])
-def make_keyed_client(request: pytest.FixtureRequest, db_url: str, client_factory, tmp_path: Path, serve_app):  # type: ignore[no-untyped-def]
+def make_keyed_client(
+    request: pytest.FixtureRequest, db_url: str, client_factory, tmp_path: Path, serve_app
+):  # type: ignore[no-untyped-def]
     """Clients of an installation with a master key: directly, or through a server that has
     it (the client of a server holds no key)."""
     keys = some_keys()
