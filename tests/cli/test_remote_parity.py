@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from resources.cli_session import CliSession
+from resources.keys import some_keys
 from resources.processes import StartedProcesses
 from resources.servers import free_port, wait_until_serving
 from usina.artifacts import put_bytes
@@ -102,6 +103,15 @@ COMMANDS: list[Row] = [
     row("audit", "list", "--resource", "models/*", "--since", "2023-11-14", "--json"),
     row("audit", "list", "--decision", "maybe", fails=True),
     row("audit", "verify", "--json"),
+    # secrets (set by the fixture: commands read no stdin here), with the master key on both
+    row("secrets", "list", "--json"),
+    row("secrets", "get", "sec-{s}", "--json"),
+    row("secrets", "get", "sec-{s}", "--reveal", "--json"),
+    row("secrets", "get", "ghost-{s}", "--reveal", fails=True),
+    row("secrets", "set", "sec-{s}", fails=True),
+    row("secrets", "set", "bad/name-{s}", fails=True),
+    row("secrets", "delete", "sec-{s}", "--json"),
+    row("secrets", "delete", "sec-{s}", fails=True),
     # identity (through the server as the admin service account "parity", by USINA_TOKEN)
     row("service-accounts", "create", "sa-{s}", "--description", "scores", "--json"),
     row("service-accounts", "create", "sa-{s}", fails=True),
@@ -142,7 +152,8 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     """Two experiments, runs and models (``-d`` and ``-r``) on ``db_url``, served by a real
     ``usina server`` on a free loopback port."""
     artifacts = str(tmp_path / "artifacts")
-    client = Client(db_url, artifacts, actor="parity")
+    keys = some_keys()
+    client = Client(db_url, artifacts, actor="parity", keys=keys)
     blob = put_bytes(client.artifacts, b"parity model")
     runs = {}
     for side in ("d", "r"):
@@ -160,6 +171,8 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
                 metrics={"auc": 0.9},
                 run_id=run.id,
             )
+    for side in ("d", "r"):
+        client.secrets.set(f"sec-{side}", f"value of {side}")
     client.audit.append(  # type: ignore[attr-defined]
         AuditEvent("parity", "usina.models.deploy", f"models/m-{side}", decision, status)
         for side in ("d", "r")
@@ -172,7 +185,11 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     client.close()
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
-    base |= {"USINA_HOME": str(tmp_path / "home"), "USINA_ACTOR": "parity"}
+    base |= {
+        "USINA_HOME": str(tmp_path / "home"),
+        "USINA_ACTOR": "parity",
+        "USINA_MASTER_KEY": keys.export(),
+    }
     stores = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": artifacts}
     port = free_port()
     log_path = tmp_path / "server.log"
@@ -200,7 +217,8 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
     if isinstance(value, str):
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
-        return re.sub(r"\b(exp|m|e|ghost|run|sa|g|role)-[dr]\b", r"\1-*", value)
+        value = re.sub(r"\b(exp|m|e|ghost|run|sa|g|role|sec)-[dr]\b", r"\1-*", value)
+        return re.sub(r"^value of [dr]$", "value of *", value)
     return value
 
 

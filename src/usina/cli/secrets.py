@@ -83,9 +83,15 @@ def get_secret(
 
 
 @app.command("delete")
-def delete_secret(name: str = typer.Argument(..., help="The secret's name.")) -> None:
+def delete_secret(
+    name: str = typer.Argument(..., help="The secret's name."),
+    json: bool = typer.Option(False, "--json", help="Print what was deleted as JSON."),
+) -> None:
     """Remove a secret."""
     client().secrets.delete(name)
+    if json:
+        print_json({"deleted": name})
+        return
     console.print(f"Secret {name} deleted.")
 
 

@@ -209,7 +209,15 @@ ROLES: dict[str, RoleSpec] = {
 }
 
 # The resource kinds a binding may name (``KIND/NAME``), besides the workspace ``*``.
-RESOURCE_KINDS = ("experiments", "models", "endpoints", "pipelines", "schedules", "monitors")
+RESOURCE_KINDS = (
+    "experiments",
+    "models",
+    "endpoints",
+    "pipelines",
+    "schedules",
+    "monitors",
+    "secrets",
+)
 
 
 @dataclass(frozen=True)
@@ -276,6 +284,7 @@ _EXPERIMENT = ("experiments", EXPERIMENT_PARAM)
 _RUNS_READ = _r("usina.runs.read", *_EXPERIMENT)
 _RUNS_WRITE = _r("usina.runs.write", *_EXPERIMENT)
 _MONITOR = ("monitors", "name")
+_SECRET = ("secrets", "name")
 
 # (method, path template): the rule.
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -367,10 +376,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
     # secrets (a value is read only at its own route, audited allowed or refused)
     ("GET", "/api/v1/secrets"): _r("usina.secrets.list"),
-    ("GET", "/api/v1/secrets/{name}"): _r("usina.secrets.list"),
-    ("GET", "/api/v1/secrets/{name}/value"): _r("usina.secrets.read"),
-    ("PUT", "/api/v1/secrets/{name}"): _r("usina.secrets.write"),
-    ("DELETE", "/api/v1/secrets/{name}"): _r("usina.secrets.write"),
+    ("GET", "/api/v1/secrets/{name}"): _r("usina.secrets.list", *_SECRET),
+    ("GET", "/api/v1/secrets/{name}/value"): _r("usina.secrets.read", *_SECRET),
+    ("PUT", "/api/v1/secrets/{name}"): _r("usina.secrets.write", *_SECRET),
+    ("DELETE", "/api/v1/secrets/{name}"): _r("usina.secrets.write", *_SECRET),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

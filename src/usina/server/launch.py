@@ -66,13 +66,11 @@ def tls_files(
     if not cert or not key:
         return None
     pair = (os.fspath(cert), os.fspath(key))
+    for path, setting in zip(pair, ("USINA_TLS_CERT", "USINA_TLS_KEY"), strict=True):
+        if not os.path.isfile(path):
+            raise InvalidInput(f"TLS file {path!r} does not exist; fix {setting}", field=setting)
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(*pair)
-    except FileNotFoundError as exc:
-        raise InvalidInput(
-            f"TLS file {exc.filename!r} does not exist; fix USINA_TLS_CERT / USINA_TLS_KEY",
-            field="USINA_TLS_CERT",
-        ) from None
     except (OSError, ssl.SSLError) as exc:
         raise InvalidInput(
             f"USINA_TLS_CERT={pair[0]!r} and USINA_TLS_KEY={pair[1]!r} are not a PEM "
