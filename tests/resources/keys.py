@@ -20,3 +20,12 @@ def keys_under_test() -> KeyRing | None:
 def some_keys() -> KeyRing:
     """The ring under test, or a fresh random one for tests that need encryption."""
     return keys_under_test() or KeyRing({"k1": os.urandom(32)})
+
+
+def environment_without_usina() -> dict[str, str]:
+    """This process's environment without its ``USINA_*`` settings, but for the master key of
+    an encrypted run (commands the test starts must read what its fixtures wrote)."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    if TEST_KEY_TEXT:
+        kept["USINA_MASTER_KEY"] = TEST_KEY_TEXT
+    return kept

@@ -15,7 +15,6 @@ from resources.keys import some_keys
 from resources.waiting import wait_until
 from usina import Client
 from usina.audit import SqlAuditStore
-from usina.crypto import KeyRing, generate_key
 from usina.errors import InvalidInput, KeyUnavailable, PermissionDenied
 from usina.identity import SqlIdentityStore
 from usina.secrets.references import resolve_references
