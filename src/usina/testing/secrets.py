@@ -5,6 +5,7 @@ bad input, and deletes that leave nothing behind."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from usina.errors import InvalidInput, NotFound
@@ -41,7 +42,7 @@ def check_secret_store(make_client: Callable[[], Any]) -> None:
 
     # Bad input names its field and stores nothing.
     for name in ("", "-leading", "has space", "a/b", "x" * 129):
-        expect_error(InvalidInput, lambda n=name: store.set(n, "v"), "name")
+        expect_error(InvalidInput, partial(store.set, name, "v"), "name")
     expect_error(InvalidInput, lambda: store.set("empty", ""), "value")
     expect_error(InvalidInput, lambda: store.set("huge", "x" * 65_537), "value")
     expect_error(InvalidInput, lambda: store.list(limit=0), "limit")
