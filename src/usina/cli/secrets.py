@@ -6,6 +6,8 @@ history and is visible to other users), and printed only by ``get NAME --reveal`
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from usina.cli.context import client
@@ -98,11 +100,23 @@ def delete_secret(
 @keys.command("generate")
 def generate(
     key_id: str = typer.Option("k1", "--id", help="The new key's id (k2, 2026-12, ...)."),
+    aws_kms: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--aws-kms",
+        help="Have this AWS KMS key (id, ARN or alias) make the key and print it wrapped "
+        "(ID:aws-kms:BASE64); needs the kms extra.",
+    ),
 ) -> None:
     """Print a new random 256-bit master key as ID:BASE64, for USINA_MASTER_KEY or a key
     file (mode 0600). To rotate, put the new entry first and keep the old ones after it."""
     from usina.crypto.keys import generate_key
 
+    if aws_kms:
+        from usina.crypto.kms import wrap_new_key
+
+        generate_key(key_id)  # checks the id
+        typer.echo(wrap_new_key(aws_kms, key_id))
+        return
     typer.echo(generate_key(key_id))
 
 

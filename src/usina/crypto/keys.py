@@ -8,7 +8,8 @@ stays on the ring.
 
 The text form, in ``USINA_MASTER_KEY`` or a key file, is a comma- or newline-separated list of
 ``ID:BASE64`` entries (a bare ``BASE64`` entry gets the id ``k1``), where ``BASE64`` is the
-standard base64 of 32 random bytes, as ``usina keys generate`` prints.
+standard base64 of 32 random bytes, as ``usina keys generate`` prints; or ``ID:aws-kms:BASE64``,
+a data key wrapped by AWS KMS (``usina.crypto.kms``), unwrapped once when the ring is read.
 
 Example:
     >>> ring = KeyRing.parse(generate_key("k2") + "," + generate_key("k1"))
@@ -114,9 +115,18 @@ class KeyRing:
             entry = raw.strip()
             if not entry or entry.startswith("#"):
                 continue
-            key_id, sep, encoded = entry.rpartition(":")
+            key_id, sep, encoded = entry.partition(":")
             if not sep:
-                key_id = DEFAULT_ID
+                key_id, encoded = DEFAULT_ID, entry
+            key_id = key_id.strip()
+            if key_id in keys:
+                raise InvalidInput(f"{source}: key id {key_id!r} appears twice", field=source)
+            scheme, sep, wrapped = encoded.partition(":")
+            if sep and scheme == "aws-kms":
+                from usina.crypto.kms import unwrap_key
+
+                keys[key_id] = unwrap_key(key_id, wrapped.strip(), source)
+                continue
             try:
                 key = base64.b64decode(encoded.strip(), validate=True)
             except (binascii.Error, ValueError):
@@ -125,9 +135,7 @@ class KeyRing:
                     "entries as `usina keys generate` prints them",
                     field=source,
                 ) from None
-            if key_id in keys:
-                raise InvalidInput(f"{source}: key id {key_id!r} appears twice", field=source)
-            keys[key_id.strip()] = key
+            keys[key_id] = key
         return cls(keys, source=source)
 
 
