@@ -15,7 +15,7 @@ from resources.keys import some_keys
 from resources.waiting import wait_until
 from usina import Client
 from usina.audit import SqlAuditStore
-from usina.errors import InvalidInput, KeyUnavailable, PermissionDenied
+from usina.errors import InvalidInput, KeyUnavailable, NotFound, PermissionDenied
 from usina.identity import SqlIdentityStore
 from usina.secrets.references import resolve_references
 from usina.server import ServerConfig, create_app
@@ -45,11 +45,14 @@ def test_every_value_read_is_audited_and_no_record_holds_the_value(
 
     admin.secrets.set("webhook", VALUE)
     assert admin.secrets.reveal("webhook") == VALUE
-    with pytest.raises(PermissionDenied):
+    # A role with no secret permission is not told the secret exists.
+    with pytest.raises(NotFound, match="secrets/webhook was not found"):
         engineer.secrets.reveal("webhook")
     with pytest.raises(PermissionDenied):
         engineer.secrets.list()
-    Client(sqlite_url, artifacts, keys=keys, actor="ana").secrets.reveal("webhook")
+    direct = Client(sqlite_url, artifacts, keys=keys, actor="ana")
+    direct.secrets.reveal("webhook")
+    direct.close()
 
     audit = SqlAuditStore(db)
     reads = wait_until(
@@ -102,3 +105,4 @@ def test_settings_that_name_a_secret_get_its_value(sqlite_url: str, tmp_path: Pa
     with pytest.raises(InvalidInput, match="USINA_WEBHOOK_SECRET names secret:ghost") as e:
         resolve_references(missing, lambda: client.secrets)
     assert e.value.field == "USINA_WEBHOOK_SECRET"
+    client.close()
