@@ -17,12 +17,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from resources.keys import TEST_KEY_TEXT, keys_under_test
 from resources.processes import StartedProcesses
 from resources.requirements import require_service, services_required
 
 __all__ = ["require_service"]
 
 PG_URL = os.environ.get("USINA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# Encryption at rest under test (resources/keys.py): commands tests start get the key too.
+if TEST_KEY_TEXT:
+    os.environ["USINA_MASTER_KEY"] = TEST_KEY_TEXT
 
 
 def _fail_the_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
@@ -115,6 +120,7 @@ def client_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
     made: list[Client] = []
 
     def make(db_url: str, artifacts: str | None = None, **kwargs: object) -> Client:
+        kwargs.setdefault("keys", keys_under_test())
         c = Client(db_url, artifacts or str(tmp_path / "artifacts"), **kwargs)  # type: ignore[arg-type]
         made.append(c)
         return c

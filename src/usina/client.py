@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from usina.artifacts import ArtifactStore, open_artifact_store, put_bytes, read_bytes
 from usina.connection import ServerConnection
+from usina.crypto.keys import KeyProvider
 from usina.errors import InvalidInput
 from usina.registry import (
     AliasChange,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from usina.monitoring.labels import LabelStore
     from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
+    from usina.secrets.base import SecretStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
     from usina.topics.base import TopicStore
@@ -51,7 +54,9 @@ class Client:
 
     ``Client(db_url, artifacts)`` works on the metadata database and artifact store directly;
     ``Client("http://host:port")`` does the same through a usina server, sending ``token``
-    (from ``usina auth login`` or ``usina tokens create``) as its bearer token. Every method behaves
+    (from ``usina auth login`` or ``usina tokens create``) as its bearer token and checking
+    an ``https://`` server's certificate (against ``ca_bundle`` when given). With ``keys``
+    (a master key ring), artifacts and secrets are stored encrypted. Every method behaves
     the same either way: each resource's store is chosen from ``usina.stores.STORES``.
 
     Example:
@@ -71,6 +76,8 @@ class Client:
         heartbeat_timeout: float = 60.0,
         token: str | None = None,
         topics: str | None = None,
+        keys: KeyProvider | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         self.actor = actor
         kind = kind_of(target)
@@ -86,7 +93,7 @@ class Client:
             from usina.artifacts.http import HttpArtifactStore
 
             # One connection for every store of the client, the artifact store's included.
-            self.server = ServerConnection(target, actor=actor, token=token)
+            self.server = ServerConnection(target, actor=actor, token=token, ca_bundle=ca_bundle)
             artifacts = HttpArtifactStore(self.server)
         elif artifacts is None:
             raise InvalidInput(
@@ -97,8 +104,9 @@ class Client:
         else:
             self.db = Database(target)
         self.artifacts: ArtifactStore = (
-            open_artifact_store(artifacts) if isinstance(artifacts, str) else artifacts
+            open_artifact_store(artifacts, keys) if isinstance(artifacts, str) else artifacts
         )
+        # Through a server, the server encrypts with its own keys.
         self.installation = Installation(
             kind,
             self.artifacts,
@@ -107,6 +115,7 @@ class Client:
             db=self.db,
             server=self.server,
             topics_url=topics,
+            keys=keys if kind != HTTP else None,
         )
 
     @property
@@ -189,6 +198,12 @@ class Client:
         found: TopicStore = self.installation.store("topics")
         return found
 
+    @property
+    def secrets(self) -> SecretStore:
+        """Named secrets, stored encrypted (``usina.secrets.base.SecretStore``)."""
+        found: SecretStore = self.installation.store("secrets")
+        return found
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
         """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
@@ -198,6 +213,7 @@ class Client:
                 actor=settings.actor,
                 heartbeat_timeout=settings.heartbeat_timeout,
                 token=settings.token,
+                ca_bundle=settings.ca_bundle,
             )
         return cls(
             settings.resolved_db_url(),
@@ -205,6 +221,7 @@ class Client:
             actor=settings.actor,
             heartbeat_timeout=settings.heartbeat_timeout,
             topics=settings.resolved_topics_url(),
+            keys=settings.key_ring(),
         )
 
     # -- tracking -------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from urllib.parse import quote
 from usina.errors import InvalidInput, ServerError, StoreUnavailable, UsinaError, error_for_code
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 API_PREFIX = "/api/v1"
@@ -65,6 +67,7 @@ class ServerConnection:
         actor: str = "local",
         timeout: float = 60.0,
         token: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         if not _URL.fullmatch(url or ""):
             raise InvalidInput(
@@ -74,6 +77,7 @@ class ServerConnection:
         self.actor = actor
         self.timeout = timeout
         self.token = token
+        self.ca_bundle = ca_bundle
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -95,13 +99,29 @@ class ServerConnection:
                 headers = {ACTOR_HEADER: self.actor, "User-Agent": f"usina/{_version()}"}
                 if self.token:
                     headers["Authorization"] = f"Bearer {self.token}"
+                # Certificates are always verified: against USINA_CA_BUNDLE when given, else
+                # the system's CAs. An https:// URL never falls back to plain HTTP.
                 self._http = httpx.Client(
                     base_url=self.url + API_PREFIX,
                     headers=headers,
                     timeout=httpx.Timeout(self.timeout, connect=10.0),
-                    transport=httpx.HTTPTransport(retries=3),
+                    transport=httpx.HTTPTransport(retries=3, verify=self._tls_context()),
                 )
             return self._http
+
+    def _tls_context(self) -> ssl.SSLContext | bool:
+        if self.ca_bundle is None:
+            return True
+        import ssl
+
+        try:
+            return ssl.create_default_context(cafile=os.fspath(self.ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise InvalidInput(
+                f"the CA bundle {os.fspath(self.ca_bundle)!r} cannot be read as PEM "
+                f"certificates: {exc}; fix USINA_CA_BUNDLE (or --ca-bundle)",
+                field="USINA_CA_BUNDLE",
+            ) from None
 
     def call(
         self,
@@ -172,6 +192,12 @@ class ServerConnection:
                 self._http = None
 
     def _unreachable(self, exc: Exception) -> StoreUnavailable:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+            return StoreUnavailable(
+                f"the usina server at {self.url} presented a certificate that does not verify "
+                f"({exc}); give the CA that signed it with USINA_CA_BUNDLE, or check that "
+                "USINA_URL names the right server"
+            )
         return StoreUnavailable(
             f"cannot reach the usina server at {self.url}: {exc or type(exc).__name__}; "
             "check that it runs and that USINA_URL (or --url) is right"

@@ -14,6 +14,7 @@ command line prints the message on one line and exits with status 2.
      ├── UnsafeModel             a model file would need code the platform does not trust
      ├── MissingDependency       an optional extra is needed (the message names the pip command)
      ├── StoreUnavailable        the metadata database cannot be reached or kept failing
+     ├── KeyUnavailable          encrypted data whose key is not configured, or a wrong key
      ├── EndpointUnavailable     an endpoint exists but none of its versions could be loaded
      ├── Unauthenticated         no valid credentials: a wrong password, a bad or expired token
      │    └── TooManyAttempts    logins for that name are locked for a while after failures
@@ -111,6 +112,12 @@ class StoreUnavailable(UsinaError):
     code = "store_unavailable"
 
 
+class KeyUnavailable(UsinaError):
+    """Encrypted data needs a key that is not configured, or the configured key is wrong."""
+
+    code = "key_unavailable"
+
+
 class PayloadTooLarge(InvalidInput):
     """A request body is larger than the server accepts."""
 
@@ -159,6 +166,7 @@ HTTP_STATUS: tuple[tuple[type[UsinaError], int], ...] = (
     (UnsafeModel, 400),
     (MissingDependency, 501),
     (StoreUnavailable, 503),
+    (KeyUnavailable, 503),
     (EndpointUnavailable, 503),
     (TooManyAttempts, 429),
     (Unauthenticated, 401),

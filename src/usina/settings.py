@@ -7,10 +7,13 @@ Only the edges (the command line, the server, the default client of the top-leve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from usina.crypto.keys import KeyRing
 
 
 class Settings(BaseSettings):
@@ -104,6 +107,36 @@ class Settings(BaseSettings):
         default=None,
         description="Secret (16 characters or more) that signs and checks audit log checkpoints "
         "(`usina audit checkpoint`, `usina audit verify --checkpoint`).",
+    )
+
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Encryption at rest: the master key ring, comma-separated ID:BASE64 "
+        "entries of 32-byte keys (`usina keys generate`), the first one current. With it, "
+        "artifacts, request-log files and secrets are stored encrypted (AES-256-GCM).",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="Encryption at rest: a file (mode 0600) holding the master key ring, "
+        "instead of USINA_MASTER_KEY.",
+    )
+    profile: Literal["development", "production"] = Field(
+        default="development",
+        description="`production` makes `usina server` and `usina serve` refuse to listen "
+        "on an address other than loopback without TLS (USINA_TLS_CERT, USINA_TLS_KEY).",
+    )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="Server and `usina serve`: the TLS certificate chain (PEM); with "
+        "USINA_TLS_KEY they answer HTTPS only.",
+    )
+    tls_key: Path | None = Field(
+        default=None, description="Server and `usina serve`: the TLS private key (PEM)."
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="Clients: the CA certificates (PEM) a usina server's certificate is "
+        "checked against, instead of the system's.",
     )
 
     allowed_hosts: str = Field(
@@ -270,6 +303,14 @@ class Settings(BaseSettings):
         description="Alerts: seconds before the second try of a failed channel; doubles "
         "before each further try.",
     )
+
+    def key_ring(self) -> KeyRing | None:
+        """The master key ring from ``USINA_MASTER_KEY`` or ``USINA_MASTER_KEY_FILE``; ``None``
+        when neither is set (nothing is encrypted)."""
+        from usina.crypto.keys import load_key_ring
+
+        value = self.master_key.get_secret_value() if self.master_key else None
+        return load_key_ring(value, self.master_key_file)
 
     def resolved_db_url(self) -> str:
         """The metadata URL, defaulting to ``usina.db`` in the home."""

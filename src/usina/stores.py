@@ -8,8 +8,9 @@ only when a client first uses that resource.
 
 A store's constructor takes the database (SQL) or the server connection (HTTP) first; of its
 other parameters, these are supplied by name when it has them: ``actor``, ``artifacts``,
-``heartbeat_timeout``, ``topics_url`` (the topic log), and the name of any other resource
-(``registry``, ``tracking``...), which receives that resource's store on the same installation.
+``heartbeat_timeout``, ``topics_url`` (the topic log), ``keys`` (the master key ring, ``None``
+without one), and the name of any other resource (``registry``, ``tracking``...), which
+receives that resource's store on the same installation.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from usina.artifacts import ArtifactStore
 from usina.connection import ServerConnection
+from usina.crypto.keys import KeyProvider
 from usina.errors import InvalidInput
 from usina.store import Database
 
@@ -44,6 +46,7 @@ STORES: dict[str, tuple[str, str]] = {
     ),
     "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
     "topics": ("topics.sql:SqlTopicStore", "topics.http:HttpTopicStore"),
+    "secrets": ("secrets.sql:SqlSecretStore", "secrets.http:HttpSecretStore"),
 }
 
 # URL scheme: which column of STORES serves it.
@@ -74,6 +77,7 @@ class Installation:
     db: Database | None = None
     server: ServerConnection | None = None
     topics_url: str | None = None
+    keys: KeyProvider | None = None
     _opened: dict[str, Any] = field(default_factory=dict)
 
     def store(self, resource: str) -> Any:
@@ -97,6 +101,7 @@ class Installation:
             "artifacts": self.artifacts,
             "heartbeat_timeout": self.heartbeat_timeout,
             "topics_url": self.topics_url,
+            "keys": self.keys,
         }
         kwargs: dict[str, Any] = {}
         for param in list(inspect.signature(cls).parameters.values())[1:]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import usina.batch.job
 import usina.batch.tables
 from usina.batch import run
 from usina.client import Client
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from resources.keys import keys_under_test
 
 mode, db, artifacts, source = sys.argv[1:5]
 timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 60.0
@@ -35,7 +39,7 @@ def finish_never(store: object, manifest: object) -> list[str]:
 
 if mode == "publishing":
     usina.batch.tables._finish = finish_never  # type: ignore[assignment]
-client = Client(db, artifacts, heartbeat_timeout=timeout)
+client = Client(db, artifacts, heartbeat_timeout=timeout, keys=keys_under_test())
 run(
     "killed",
     "models:/credit-risk@champion",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +11,14 @@ import orjson
 
 import server.conftest as server_fixtures
 from batch.conftest import CHAMPION, Scenario, applicants, write_parquet
+from resources.keys import environment_without_usina, keys_under_test
 
 serve_app = server_fixtures.serve_app
 
 
 def usina(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
     command = [str(Path(sys.executable).parent / "usina"), *args]
-    base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    base = environment_without_usina()
     return subprocess.run(command, env={**base, **env}, capture_output=True, cwd=cwd, timeout=300)
 
 
@@ -128,5 +128,9 @@ def test_the_commands_on_the_database(scenario: Scenario, tmp_path: Path) -> Non
 def test_the_commands_through_a_server(scenario: Scenario, tmp_path: Path, serve_app: Any) -> None:
     from usina.server import ServerConfig, create_app
 
-    app = create_app(ServerConfig(db_url=scenario.client.db.url, artifacts=str(scenario.root)))
+    app = create_app(
+        ServerConfig(
+            db_url=scenario.client.db.url, artifacts=str(scenario.root), keys=keys_under_test()
+        )
+    )
     check_commands({"USINA_URL": serve_app(app)}, scenario, tmp_path)

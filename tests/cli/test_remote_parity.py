@@ -46,6 +46,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from resources.cli_session import CliSession
+from resources.keys import some_keys
 from resources.processes import StartedProcesses
 from resources.servers import free_port, wait_until_serving
 from usina.artifacts import put_bytes
@@ -174,6 +175,15 @@ COMMANDS: list[Row] = [
     row("audit", "list", "--decision", "maybe", fails=True),
     row("audit", "verify", "--json"),
     row("audit", "checkpoint", "--out", "{tmp}/checkpoint-{s}.json", "--json"),
+    # secrets (set by the fixture: commands read no stdin here), with the master key on both
+    row("secrets", "list", "--json"),
+    row("secrets", "get", "sec-{s}", "--json"),
+    row("secrets", "get", "sec-{s}", "--reveal", "--json"),
+    row("secrets", "get", "ghost-{s}", "--reveal", fails=True),
+    row("secrets", "set", "sec-{s}", fails=True),
+    row("secrets", "set", "bad/name-{s}", fails=True),
+    row("secrets", "delete", "sec-{s}", "--json"),
+    row("secrets", "delete", "sec-{s}", fails=True),
     # identity (through the server as the admin service account "parity", by USINA_TOKEN)
     row("service-accounts", "create", "sa-{s}", "--description", "scores", "--json"),
     row("service-accounts", "create", "sa-{s}", fails=True),
@@ -239,7 +249,8 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     """Two experiments, runs and models (``-d`` and ``-r``) on ``db_url``, served by a real
     ``usina server`` on a free loopback port."""
     artifacts = str(tmp_path / "artifacts")
-    client = Client(db_url, artifacts, actor="parity")
+    keys = some_keys()
+    client = Client(db_url, artifacts, actor="parity", keys=keys)
     blob = put_bytes(client.artifacts, b"parity model")
     runs = {}
     for side in ("d", "r"):
@@ -258,6 +269,8 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
                 run_id=run.id,
             )
     _monitoring_and_batch(client, tmp_path)
+    for side in ("d", "r"):
+        client.secrets.set(f"sec-{side}", f"value of {side}")
     client.audit.append(  # type: ignore[attr-defined]
         AuditEvent("parity", "usina.models.deploy", f"models/m-{side}", decision, status)
         for side in ("d", "r")
@@ -272,8 +285,12 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     client.close()
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
-    base |= {"USINA_HOME": str(tmp_path / "home"), "USINA_ACTOR": "parity"}
-    base |= {"USINA_AUDIT_KEY": "parity checkpoint key"}
+    base |= {
+        "USINA_HOME": str(tmp_path / "home"),
+        "USINA_ACTOR": "parity",
+        "USINA_MASTER_KEY": keys.export(),
+        "USINA_AUDIT_KEY": "parity checkpoint key",
+    }
     stores = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": artifacts}
     port = free_port()
     log_path = tmp_path / "server.log"
@@ -334,9 +351,12 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
         value = re.sub(
-            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t)-[dr]\b", r"\1-*", value
+            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec)-[dr]\b",
+            r"\1-*",
+            value,
         )
         value = re.sub(r"\b(scores|nowhere)_[dr]\b", r"\1_*", value)
+        value = re.sub(r"^value of [dr]$", "value of *", value)
         return re.sub(r"part-\d+-[0-9a-f]{32}-", "part-*-", value)  # a batch job's files
     return value
 

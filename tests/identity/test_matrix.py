@@ -31,7 +31,14 @@ SIDES = (OWN, FOREIGN)
 # Each role is held by two service accounts: ROLE@ws, bound on the workspace, and ROLE@own,
 # bound only on these resources (a run belongs to its experiment: runs of ``experiments/own``
 # are its own, runs of ``experiments/other`` foreign).
-BOUND_ON = ("experiments/own", "models/own", "endpoints/own", "schedules/own", "monitors/own")
+BOUND_ON = (
+    "experiments/own",
+    "models/own",
+    "endpoints/own",
+    "schedules/own",
+    "monitors/own",
+    "secrets/own",
+)
 ROLE_ORDER = tuple(ROLES)
 
 # The matrix, as data: (method, route template) -> the answers, seven on the own side, then
@@ -147,6 +154,12 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/topics/{name}:poll"):                                                "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/topics/{name}:commit"):                                              "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/topics/{name}:seek"):                                                "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    # secrets (admin only among the predefined roles; one secret may be bound, secrets/NAME)
+    ("GET", "/api/v1/secrets"):                                                            "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/secrets/{name}"):                                                     "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
+    ("GET", "/api/v1/secrets/{name}/value"):                                               "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
+    ("PUT", "/api/v1/secrets/{name}"):                                                     "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
+    ("DELETE", "/api/v1/secrets/{name}"):                                                  "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",

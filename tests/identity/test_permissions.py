@@ -52,7 +52,7 @@ def test_every_permission_is_used_and_tagged() -> None:
     )
     for p in PERMISSIONS.values():
         assert re.fullmatch(r"usina\.[a-z]+\.[a-z]+", p.name)
-        assert p.audit_class in ("admin_write", "data_read", "data_write")
+        assert p.audit_class in ("admin_write", "data_read", "data_write", "secret_read")
 
 
 def test_predefined_roles() -> None:

@@ -4,7 +4,6 @@ server: the same commands, the same answers, bad input refused with exit 2 namin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from resources.cli_session import CliSession
+from resources.keys import environment_without_usina
 from usina.artifacts import open_artifact_store
 from usina.client import Client
 from usina.testing.monitoring import T0, log_row, write_log
@@ -64,7 +64,7 @@ def _installation(db_url: str, artifacts: Path) -> None:
 @pytest.mark.parametrize("where", ["direct", "server"])
 def test_labels_and_monitors_commands(where: str, db_url: str, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _installation(db_url, live_server.artifacts)
-    base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    base = environment_without_usina()
     if where == "direct":
         env = {**base, "USINA_DB_URL": db_url, "USINA_ARTIFACTS": str(live_server.artifacts)}
     else:

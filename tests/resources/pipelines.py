@@ -197,3 +197,19 @@ def fit_histogram_boosting(seed: int) -> float:
 def openmp_fits(seed: int = 0, other_seed: int = 1):
     fit_histogram_boosting(seed=seed)
     fit_histogram_boosting(seed=other_seed)
+
+
+# A string no other test writes: the encryption test looks for its bytes on disk.
+CANARY = "c4n4ry-0f7e3a91"
+
+
+@usina.step
+def canary_table() -> Dataset:
+    import pyarrow as pa
+
+    return pa.table({"note": [CANARY] * 3, "n": [1, 2, 3]})
+
+
+@usina.pipeline
+def canary_output():
+    canary_table()

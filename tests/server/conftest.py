@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from resources.keys import keys_under_test
 from resources.processes import StartedProcesses
 from resources.servers import ThreadServer, free_port, wait_until_serving
 
@@ -47,7 +48,7 @@ def live_server(db_url: str, tmp_path: Path, serve_app) -> LiveServer:  # type: 
     from usina.server import ServerConfig, create_app
 
     artifacts = tmp_path / "server-artifacts"
-    app = create_app(ServerConfig(db_url=db_url, artifacts=str(artifacts)))
+    app = create_app(ServerConfig(db_url=db_url, artifacts=str(artifacts), keys=keys_under_test()))
     return LiveServer(serve_app(app), artifacts)
 
 

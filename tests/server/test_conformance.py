@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from resources.keys import some_keys
 from usina.artifacts.http import HttpArtifactStore
 from usina.audit import SqlAuditStore
 from usina.store import Database
@@ -18,6 +19,7 @@ from usina.testing import (
     check_pipeline_store,
     check_registry_store,
     check_schedule_store,
+    check_secret_store,
     check_tracking_store,
 )
 
@@ -75,3 +77,31 @@ def test_http_artifact_store_conformance(live_server) -> None:  # type: ignore[n
         check_artifact_store(lambda: store)
     finally:
         store.server.close()
+
+
+@pytest.fixture(params=["direct", "http"])
+def make_keyed_client(
+    request: pytest.FixtureRequest, db_url: str, client_factory, tmp_path: Path, serve_app
+):  # type: ignore[no-untyped-def]
+    """Clients of an installation with a master key: directly, or through a server that has
+    it (the client of a server holds no key)."""
+    keys = some_keys()
+    if request.param == "direct":
+        return lambda: client_factory(db_url, keys=keys)
+    from usina.client import Client
+    from usina.server import ServerConfig, create_app
+
+    config = ServerConfig(db_url=db_url, artifacts=str(tmp_path / "server-artifacts"), keys=keys)
+    url = serve_app(create_app(config))
+    made: list[Client] = []
+    request.addfinalizer(lambda: [c.close() for c in made])
+
+    def make() -> Client:
+        made.append(Client(url))
+        return made[-1]
+
+    return make
+
+
+def test_secret_store_conformance(make_keyed_client) -> None:  # type: ignore[no-untyped-def]
+    check_secret_store(make_keyed_client)

@@ -36,7 +36,7 @@ def run_usina(client: Any, *args: str, cwd: Path) -> subprocess.CompletedProcess
     env = {
         **os.environ,
         "USINA_DB_URL": client.db.url,
-        "USINA_ARTIFACTS": str(client.artifacts.root),
+        "USINA_ARTIFACTS": str(client.artifacts.uri).removeprefix("file://"),
     }
     usina = str(Path(sys.executable).parent / "usina")
     return subprocess.run([usina, *args], env=env, capture_output=True, cwd=cwd, timeout=300)

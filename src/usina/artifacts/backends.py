@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usina.artifacts.base import ArtifactStore
 from usina.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from usina.crypto.keys import KeyProvider
 
 BACKENDS: dict[str, str] = {
     "file": "usina.artifacts.local:FileArtifactStore",
@@ -19,9 +22,12 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def open_artifact_store(uri: str, **options: Any) -> ArtifactStore:
+def open_artifact_store(uri: str, keys: KeyProvider | None = None, **options: Any) -> ArtifactStore:
     """Open the store for ``uri``: a folder, ``file://``, ``memory://``, ``gs://``, ``s3://``, or
-    a usina server (``http://``, ``https://``)."""
+    a usina server (``http://``, ``https://``).
+
+    With ``keys``, every value is encrypted at rest (``usina.artifacts.sealed``); a usina
+    server's store is not wrapped, since the server encrypts with its own keys."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
         scheme, rest = "file", uri
@@ -34,8 +40,11 @@ def open_artifact_store(uri: str, **options: Any) -> ArtifactStore:
         )
     module, _, name = target.partition(":")
     cls = getattr(importlib.import_module(module), name)
-    if scheme in ("file", "memory"):
-        return cls(rest)
     if scheme in ("http", "https"):
         return cls(uri)
-    return cls(uri, **options)
+    store = cls(rest) if scheme in ("file", "memory") else cls(uri, **options)
+    if keys is None:
+        return store
+    from usina.artifacts.sealed import SealedArtifactStore
+
+    return SealedArtifactStore(store, keys)

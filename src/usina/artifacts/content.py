@@ -72,6 +72,7 @@ def read_bytes(store: ArtifactStore, digest: str) -> bytes:
         data = f.read()
     actual = hashlib.sha256(data).hexdigest()
     if actual != digest:
+        _refuse_sealed(digest, data)
         raise IntegrityError(
             f"artifact sha256:{digest[:12]}... is corrupted (its bytes hash to "
             f"sha256:{actual[:12]}...); restore it from a backup or register the model again"
@@ -86,14 +87,27 @@ def download(store: ArtifactStore, digest: str, dest: str | os.PathLike[str]) ->
     sha = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.tmp-")
     try:
+        head = b""
         with os.fdopen(fd, "wb") as out, store.open(blob_key(digest)) as src:
             while chunk := src.read(CHUNK):
+                head = head or chunk[:128]
                 sha.update(chunk)
                 out.write(chunk)
         if sha.hexdigest() != digest:
+            _refuse_sealed(digest, head)
             raise IntegrityError(f"artifact sha256:{digest[:12]}... is corrupted; not written")
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dest
+
+
+def _refuse_sealed(digest: str, head: bytes) -> None:
+    """A blob that does not match its digest because it is sealed and no key opened it."""
+    from usina.artifacts.sealed import missing_key
+    from usina.crypto.sealing import sealed_key_id
+
+    key_id = sealed_key_id(head)
+    if key_id is not None:
+        raise missing_key(f"artifact sha256:{digest[:12]}...", key_id)

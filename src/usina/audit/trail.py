@@ -6,8 +6,8 @@ once the answer is sent, this middleware reads it with the status answered and h
 
 What is recorded:
 
-- every request that changes state (audit classes ``admin_write`` and ``data_write``),
-  whatever its outcome;
+- every request that changes state (audit classes ``admin_write`` and ``data_write``), and
+  every read of a secret's value (``secret_read``), whatever its outcome;
 - every refused request: 401 (no valid token), 403 (not allowed, undeclared route), 404 when
   the gate hid a resource, 429 (login locked);
 - requests that read data (``data_read``, predictions included) only with ``data_reads`` on
@@ -30,7 +30,8 @@ from usina.audit.recorder import AuditRecorder
 
 VERDICT = "usina.verdict"  # the scope key the access check leaves its verdict under
 RESOURCE_NOTE = "usina.audit.resource"  # a route may name its resource here (login: the user)
-_WRITES = ("admin_write", "data_write")
+# Always recorded: changes, and reads of a secret's value.
+_WRITES = ("admin_write", "data_write", "secret_read")
 _REFUSED = (401, 403, 429)
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _DECLARED = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._@\-]{0,127}")

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.artifacts.sealed import refuse_sealed
 from usina.errors import InvalidInput
 
 TABLES = "tables"
@@ -217,4 +218,6 @@ def local_table_paths(store: ArtifactStore, keys: Iterable[str]) -> list[str] | 
     root = getattr(store, "root", None)
     if not isinstance(root, Path):
         return None
-    return [str(root / key) for key in keys]
+    paths = [str(root / key) for key in keys]
+    refuse_sealed(paths)
+    return paths

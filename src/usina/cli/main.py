@@ -27,6 +27,7 @@ from usina.cli import (
     principals,
     runs,
     schedules,
+    secrets,
     serve,
     server,
     topics,
@@ -60,6 +61,7 @@ labels.register(app)
 monitors.register(app)
 batch.register(app)
 app.add_typer(topics.app, name="topics")
+secrets.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")
@@ -88,8 +90,18 @@ def root(
         help="Work through the usina server at this URL "
         "(http://host:port) instead of the local database. Also USINA_URL.",
     ),
+    ca_bundle: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--ca-bundle",
+        help="Check an https:// server's certificate against these CA certificates (PEM) "
+        "instead of the system's. Also USINA_CA_BUNDLE.",
+    ),
 ) -> None:
     """Self-hostable MLOps."""
+    if ca_bundle:
+        import os
+
+        os.environ["USINA_CA_BUNDLE"] = ca_bundle
     context.use_url(url)
 
 

@@ -173,9 +173,11 @@ def alerting(c: Client) -> Client:
     monitors = c.monitors
     if isinstance(monitors, SqlMonitorStore) and monitors.alerter is None:
         from usina.monitoring.alerter import Alerter
+        from usina.secrets.references import resolve_references
         from usina.settings import Settings
 
-        monitors.alerter = Alerter.from_settings(c.alerts, Settings())
+        settings = resolve_references(Settings(), lambda: c.secrets)
+        monitors.alerter = Alerter.from_settings(c.alerts, settings)
     return c
 
 

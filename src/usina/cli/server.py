@@ -32,6 +32,14 @@ def server(
         help="Listen beyond loopback with USINA_AUTH=off (no authentication); prints a "
         "warning on every start.",
     ),
+    tls_cert: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--tls-cert",
+        help="Serve HTTPS with this certificate chain (PEM); also USINA_TLS_CERT.",
+    ),
+    tls_key: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--tls-key", help="The certificate's private key (PEM); also USINA_TLS_KEY."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     scheduler: bool = typer.Option(
         True,
@@ -62,7 +70,11 @@ def server(
         os.environ["USINA_ALLOWED_HOSTS"] = ",".join(allowed_host)
     if cors_origin:
         os.environ["USINA_CORS_ORIGINS"] = ",".join(cors_origin)
-    # Workers read their settings from the environment, so the option travels that way.
+    # Workers read their settings from the environment, so options travel that way.
+    if tls_cert:
+        os.environ["USINA_TLS_CERT"] = tls_cert
+    if tls_key:
+        os.environ["USINA_TLS_KEY"] = tls_key
     if serving is not None:
         os.environ["USINA_SERVER_SERVING"] = "true" if serving else "false"
     run_server(

@@ -2,7 +2,8 @@
 
 A permission is ``usina.<resource>.<verb>``, tagged with its audit class: ``admin_write``
 (changes who may do what, or what serves production), ``data_write`` (adds or changes data:
-runs, versions, blobs, pipeline runs) and ``data_read``. A role is a set of permissions; a
+runs, versions, blobs, pipeline runs), ``data_read``, and ``secret_read`` (reads a secret's
+value: always recorded, allowed or refused). A role is a set of permissions; a
 binding gives a principal (or a group) a role on the whole workspace (``*``) or on one
 resource (``models/credit``, ``endpoints/credit``, ``experiments/churn``).
 
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 ADMIN_WRITE, DATA_READ, DATA_WRITE = "admin_write", "data_read", "data_write"
+SECRET_READ = "secret_read"
 WORKSPACE = "*"
 
 
@@ -104,6 +106,9 @@ _CATALOGUE = (
         "Create, run and delete monitors; set a model version's reference summary.",
     ),
     Permission("usina.labels.write", DATA_WRITE, "Send labels (ground truth) of logged requests."),
+    Permission("usina.secrets.list", DATA_READ, "See secrets' names and history, not values."),
+    Permission("usina.secrets.read", SECRET_READ, "Read a secret's value (always audited)."),
+    Permission("usina.secrets.write", ADMIN_WRITE, "Set and delete secrets."),
     Permission(
         "usina.pii.reidentify",
         DATA_READ,
@@ -225,7 +230,15 @@ ROLES: dict[str, RoleSpec] = {
 }
 
 # The resource kinds a binding may name (``KIND/NAME``), besides the workspace ``*``.
-RESOURCE_KINDS = ("experiments", "models", "endpoints", "pipelines", "schedules", "monitors")
+RESOURCE_KINDS = (
+    "experiments",
+    "models",
+    "endpoints",
+    "pipelines",
+    "schedules",
+    "monitors",
+    "secrets",
+)
 
 
 @dataclass(frozen=True)
@@ -292,6 +305,7 @@ _EXPERIMENT = ("experiments", EXPERIMENT_PARAM)
 _RUNS_READ = _r("usina.runs.read", *_EXPERIMENT)
 _RUNS_WRITE = _r("usina.runs.write", *_EXPERIMENT)
 _MONITOR = ("monitors", "name")
+_SECRET = ("secrets", "name")
 
 # (method, path template): the rule.
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -393,6 +407,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/topics/{name}:poll"): _r("usina.topics.consume"),
     ("POST", "/api/v1/topics/{name}:commit"): _r("usina.topics.consume"),
     ("POST", "/api/v1/topics/{name}:seek"): _r("usina.topics.consume"),
+    # secrets (a value is read only at its own route, audited allowed or refused)
+    ("GET", "/api/v1/secrets"): _r("usina.secrets.list"),
+    ("GET", "/api/v1/secrets/{name}"): _r("usina.secrets.list", *_SECRET),
+    ("GET", "/api/v1/secrets/{name}/value"): _r("usina.secrets.read", *_SECRET),
+    ("PUT", "/api/v1/secrets/{name}"): _r("usina.secrets.write", *_SECRET),
+    ("DELETE", "/api/v1/secrets/{name}"): _r("usina.secrets.write", *_SECRET),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.artifacts.sealed import refuse_sealed
 from usina.serving.logfiles import PREFIX
 
 _EMPTY = (
@@ -95,6 +96,7 @@ def connect(
         return conn
     root = getattr(store, "root", None)
     if root is not None:
+        refuse_sealed(root / k for k in keys)
         # Views take no parameters; store keys are checked plain paths, quotes are doubled.
         files = ", ".join("'" + str(root / k).replace("'", "''") + "'" for k in keys)
         source = f"read_parquet([{files}], union_by_name = true)"

@@ -22,6 +22,7 @@ from usina import __version__
 from usina.artifacts import open_artifact_store
 from usina.audit import AuditRecorder, SqlAuditStore
 from usina.audit.trail import AuditTrail
+from usina.crypto.keys import KeyProvider
 from usina.identity import TokenVerifier
 from usina.identity.credentials import secret_hash
 from usina.identity.gate import Gate
@@ -29,6 +30,8 @@ from usina.monitoring.alerter import Alerter
 from usina.monitoring.alerts import DEFAULT_COOLDOWN
 from usina.monitoring.channels import DeliveryConfig
 from usina.monitoring.sql import SqlAlertStore
+from usina.secrets.references import resolve_references
+from usina.secrets.sql import SqlSecretStore
 from usina.server import (
     alerts,
     artifacts,
@@ -44,6 +47,7 @@ from usina.server import (
     pipelines,
     registry,
     schedules,
+    secrets,
     topics,
     tracking,
 )
@@ -99,11 +103,15 @@ class ServerConfig:
     pii_key_file: str | None = None
     # The topic log (USINA_TOPICS_URL); None: topics.db beside the database or artifact folder.
     topics_url: str | None = None
+    # The master key ring: artifacts, request-log files and secrets are encrypted with it.
+    keys: KeyProvider | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, host: str = "127.0.0.1") -> ServerConfig:
         """The config ``settings`` describe; unless hosts are listed, the server answers to the
         bound ``host`` and to localhost."""
+        keys = settings.key_ring()
+        settings = resolve_references(settings, lambda: _server_secrets(settings, keys))
         hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
         if not hosts:
             hosts = list(LOCAL_HOSTS)
@@ -127,7 +135,15 @@ class ServerConfig:
             pii_key=settings.pii_key.get_secret_value() if settings.pii_key else None,
             pii_key_file=settings.pii_key_file,
             topics_url=settings.resolved_topics_url(),
+            keys=keys,
         )
+
+
+def _server_secrets(settings: Settings, keys: KeyProvider | None) -> SqlSecretStore:
+    """The secret store settings' ``secret:NAME`` references are read from, as the server."""
+    db = Database(settings.resolved_db_url())
+    db.migrate()
+    return SqlSecretStore(db, actor="usina-server", keys=keys, audit=SqlAuditStore(db))
 
 
 def _serving_config(settings: Settings) -> ServingConfig:
@@ -141,8 +157,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     """The REST API for ``config``'s database and artifact store, and, unless
     ``config.serving`` is ``None``, the inference routes of its endpoints."""
     db = Database(config.db_url)
-    store = open_artifact_store(config.artifacts)
-    backends = Backends(db, store, config.heartbeat_timeout)
+    store = open_artifact_store(config.artifacts, config.keys)
+    backends = Backends(db, store, config.heartbeat_timeout, config.keys)
     inference: InferenceService | None = None
     # Tokens are checked against the database at most once a second per token (the cache's
     # bound on how long a revoked token keeps working), never once per request.
@@ -220,6 +236,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         batch,
         pii,
         topics,
+        secrets,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Header, Request
 
 from usina.artifacts import ArtifactStore
+from usina.crypto.keys import KeyProvider
 from usina.errors import InvalidInput
 from usina.pipelines.sql import SqlPipelineStore
 from usina.pipelines.sql_schedules import SqlScheduleStore
@@ -30,6 +31,7 @@ class Backends:
     db: Database
     artifacts: ArtifactStore
     heartbeat_timeout: float
+    keys: KeyProvider | None = None
 
 
 def backends(request: Request) -> Backends:

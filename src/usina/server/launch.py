@@ -48,6 +48,52 @@ def check_exposure(host: str, auth: bool, insecure: bool, reach: str = SERVER_RE
         print(warning, file=sys.stderr, flush=True)
 
 
+def tls_files(
+    cert: os.PathLike[str] | str | None, key: os.PathLike[str] | str | None
+) -> tuple[str, str] | None:
+    """The certificate and key files to serve HTTPS with (``None``: plain HTTP), after checking
+    that both are given and form a certificate and its private key."""
+    import ssl
+
+    from usina.errors import InvalidInput
+
+    if bool(cert) != bool(key):
+        missing = "USINA_TLS_KEY (--tls-key)" if cert else "USINA_TLS_CERT (--tls-cert)"
+        raise InvalidInput(
+            f"TLS needs a certificate and its key: {missing} is missing; give both or neither",
+            field=missing.split()[0],
+        )
+    if not cert or not key:
+        return None
+    pair = (os.fspath(cert), os.fspath(key))
+    for path, setting in zip(pair, ("USINA_TLS_CERT", "USINA_TLS_KEY"), strict=True):
+        if not os.path.isfile(path):
+            raise InvalidInput(f"TLS file {path!r} does not exist; fix {setting}", field=setting)
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(*pair)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInput(
+            f"USINA_TLS_CERT={pair[0]!r} and USINA_TLS_KEY={pair[1]!r} are not a PEM "
+            f"certificate and its private key ({exc}); fix them",
+            field="USINA_TLS_CERT",
+        ) from None
+    return pair
+
+
+def check_production(host: str, profile: str, tls: tuple[str, str] | None) -> None:
+    """In the production profile, refuse (``InvalidInput``) to listen beyond loopback without
+    TLS."""
+    from usina.errors import InvalidInput
+
+    if profile == "production" and host not in LOOPBACK and tls is None:
+        raise InvalidInput(
+            f"refusing to listen on {host} over plain HTTP: USINA_PROFILE=production needs TLS "
+            "beyond loopback; give --tls-cert and --tls-key (USINA_TLS_CERT, USINA_TLS_KEY), "
+            "or bind 127.0.0.1 behind a TLS-terminating proxy",
+            field="USINA_TLS_CERT",
+        )
+
+
 def run_server(
     host: str = "127.0.0.1",
     port: int = 8080,
@@ -65,14 +111,19 @@ def run_server(
     to one run however many servers run it.
 
     On an address other than loopback, the server needs ``USINA_AUTH=on``, or ``insecure``
-    (which prints a warning on every start); otherwise ``InvalidInput`` is raised.
+    (which prints a warning on every start); otherwise ``InvalidInput`` is raised. With
+    ``USINA_TLS_CERT`` and ``USINA_TLS_KEY`` it answers HTTPS only; ``USINA_PROFILE=production``
+    refuses plain HTTP beyond loopback.
     """
     import uvicorn
 
     from usina.server.app import ServerConfig, create_app
     from usina.settings import Settings
 
-    config = ServerConfig.from_settings(Settings(), host)
+    settings = Settings()
+    tls = tls_files(settings.tls_cert, settings.tls_key)
+    check_production(host, settings.profile, tls)
+    config = ServerConfig.from_settings(settings, host)
     check_exposure(host, config.auth, insecure)
     # Build the app once here, so a malformed database URL or a missing extra is one clear
     # error before any worker starts (each worker then builds its own and migrates).
@@ -82,7 +133,7 @@ def run_server(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="usina-metrics-")
     companion = _start_scheduler() if scheduler else None
     try:
-        _run_uvicorn(uvicorn, host, port, workers, log_level)
+        _run_uvicorn(uvicorn, host, port, workers, log_level, tls)
     finally:
         if companion is not None:
             companion.terminate()
@@ -101,7 +152,14 @@ def _start_scheduler() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "usina", "scheduler"], env=env)
 
 
-def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
+def _run_uvicorn(
+    uvicorn: Any,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    tls: tuple[str, str] | None = None,
+) -> None:
     from usina.serving.nodelay import PROTOCOLS
     from usina.settings import Settings
 
@@ -121,4 +179,6 @@ def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int, log_level: st
         # Longer than the clients' idle pool expiry (httpx: 5 s), so a client never reuses a
         # connection at the moment the server closes it.
         timeout_keep_alive=30,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )

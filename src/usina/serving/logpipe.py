@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import struct
 import subprocess
@@ -33,6 +34,8 @@ log = logging.getLogger("usina.serving")
 # Artifact stores a writer process can open again from their URI.
 OUT_OF_PROCESS_SCHEMES = ("file", "gs", "gcs", "s3")
 SEND_ROWS = 256
+# The environment variable that hands the writer process the master key ring.
+WRITER_KEYS = "USINA_LOG_WRITER_KEYS"
 END_OF_BATCH = struct.pack("<I", 0)
 
 
@@ -50,9 +53,20 @@ def spawn_writer(store: ArtifactStore, options: list[str]) -> subprocess.Popen[b
     uri = getattr(store, "uri", "")
     if uri.partition("://")[0] not in OUT_OF_PROCESS_SCHEMES:
         return None
+    env = dict(os.environ)
+    env.pop(WRITER_KEYS, None)
+    keys = getattr(store, "keys", None)
+    if keys is not None:
+        export = getattr(keys, "export", None)
+        if export is None:
+            return None  # keys it cannot hand over: write in this process
+        # The writer seals what it writes with the same keys; they travel in its environment,
+        # never on its command line, which other users can see.
+        env[WRITER_KEYS] = export()
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "usina.serving.logwriter", uri, *options],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Its own session: a Ctrl-C to the server's process group must not stop it before

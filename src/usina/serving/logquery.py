@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.artifacts.sealed import refuse_sealed
 from usina.errors import InvalidInput
 from usina.serving.logfiles import DROPS_PREFIX, PREFIX
 
@@ -61,6 +62,7 @@ def _connect(store: ArtifactStore, endpoint: str | None = None) -> Any:
         return conn
     root = getattr(store, "root", None)
     if root is not None:
+        refuse_sealed(root / k for k in keys)
         # Views cannot take parameters; store keys are checked plain paths, quotes are doubled.
         files = ", ".join("'" + str(root / k).replace("'", "''") + "'" for k in keys)
         conn.execute(

@@ -27,8 +27,9 @@ from collections import Counter
 from typing import BinaryIO
 
 from usina.artifacts import open_artifact_store
+from usina.crypto.keys import KeyRing
 from usina.serving.logfiles import RowKey
-from usina.serving.logpipe import read_frames, status_line
+from usina.serving.logpipe import WRITER_KEYS, read_frames, status_line
 from usina.serving.logsink import LogSink
 
 log = logging.getLogger("usina.serving")
@@ -76,8 +77,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="usina request log writer: %(message)s")
     status = _Status(sys.stdout.buffer)
+    shared = os.environ.pop(WRITER_KEYS, None)
+    keys = KeyRing.parse(shared, source="the server's master key") if shared else None
     sink = LogSink(
-        open_artifact_store(args.store_uri),
+        open_artifact_store(args.store_uri, keys),
         f"{os.getpid()}-{uuid.uuid4().hex[:8]}",
         max_buffered=args.max_buffered,
         retry_min=args.retry_min,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0011"
+HEAD = "0012"
 
 metadata = sa.MetaData()
 
@@ -499,4 +499,19 @@ topics = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
+)
+
+
+# A secret's value is sealed (``usina.crypto.sealing``) with the master key, bound to its name;
+# ``key_id`` names the key that sealed it, so a rotated ring still opens it.
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("updated_by", sa.String(128), nullable=False),
 )
