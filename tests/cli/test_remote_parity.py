@@ -58,7 +58,7 @@ from usina.testing.monitoring import T0, log_row, write_log
 TIMES = {
     *("created_at", "updated_at", "start_time", "end_time", "at", "timestamp"),
     *("started_at", "ended_at", "scored_at", "ran_at", "last_used_at", "expires_at"),
-    *("first_seen", "last_seen", "last_sent", "resolved_at", "finished_at"),
+    *("first_seen", "last_seen", "last_sent", "resolved_at", "finished_at", "heartbeat_at"),
     "published_at",  # when a topic's message was published
     "seconds",  # how long a monitor run took
 }
