@@ -26,6 +26,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 if TYPE_CHECKING:
     from usina.audit import AuditReader
     from usina.batch.base import BatchJobStore
+    from usina.datasets.base import DatasetStore
     from usina.identity import IdentityStore
     from usina.monitoring import Summary
     from usina.monitoring.base import AlertStore
@@ -171,6 +172,13 @@ class Client:
         """Runs of batch prediction jobs (``usina.batch.base.BatchJobStore``); ``usina.batch.run``
         scores and records them."""
         found: BatchJobStore = self.installation.store("batch")
+        return found
+
+    @property
+    def datasets(self) -> DatasetStore:
+        """Datasets, their versions and expectations (``usina.datasets.base.DatasetStore``);
+        ``usina.datasets.ingest`` and ``save`` write versions."""
+        found: DatasetStore = self.installation.store("datasets")
         return found
 
     @classmethod

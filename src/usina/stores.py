@@ -43,6 +43,7 @@ STORES: dict[str, tuple[str, str]] = {
         "monitoring.monitors_http:HttpMonitorStore",
     ),
     "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
+    "datasets": ("datasets.sql:SqlDatasetStore", "datasets.http:HttpDatasetStore"),
 }
 
 # URL scheme: which column of STORES serves it.

@@ -135,6 +135,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/batch/jobs/{job_id}"):                                                "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/batch/jobs"):                                                        "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/batch/jobs/{job_id}/end"):                                           "403 403 ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    # datasets
+    ("GET", "/api/v1/datasets"):                                                           "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/datasets/{name}"):                                                    "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("PUT", "/api/v1/datasets/{name}/expectations"):                                       "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/datasets/{name}/versions"):                                           "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/datasets/{name}/versions/{version}"):                                 "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/datasets/{name}/versions"):                                          "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",

@@ -86,6 +86,14 @@ _CATALOGUE = (
         "Record batch prediction jobs (running one also needs the model and artifact rights).",
     ),
     Permission(
+        "usina.datasets.read", DATA_READ, "See datasets, their versions, profiles and expectations."
+    ),
+    Permission(
+        "usina.datasets.write",
+        DATA_WRITE,
+        "Record dataset versions (the file also needs artifact rights) and set expectations.",
+    ),
+    Permission(
         "usina.monitors.read", DATA_READ, "See monitors, their runs and history, and labels."
     ),
     Permission(
@@ -134,6 +142,7 @@ _VIEW = (
     "usina.alerts.read",
     "usina.monitors.read",
     "usina.batch.read",
+    "usina.datasets.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -144,6 +153,7 @@ _SCIENCE = (
     "usina.logs.read",
     "usina.monitors.write",
     "usina.labels.write",
+    "usina.datasets.write",
 )
 
 ROLES: dict[str, RoleSpec] = {
@@ -173,6 +183,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.alerts.write",
             "usina.labels.write",
             "usina.batch.run",
+            "usina.datasets.write",
         ),
         _role(
             "ml-engineer",
@@ -199,6 +210,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.artifacts.write",
             "usina.models.read",
             "usina.models.write",
+            "usina.datasets.read",
         ),
     )
 }
@@ -360,6 +372,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/batch/jobs/{job_id}"): _r("usina.batch.read"),
     ("POST", "/api/v1/batch/jobs"): _r("usina.batch.run"),
     ("POST", "/api/v1/batch/jobs/{job_id}/end"): _r("usina.batch.run"),
+    # datasets (a version's file goes through the artifact routes, its record here)
+    ("GET", "/api/v1/datasets"): _r("usina.datasets.read"),
+    ("GET", "/api/v1/datasets/{name}"): _r("usina.datasets.read"),
+    ("PUT", "/api/v1/datasets/{name}/expectations"): _r("usina.datasets.write"),
+    ("GET", "/api/v1/datasets/{name}/versions"): _r("usina.datasets.read"),
+    ("GET", "/api/v1/datasets/{name}/versions/{version}"): _r("usina.datasets.read"),
+    ("POST", "/api/v1/datasets/{name}/versions"): _r("usina.datasets.write"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

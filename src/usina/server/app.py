@@ -34,6 +34,7 @@ from usina.server import (
     artifacts,
     audit,
     batch,
+    datasets,
     endpoints,
     errors,
     identity,
@@ -203,6 +204,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         labels,
         monitors,
         batch,
+        datasets,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)
