@@ -16,6 +16,7 @@ from usina.cli import (
     auth,
     batch,
     context,
+    datasets,
     endpoints,
     experiments,
     labels,
@@ -56,6 +57,7 @@ alerts.register(app)
 labels.register(app)
 monitors.register(app)
 batch.register(app)
+datasets.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")
