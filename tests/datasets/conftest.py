@@ -16,7 +16,8 @@ def write_csv(path: Path, rows: int, *, start: int = 0, plans: str = "abc") -> P
     """``id,age,plan,income`` rows: ids from ``start``, plans cycling through ``plans``."""
     lines = ["id,age,plan,income"]
     lines += [
-        f"{i},{18 + i % 60},{plans[i % len(plans)]},{1000.5 + i}" for i in range(start, start + rows)
+        f"{i},{18 + i % 60},{plans[i % len(plans)]},{1000.5 + i}"
+        for i in range(start, start + rows)
     ]
     path.write_text("\n".join(lines) + "\n")
     return path

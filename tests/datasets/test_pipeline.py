@@ -78,7 +78,8 @@ def test_a_step_reading_a_failing_version_fails_with_the_report(client, tmp_path
 
     # Pinned to version 1, and rerun after an expectation it breaks is declared.
     usina.datasets.expect(
-        "applications", {"kind": "categories", "column": "plan", "allowed": ["a", "b"]},
+        "applications",
+        {"kind": "categories", "column": "plan", "allowed": ["a", "b"]},
         client=client,
     )
     failed = reader.run(client, data="datasets:/applications/1", cache=False)

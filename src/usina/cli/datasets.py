@@ -41,7 +41,9 @@ def ingest(
         if json or not console.is_terminal:
             done = run(source, dataset, client=c)
         else:
-            done = _with_progress(lambda progress: run(source, dataset, client=c, progress=progress))
+            done = _with_progress(
+                lambda progress: run(source, dataset, client=c, progress=progress)
+            )
     except ExpectationFailed as exc:
         if json:
             print_json(exc.report.to_dict())

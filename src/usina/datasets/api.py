@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usina.artifacts import blob_key, put_file, read_bytes
+from usina.artifacts import put_file, read_bytes
 from usina.datasets.entities import (
-    SCHEME,
     Dataset,
     DatasetVersion,
     VersionIn,
     check_name,
-    parse_dataset_uri,
 )
 from usina.datasets.expectations import ExpectationFailed, Report, evaluate
 from usina.datasets.profile import connect, count_offending, profile_file
 from usina.datasets.readers import Progress, bad_input, list_sources, read_batches
 from usina.datasets.staging import Staged, write_parquet
+from usina.datasets.validation import resolve_version, validate_version
 from usina.errors import InvalidInput, NotFound
 
 
@@ -150,11 +149,14 @@ def _register(
 
 def _open_all(files: list[Any]) -> tuple[Any, Iterator[Any]]:
     """The first file's schema, and the batches of every file read as that schema."""
+    import pyarrow as pa
+
+    unreadable = (OSError, ValueError, pa.ArrowException)
     try:
         schema, first = read_batches(files[0])
     except InvalidInput:
         raise
-    except Exception as exc:
+    except unreadable as exc:
         raise bad_input(exc, files[0].url) from None
 
     def batches() -> Iterator[Any]:
@@ -164,12 +166,14 @@ def _open_all(files: list[Any]) -> tuple[Any, Iterator[Any]]:
                 found, rest = read_batches(f, schema if f.format != "parquet" else None)
             except InvalidInput:
                 raise
-            except Exception as exc:
+            except unreadable as exc:
                 raise bad_input(exc, f.url, schema) from None
             if found.remove_metadata() != schema.remove_metadata():
                 theirs = {x.name: str(x.type) for x in found}
                 ours = {x.name: str(x.type) for x in schema}
-                differ = sorted(n for n in ours.keys() | theirs.keys() if ours.get(n) != theirs.get(n))
+                differ = sorted(
+                    n for n in ours.keys() | theirs.keys() if ours.get(n) != theirs.get(n)
+                )
                 raise InvalidInput(
                     f"{f.url} does not have the columns of {files[0].url}: column "
                     f"{differ[0]!r} is {theirs.get(differ[0], 'missing')} there and "
@@ -193,8 +197,7 @@ def _scratch() -> Iterator[str]:
 
 def resolve(uri: str, *, client: Any = None) -> DatasetVersion:
     """The version ``datasets:/name@latest``, ``datasets:/name/3`` (or a bare name) points at."""
-    name, number = parse_dataset_uri(uri if uri.startswith(SCHEME) else SCHEME + uri)
-    return _client(client).datasets.get_version(name, number)
+    return resolve_version(_client(client), uri)
 
 
 def load(uri: str, *, client: Any = None) -> Any:
@@ -220,42 +223,7 @@ def expect(dataset: str, *expectations: Any, client: Any = None) -> Dataset:
 
 def validate(uri: str, *, client: Any = None) -> Report:
     """Check the version ``uri`` points at against its dataset's current expectations."""
-    c = _client(client)
-    version = resolve(uri, client=c)
-    dataset = c.datasets.get(version.name)
-    previous = None
-    if version.version > 1:
-        with contextlib.suppress(NotFound):
-            previous = c.datasets.get_version(version.name, version.version - 1)
-    with _scratch() as scratch, local_copy(c.artifacts, version.digest, scratch) as path:
-        connection = connect(scratch)
-        try:
-            return evaluate(
-                dataset.expectations,
-                version.name,
-                version.version,
-                rows=version.rows,
-                profile=version.profile,
-                previous_rows=previous.rows if previous else None,
-                schema=version.schema,
-                count_rows=lambda spec: count_offending(connection, path, spec),
-            )
-        finally:
-            connection.close()
-
-
-@contextlib.contextmanager
-def local_copy(artifacts: Any, digest: str, scratch: str) -> Iterator[str]:
-    """A local path of the blob ``digest``: in place in a folder store, else a copy."""
-    root = getattr(artifacts, "root", None)
-    if isinstance(root, Path):
-        yield str(root / blob_key(digest))
-        return
-    target = Path(scratch, f"{digest}.parquet")
-    with artifacts.open(blob_key(digest)) as data, open(target, "wb") as out:
-        while chunk := data.read(1 << 20):
-            out.write(chunk)
-    yield str(target)
+    return validate_version(_client(client), uri)
 
 
 def diff(a: str, b: str, *, client: Any = None) -> dict[str, Any]:

@@ -6,8 +6,8 @@ Example:
     >>> from usina.datasets.sql import SqlDatasetStore
     >>> from usina.store import Database
     >>> store = SqlDatasetStore(Database("sqlite://"))
-    >>> got = store.register("applications", VersionIn("a" * 64, ({"name": "age", "type": "int64"},),
-    ...                      rows=10, bytes=900))
+    >>> columns = ({"name": "age", "type": "int64"},)
+    >>> got = store.register("applications", VersionIn("a" * 64, columns, rows=10, bytes=900))
     >>> got.version.version, got.created
     (1, True)
 """

@@ -107,9 +107,7 @@ def check_version_in(v: VersionIn) -> VersionIn:
             or not isinstance(column.get("name"), str)
             or not isinstance(column.get("type"), str)
         ):
-            raise InvalidInput(
-                'each schema column is {"name": ..., "type": ...}', field="schema"
-            )
+            raise InvalidInput('each schema column is {"name": ..., "type": ...}', field="schema")
         if column["name"] in seen:
             raise InvalidInput(f"column {column['name']!r} appears twice", field="schema")
         seen.add(column["name"])

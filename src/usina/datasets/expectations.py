@@ -129,7 +129,7 @@ def _number(spec: dict[str, Any], key: str, *, fraction: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"{spec['kind']}: {key} must be a number", field=key)
-    if fraction and not 0 <= value:
+    if fraction and not value >= 0:
         raise InvalidInput(f"{spec['kind']}: {key} must be 0 or more (a fraction)", field=key)
 
 
@@ -178,8 +178,10 @@ def check_expectations(specs: Any) -> tuple[dict[str, Any], ...]:
             raise InvalidInput(f"expectation {i + 1} ({kind}): column is a name", field="column")
         if kind == "schema":
             columns = spec["columns"]
-            if not isinstance(columns, dict) or not columns or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+            if (
+                not isinstance(columns, dict)
+                or not columns
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items())
             ):
                 raise InvalidInput(
                     'schema: columns maps column names to types ({"age": "int64"})',
@@ -206,8 +208,10 @@ def check_expectations(specs: Any) -> tuple[dict[str, Any], ...]:
             columns = spec["columns"]
             if isinstance(columns, str):
                 spec = {**spec, "columns": [columns]}
-            elif not isinstance(columns, list) or not columns or not all(
-                isinstance(c, str) for c in columns
+            elif (
+                not isinstance(columns, list)
+                or not columns
+                or not all(isinstance(c, str) for c in columns)
             ):
                 raise InvalidInput("unique: columns is a list of column names", field="columns")
         elif kind == "freshness":

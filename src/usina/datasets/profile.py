@@ -127,7 +127,10 @@ def count_offending(connection: Any, path: str, spec: dict[str, Any]) -> int:
         if not allowed:
             return int(connection.execute(f"select count({c}) from {table}").fetchall()[0][0])
         placeholders = ", ".join("?" for _ in allowed)
-        query = f"select count(*) from {table} where {c} is not null and {c}::varchar not in ({placeholders})"
+        query = (
+            f"select count(*) from {table} where {c} is not null "
+            f"and {c}::varchar not in ({placeholders})"
+        )
         return int(connection.execute(query, allowed).fetchall()[0][0])
     columns = ", ".join(quote(c) for c in spec["columns"])
     query = (

@@ -15,7 +15,9 @@ def add_dataset_views(connection: Any, client: Any, scratch: str) -> list[str]:
     """One view per dataset with a version, named after it, unless a view of that name
     exists already (an output table's); returns the names added. A local artifact folder is
     read in place, any other store copied to ``scratch`` first."""
-    existing = {row[0] for row in connection.execute("select view_name from duckdb_views()").fetchall()}
+    existing = {
+        row[0] for row in connection.execute("select view_name from duckdb_views()").fetchall()
+    }
     added = []
     root = getattr(client.artifacts, "root", None)
     for dataset in client.datasets.list(limit=MAX_VIEWS):
@@ -33,6 +35,8 @@ def add_dataset_views(connection: Any, client: Any, scratch: str) -> list[str]:
                     out.write(chunk)
             path = str(target)
         literal = "'" + path.replace("'", "''") + "'"
-        connection.execute(f"create view {quote(dataset.name)} as select * from read_parquet({literal})")
+        connection.execute(
+            f"create view {quote(dataset.name)} as select * from read_parquet({literal})"
+        )
         added.append(dataset.name)
     return added

@@ -143,13 +143,15 @@ def _parquet(handle: Any) -> Any:
 
 
 def _closing(batches: Iterator[Any], handle: Any, url: str, schema: Any) -> Iterator[Any]:
+    import pyarrow as pa
+
     try:
         while True:
             try:
                 batch = next(batches)
             except StopIteration:
                 return
-            except Exception as exc:
+            except (OSError, ValueError, pa.ArrowException) as exc:
                 raise bad_input(exc, url, schema) from None
             yield batch
     finally:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from usina.datasets import ExpectationFailed, parse_dataset_uri, validate
+from usina.datasets.entities import parse_dataset_uri
+from usina.datasets.expectations import ExpectationFailed
+from usina.datasets.validation import validate_version
 from usina.pipelines.step_context import current_step
 from usina.pipelines.types import DATASET, Artifact
 
@@ -44,6 +46,6 @@ def check_input(artifact: Artifact) -> None:
         return
     if not client.datasets.get(name).expectations:
         return
-    report = validate(f"datasets:/{name}/{artifact.extra['version']}", client=client)
+    report = validate_version(client, f"datasets:/{name}/{artifact.extra['version']}")
     if not report.ok:
         raise ExpectationFailed(report)

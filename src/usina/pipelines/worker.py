@@ -18,9 +18,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.pipelines.datasets import check_input
 from usina.pipelines.graph import StepSpec
 from usina.pipelines.step_context import StepContext, running_step
-from usina.pipelines.datasets import check_input
 from usina.pipelines.types import DATASET, Artifact, decode, encode
 
 

@@ -6,9 +6,9 @@
 
 ``check_tracking_store``, ``check_registry_store``, ``check_endpoint_store``,
 ``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
-``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``
-``check_batch_job_store`` and ``check_dataset_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
-run on the SQL stores and, through a server, on the HTTP stores.
+``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``,
+``check_batch_job_store`` and ``check_dataset_store`` take a factory of fresh ``usina.Client``
+objects, so the same checks run on the SQL stores and, through a server, on the HTTP stores.
 """
 
 from usina.testing.alerts import check_alert_store

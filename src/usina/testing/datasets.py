@@ -109,6 +109,8 @@ def _check_save_and_load(make_client: Callable[[], Any]) -> None:
     assert load("datasets:/saved@latest", client=client).equals(table)
     assert save(table, "saved", client=client) == saved  # same content: the same version
     expect("saved", {"kind": "row_count", "min": 5}, client=client)
-    failed = expect_error(ExpectationFailed, lambda: save(table.slice(0, 2), "saved", client=client))
+    failed = expect_error(
+        ExpectationFailed, lambda: save(table.slice(0, 2), "saved", client=client)
+    )
     assert "row_count: expected rows >= 5, observed 2" in str(failed)
     assert client.datasets.get("saved").latest == 1
