@@ -127,6 +127,21 @@ COMMANDS: list[Row] = [
     row("groups", "delete", "g-{s}", "--json"),
     row("service-accounts", "delete", "sa-{s}", "--json"),
     row("service-accounts", "show", "sa-{s}", fails=True),
+    # datasets (the files are written by the fixture, in the commands' working folder)
+    row("ingest", "applications.csv", "--dataset", "ds-{s}", "--json"),
+    row("ingest", "missing.csv", "--dataset", "ds-{s}", fails=True),
+    row("ingest", "applications-2.csv", "--dataset", "ds-{s}", "--json"),
+    row("datasets", "list", "--json"),
+    row("datasets", "show", "ds-{s}", "--json"),
+    row("datasets", "show", "datasets:/ds-{s}/1", "--json"),
+    row("datasets", "versions", "ds-{s}", "--json"),
+    row("datasets", "diff", "ds-{s}/1", "ds-{s}", "--json"),
+    row("datasets", "expect", "ds-{s}", "expectations.yaml", "--json"),
+    row("datasets", "validate", "ds-{s}", "--json"),
+    row("datasets", "show", "ghost-{s}", fails=True),
+    row("sql", 'select count(*) as n from "ds-{s}"', "--json"),
+    row("sql", "--dialect", "bigquery", "select epoch(ts) as t from x", "--json"),
+    row("sql", "--dialect", "bigquery", "select * from a asof join b on a.t >= b.t", fails=True),
 ]
 
 
@@ -170,6 +185,9 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     client.identity.bind("service-account:parity", "admin")
     token = client.identity.issue_token("service-account:parity", 3600).secret
     client.close()
+    (tmp_path / "applications.csv").write_text("id,plan\n1,a\n2,b\n3,a\n")
+    (tmp_path / "applications-2.csv").write_text("id,plan\n1,a\n2,c\n3,a\n4,c\n")
+    (tmp_path / "expectations.yaml").write_text("- {kind: unique, columns: [id]}\n")
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     base |= {"USINA_HOME": str(tmp_path / "home"), "USINA_ACTOR": "parity"}
@@ -200,7 +218,7 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
     if isinstance(value, str):
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
-        return re.sub(r"\b(exp|m|e|ghost|run|sa|g|role)-[dr]\b", r"\1-*", value)
+        return re.sub(r"\b(exp|m|e|ghost|run|sa|g|role|ds)-[dr]\b", r"\1-*", value)
     return value
 
 

@@ -143,7 +143,13 @@ def test_the_report_lists_every_expectation_with_its_observed_value() -> None:
     profile = {"age": {"type": "int64", "nulls": 5}}
     report = evaluate(specs, "d", 2, rows=10, profile=profile, previous_rows=None)
     assert report.to_dict()["results"] == [
-        {"kind": "row_count", "column": "", "expected": "rows >= 1", "observed": 10, "passed": True},
+        {
+            "kind": "row_count",
+            "column": "",
+            "expected": "rows >= 1",
+            "observed": 10,
+            "passed": True,
+        },
         {
             "kind": "nulls",
             "column": "age",
