@@ -47,7 +47,7 @@ def transpile(query: str, dialect: str = "bigquery", *, pretty: bool = False) ->
                 f"the query cannot be parsed: {_first_line(exc)}", field="query"
             ) from None
         for tree in trees:
-            construct = duckdb_only(tree) if tree is not None else None
+            construct = untranslatable(tree, dialect) if tree is not None else None
             if construct:
                 raise InvalidInput(
                     f"the query has no {dialect} translation: {construct}; rewrite that part "
@@ -80,9 +80,12 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def duckdb_only(tree: Any) -> str | None:
-    """The first DuckDB construct in ``tree`` that sqlglot passes through unchanged although
-    other engines have no such thing (it would fail there, or mean something else)."""
+def untranslatable(tree: Any, dialect: str) -> str | None:
+    """The first construct in ``tree`` that sqlglot would pass through unchanged although the
+    target has no such thing (it would fail there, or mean something else): DuckDB's ASOF
+    joins, lambdas and file readers, any function sqlglot does not know (it copies the call
+    as written), and for BigQuery median() and quantile_cont() as aggregates (BigQuery has
+    PERCENTILE_CONT only as a window function)."""
     from sqlglot import exp
 
     for node in tree.walk():
@@ -92,18 +95,13 @@ def duckdb_only(tree: Any) -> str | None:
             return "a lambda (x -> ...)"
         if isinstance(node, exp.ReadParquet | exp.ReadCSV):
             return f"the file reader {node.sql('duckdb').split('(')[0]}()"
-        if isinstance(node, exp.Anonymous) and str(node.this).lower() in _DUCKDB_FUNCTIONS:
-            return f"the DuckDB function {str(node.this).lower()}()"
+        if isinstance(node, exp.Anonymous):
+            return f"the function {str(node.this).lower()}(), which sqlglot cannot translate"
+        if dialect == "bigquery":
+            if isinstance(node, exp.Median):
+                return "median() (use approx_quantiles or a window PERCENTILE_CONT)"
+            if isinstance(node, exp.PercentileCont | exp.PercentileDisc) and not isinstance(
+                node.parent, exp.Window
+            ):
+                return "quantile_cont() as an aggregate (BigQuery has it as a window function)"
     return None
-
-
-_DUCKDB_FUNCTIONS = {
-    "read_csv_auto",
-    "read_json",
-    "read_json_auto",
-    "parquet_scan",
-    "glob",
-    "list_transform",
-    "list_filter",
-    "struct_pack",
-}
