@@ -97,16 +97,16 @@ def test_bad_input_is_refused_with_nothing_stored(client, tmp_path: Path) -> Non
     with pytest.raises(InvalidInput, match="holds no CSV, Parquet or JSON lines file"):
         ds.ingest(str(tmp_path / "missing.csv"), "applications", client=client)
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(InvalidInput, match="unknown format; name it .csv"):
+    with pytest.raises(InvalidInput, match=r"unknown format; name it \.csv"):
         ds.ingest(str(tmp_path / "notes.txt"), "applications", client=client)
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(InvalidInput, match="cannot read .*broken.parquet"):
+    with pytest.raises(InvalidInput, match=r"cannot read .*broken\.parquet"):
         ds.ingest(str(tmp_path / "broken.parquet"), "applications", client=client)
     folder = tmp_path / "mixed"
     folder.mkdir()
     write_csv(folder / "a.csv", 10)
     pq.write_table(pa.table({"id": ["x"]}), folder / "b.parquet")
-    with pytest.raises(InvalidInput, match="b.parquet does not have the columns of .*a.csv"):
+    with pytest.raises(InvalidInput, match=r"b\.parquet does not have the columns of .*a\.csv"):
         ds.ingest(str(folder), "applications", client=client)
     with pytest.raises(InvalidInput) as bad_name:
         ds.ingest(str(folder / "a.csv"), "bad name", client=client)

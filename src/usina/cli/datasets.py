@@ -263,6 +263,8 @@ def _report(report: Any) -> None:
         )
     console.print(f"dataset {report.dataset} v{report.version}")
     console.print(table)
+    if not report.ok:  # one line per failure, whatever the terminal's width
+        console.print(report.summary(), soft_wrap=True, markup=False)
     if not report.results:
         console.print("no expectations; add some with 'usina datasets expect NAME FILE'")
 
