@@ -24,7 +24,9 @@ def test_the_dataset_commands_from_ingest_to_validate(tmp_path: Path) -> None:
         "  - {kind: categories, column: plan, allowed: [a, b, c]}\n"
         "  - {kind: unique, columns: [id]}\n"
     )
-    (tmp_path / "daily.sql").write_text("select plan, count(*) as n from applications group by plan")
+    (tmp_path / "daily.sql").write_text(
+        "select plan, count(*) as n from applications group by plan"
+    )
     with CliSession(env, tmp_path) as usina:
         first = usina.run("ingest", "day1.csv", "--dataset", "applications")
         assert first.returncode == 0, first.stderr

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from usina.artifacts import blob_key
+from usina.artifacts import ArtifactStore, blob_key
 from usina.datasets.entities import (
     Dataset,
     DatasetVersion,
@@ -22,7 +22,7 @@ from usina.datasets.entities import (
     check_version_number,
 )
 from usina.datasets.expectations import check_expectations
-from usina.errors import NotFound
+from usina.errors import MissingReference, NotFound
 from usina.store import Database
 from usina.store import schema as t
 from usina.store.paging import check_page
@@ -61,13 +61,24 @@ def version_from_row(row: Any) -> DatasetVersion:
 class SqlDatasetStore:
     """Datasets on the metadata database (``usina.datasets.base.DatasetStore``)."""
 
-    def __init__(self, db: Database, actor: str = "local") -> None:
+    def __init__(
+        self, db: Database, actor: str = "local", artifacts: ArtifactStore | None = None
+    ) -> None:
         self.db = db
         self.actor = actor
+        self.artifacts = artifacts
 
     def register(self, name: str, version: VersionIn) -> Registered:
         check_name(name)
         v = check_version_in(version)
+        if self.artifacts is not None and not self.artifacts.exists(blob_key(v.digest)):
+            # Files are written before their versions (and never deleted under them), so a
+            # version always has its file.
+            raise MissingReference(
+                f"no file sha256:{v.digest[:12]}... in the artifact store; store the version's "
+                "Parquet file first (usina.datasets.ingest and save do)",
+                field="digest",
+            )
 
         def tx(conn: Connection) -> Registered:
             current = self._ensure(conn, name)

@@ -80,7 +80,8 @@ def version_out(v: DatasetVersion) -> VersionOut:
 
 
 def _store(request: Request, who: str = "local") -> SqlDatasetStore:
-    return SqlDatasetStore(backends(request).db, actor=who)
+    found = backends(request)
+    return SqlDatasetStore(found.db, actor=who, artifacts=found.artifacts)
 
 
 @router.get("/datasets", response_model=s.Page[DatasetOut])

@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from usina.artifacts import blob_key, put_bytes
 from usina.datasets.entities import VersionIn
-from usina.errors import InvalidInput, NotFound
+from usina.errors import InvalidInput, MissingReference, NotFound
 from usina.testing.tracking import expect_error
 
 _SCHEMA = ({"name": "id", "type": "int64"}, {"name": "plan", "type": "string"})
 
 
-def _version(n: int, **change: Any) -> VersionIn:
+def _version(client: Any, n: int, **change: Any) -> VersionIn:
+    # Each version's file is stored first, as ingest does: the store refuses a version
+    # whose file is not in the artifact store.
     fields: dict[str, Any] = {
-        "digest": f"{n:064x}",
+        "digest": put_bytes(client.artifacts, f"parquet bytes {n}".encode()).digest,
         "schema": _SCHEMA,
         "rows": 100 * n,
         "bytes": 1000 * n,
@@ -42,18 +45,18 @@ def check_dataset_store(make_client: Callable[[], Any]) -> None:
     expect_error(NotFound, lambda: store.get("applications"), "name")
     expect_error(NotFound, lambda: store.get_version("applications"), "name")
 
-    first = store.register("applications", _version(1))
+    first = store.register("applications", _version(client, 1))
     assert first.created and first.version.version == 1
     v1 = first.version
     assert (v1.name, v1.rows, v1.bytes, v1.schema) == ("applications", 100, 1000, _SCHEMA)
-    assert v1.uri == f"sha256/00/{1:064x}" and v1.profile["id"]["max"] == 99
+    assert v1.uri == blob_key(v1.digest) and v1.profile["id"]["max"] == 99
     assert v1.reference == "datasets:/applications/1" and v1.run_id == ""
-    again = store.register("applications", _version(1, source="copy.csv"))
+    again = store.register("applications", _version(client, 1, source="copy.csv"))
     assert not again.created and again.version == v1
 
-    v2 = store.register("applications", _version(2, run_id="r" * 32)).version
+    v2 = store.register("applications", _version(client, 2, run_id="r" * 32)).version
     assert v2.version == 2 and v2.run_id == "r" * 32
-    other = store.register("scores", _version(1)).version
+    other = store.register("scores", _version(client, 1)).version
     assert other.version == 1  # numbered per dataset; the same content may be in two datasets
 
     assert store.get_version("applications") == v2
@@ -75,12 +78,23 @@ def check_dataset_store(make_client: Callable[[], Any]) -> None:
     expect_error(NotFound, lambda: store.versions("nothing"), "name")
     expect_error(InvalidInput, lambda: store.get("bad name"), "name")
     expect_error(InvalidInput, lambda: store.get_version("applications", 0), "version")
-    expect_error(InvalidInput, lambda: store.register("applications", _version(3, rows=-1)), "rows")
     expect_error(
-        InvalidInput, lambda: store.register("applications", _version(3, digest="abc")), "digest"
+        InvalidInput, lambda: store.register("applications", _version(client, 3, rows=-1)), "rows"
     )
     expect_error(
-        InvalidInput, lambda: store.register("applications", _version(3, schema=())), "schema"
+        InvalidInput,
+        lambda: store.register("applications", _version(client, 3, digest="abc")),
+        "digest",
+    )
+    expect_error(
+        MissingReference,
+        lambda: store.register("applications", _version(client, 3, digest="e" * 64)),
+        "digest",
+    )
+    expect_error(
+        InvalidInput,
+        lambda: store.register("applications", _version(client, 3, schema=())),
+        "schema",
     )
     expect_error(
         InvalidInput,
