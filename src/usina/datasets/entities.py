@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +114,12 @@ def check_version_in(v: VersionIn) -> VersionIn:
         seen.add(column["name"])
     if not isinstance(v.profile, dict):
         raise InvalidInput("profile must be a JSON object", field="profile")
+    try:
+        json.dumps(v.profile, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            "profile must be plain JSON (no NaN or infinity)", field="profile"
+        ) from None
     if not isinstance(v.source, str) or len(v.source) > 4096:
         raise InvalidInput("source must be a string of at most 4096 characters", field="source")
     if not isinstance(v.run_id, str) or len(v.run_id) > 64:

@@ -123,9 +123,11 @@ def parse_duration(value: Any, name: str = "max_age") -> float:
     return float(found.group(1)) * _UNIT[found.group(2)]
 
 
-def _number(spec: dict[str, Any], key: str, *, fraction: bool = False) -> None:
+def _number(
+    spec: dict[str, Any], key: str, *, fraction: bool = False, required: bool = False
+) -> None:
     value = spec.get(key)
-    if value is None:
+    if value is None and not required:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"{spec['kind']}: {key} must be a number", field=key)
@@ -148,12 +150,12 @@ def check_expectations(specs: Any) -> tuple[dict[str, Any], ...]:
         )
     checked = []
     for i, spec in enumerate(specs):
-        if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+        kind = spec.get("kind") if isinstance(spec, dict) else None
+        if not isinstance(kind, str) or kind not in KINDS:
             raise InvalidInput(
                 f"expectation {i + 1} needs a kind, one of {', '.join(KINDS)}",
                 field="kind",
             )
-        kind = spec["kind"]
         required, optional = KINDS[kind]
         missing = required - set(spec)
         unknown = set(spec) - required - optional - {"kind"}
@@ -196,7 +198,7 @@ def check_expectations(specs: Any) -> tuple[dict[str, Any], ...]:
             _number(spec, "max_drop", fraction=True)
             _number(spec, "max_growth", fraction=True)
         elif kind == "nulls":
-            _number(spec, "max_rate", fraction=True)
+            _number(spec, "max_rate", fraction=True, required=True)
         elif kind == "range":
             _number(spec, "min")
             _number(spec, "max")
