@@ -107,8 +107,8 @@ def lineage(
         return
     if not target.startswith("models:/"):
         raise InvalidInput(
-            f"{target!r} is not a models:/ or datasets:/ URI nor sha256:DIGEST; e.g. "
-            "models:/credit-risk/3",
+            f"{target!r} is neither a models:/ URI nor sha256:DIGEST, nor datasets:/NAME/N; "
+            "e.g. models:/credit-risk/3",
             field="target",
         )
     found = model_lineage(c.registry, c.pipelines, target)
