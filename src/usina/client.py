@@ -28,6 +28,7 @@ from usina.tracking import ActiveRun, Run, TrackingStore
 if TYPE_CHECKING:
     from usina.audit import AuditReader
     from usina.batch.base import BatchJobStore
+    from usina.datasets.base import DatasetStore
     from usina.identity import IdentityStore
     from usina.monitoring import Summary
     from usina.monitoring.base import AlertStore
@@ -202,6 +203,13 @@ class Client:
     def secrets(self) -> SecretStore:
         """Named secrets, stored encrypted (``usina.secrets.base.SecretStore``)."""
         found: SecretStore = self.installation.store("secrets")
+        return found
+
+    @property
+    def datasets(self) -> DatasetStore:
+        """Datasets, their versions and expectations (``usina.datasets.base.DatasetStore``);
+        ``usina.datasets.ingest`` and ``save`` write versions."""
+        found: DatasetStore = self.installation.store("datasets")
         return found
 
     @classmethod

@@ -47,6 +47,7 @@ STORES: dict[str, tuple[str, str]] = {
     "batch": ("batch.sql:SqlBatchJobStore", "batch.http:HttpBatchJobStore"),
     "topics": ("topics.sql:SqlTopicStore", "topics.http:HttpTopicStore"),
     "secrets": ("secrets.sql:SqlSecretStore", "secrets.http:HttpSecretStore"),
+    "datasets": ("datasets.sql:SqlDatasetStore", "datasets.http:HttpDatasetStore"),
 }
 
 # URL scheme: which column of STORES serves it.

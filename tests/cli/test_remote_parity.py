@@ -234,6 +234,21 @@ COMMANDS: list[Row] = [
     row("topics", "seek", "t-{s}", "-g", "g1", fails=True),
     row("topics", "delete", "t-{s}", "--yes", "--json"),
     row("topics", "show", "t-{s}", fails=True),
+    # datasets (the files are written by the fixture, in the commands' working folder)
+    row("ingest", "applications.csv", "--dataset", "ds-{s}", "--json"),
+    row("ingest", "missing.csv", "--dataset", "ds-{s}", fails=True),
+    row("ingest", "applications-2.csv", "--dataset", "ds-{s}", "--json"),
+    row("datasets", "list", "--json"),
+    row("datasets", "show", "ds-{s}", "--json"),
+    row("datasets", "show", "datasets:/ds-{s}/1", "--json"),
+    row("datasets", "versions", "ds-{s}", "--json"),
+    row("datasets", "diff", "ds-{s}/1", "ds-{s}", "--json"),
+    row("datasets", "expect", "ds-{s}", "expectations.yaml", "--json"),
+    row("datasets", "validate", "ds-{s}", "--json"),
+    row("datasets", "show", "ghost-{s}", fails=True),
+    row("sql", 'select count(*) as n from "ds-{s}"', "--json"),
+    row("sql", "--dialect", "bigquery", "select epoch(ts) as t from x", "--json"),
+    row("sql", "--dialect", "bigquery", "select * from a asof join b on a.t >= b.t", fails=True),
 ]
 
 
@@ -283,6 +298,9 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     client.identity.bind("service-account:parity", "admin")
     token = client.identity.issue_token("service-account:parity", 3600).secret
     client.close()
+    (tmp_path / "applications.csv").write_text("id,plan\n1,a\n2,b\n3,a\n")
+    (tmp_path / "applications-2.csv").write_text("id,plan\n1,a\n2,c\n3,a\n4,c\n")
+    (tmp_path / "expectations.yaml").write_text("- {kind: unique, columns: [id]}\n")
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     base |= {
@@ -351,7 +369,7 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
         value = re.sub(
-            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec)-[dr]\b",
+            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec|ds)-[dr]\b",
             r"\1-*",
             value,
         )

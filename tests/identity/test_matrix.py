@@ -160,6 +160,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/secrets/{name}/value"):                                               "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
     ("PUT", "/api/v1/secrets/{name}"):                                                     "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
     ("DELETE", "/api/v1/secrets/{name}"):                                                  "404 404 404 404 ok  404 404 | 404 404 404 404 404 404 404",
+    # datasets
+    ("GET", "/api/v1/datasets"):                                                           "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/datasets/{name}"):                                                    "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("PUT", "/api/v1/datasets/{name}/expectations"):                                       "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/datasets/{name}/versions"):                                           "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/datasets/{name}/versions/{version}"):                                 "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/datasets/{name}/versions"):                                          "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # identity
     ("GET", "/api/v1/users"):                                                              "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/users"):                                                             "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",

@@ -14,6 +14,7 @@ from usina.store import Database
 from usina.testing import (
     check_artifact_store,
     check_audit_store,
+    check_dataset_store,
     check_endpoint_store,
     check_model_round_trip,
     check_pipeline_store,
@@ -49,6 +50,10 @@ def test_schedule_store_conformance(make_client) -> None:  # type: ignore[no-unt
 
 def test_endpoint_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
     check_endpoint_store(make_client)
+
+
+def test_dataset_store_conformance(make_client) -> None:  # type: ignore[no-untyped-def]
+    check_dataset_store(make_client)
 
 
 def test_audit_store_conformance(make_client, request: pytest.FixtureRequest, db_url: str) -> None:  # type: ignore[no-untyped-def]

@@ -16,9 +16,12 @@ from usina.batch.tables import list_tables, local_table_paths
 from usina.errors import InvalidInput
 
 
-def query_tables(store: ArtifactStore, query: str, limit: int | None = None) -> Any:
+def query_tables(
+    store: ArtifactStore, query: str, limit: int | None = None, datasets: Any = None
+) -> Any:
     """The result of ``query`` over the tables of ``store``, as a ``pyarrow.Table`` (at most
-    ``limit`` rows); ``None`` for a statement that returns nothing.
+    ``limit`` rows); ``None`` for a statement that returns nothing. With ``datasets`` (a
+    ``usina.Client``), each of its datasets is a view of its latest version too.
 
     Raises:
         InvalidInput: the query failed (a syntax error, an unknown table or column); ``field``
@@ -35,6 +38,10 @@ def query_tables(store: ArtifactStore, query: str, limit: int | None = None) -> 
     with tempfile.TemporaryDirectory(prefix="usina-sql-") as scratch:
         connection = connect_tables(store, scratch)
         try:
+            if datasets is not None:
+                from usina.datasets.query import add_dataset_views
+
+                add_dataset_views(connection, datasets, scratch)
             relation = connection.sql(query)
             if relation is None:
                 return None

@@ -258,15 +258,37 @@ def schedule(
 
 
 def sql(
-    query: str = typer.Argument(..., help="A DuckDB query; each table under tables/ is a view."),
+    query: str = typer.Argument(
+        ...,
+        help="A DuckDB query, or a .sql FILE; each table under tables/ and each dataset (at "
+        "its latest version) is a view.",
+    ),
     limit: int = typer.Option(1000, "--limit", "-n", min=1, help="Most rows printed."),
+    dialect: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--dialect",
+        help="Print the query translated to this engine's SQL (bigquery, postgres, snowflake, "
+        "spark) instead of running it; exit 2 naming a construct it cannot express.",
+    ),
     json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
 ) -> None:
-    """Query the output tables with DuckDB (each table is a view named after it, partition
-    columns included)."""
+    """Query the output tables and datasets with DuckDB (each table is a view named after it,
+    partition columns included; each dataset a view of its latest version), or translate the
+    query to another engine's SQL with --dialect."""
+    text = _query_text(query)
+    if dialect is not None:
+        from usina.datasets.dialects import transpile
+
+        translated = transpile(text, dialect, pretty=True)
+        if json:
+            print_json({"dialect": dialect, "sql": translated})
+        else:
+            typer.echo(translated)
+        return
     from usina.batch.query import query_tables
 
-    result = query_tables(client().artifacts, query, limit)
+    c = client()
+    result = query_tables(c.artifacts, text, limit, datasets=c)
     if result is None:
         return
     columns = result.column_names
@@ -280,6 +302,19 @@ def sql(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def _query_text(query: str) -> str:
+    """The query itself, or the text of the .sql file it names."""
+    from pathlib import Path
+
+    if query.strip().lower().endswith(".sql") and "\n" not in query:
+        path = Path(query.strip()).expanduser()
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {query}: {exc.strerror}", field="query") from None
+    return query
 
 
 def register(root: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from usina.cli import (
     auth,
     batch,
     context,
+    datasets,
     endpoints,
     experiments,
     labels,
@@ -62,6 +63,7 @@ monitors.register(app)
 batch.register(app)
 app.add_typer(topics.app, name="topics")
 secrets.register(app)
+datasets.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

@@ -75,16 +75,22 @@ def run(
 
 def lineage(
     target: str = typer.Argument(
-        ..., help="models:/NAME/VERSION, models:/NAME@ALIAS, or sha256:DIGEST."
+        ...,
+        help="models:/NAME/VERSION, models:/NAME@ALIAS, datasets:/NAME/VERSION, "
+        "datasets:/NAME@latest, or sha256:DIGEST.",
     ),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of a tree."),
 ) -> None:
-    """Show where a model came from, back to its input datasets (or who made and read a blob)."""
+    """Show where a model came from, back to its input datasets (or who produced and read a
+    dataset version or a blob)."""
     from rich.tree import Tree
 
     from usina.pipelines.lineage import artifact_lineage, model_lineage
 
     c = client()
+    if target.startswith("datasets:/"):
+        _dataset_lineage(c, target, json)
+        return
     if target.startswith("sha256:"):
         links = artifact_lineage(c.pipelines, target.removeprefix("sha256:"))
         if json:
@@ -101,7 +107,8 @@ def lineage(
         return
     if not target.startswith("models:/"):
         raise InvalidInput(
-            f"{target!r} is neither a models:/ URI nor sha256:DIGEST; e.g. models:/credit-risk/3",
+            f"{target!r} is neither a models:/ URI nor sha256:DIGEST, nor datasets:/NAME/N; "
+            "e.g. models:/credit-risk/3",
             field="target",
         )
     found = model_lineage(c.registry, c.pipelines, target)
@@ -128,6 +135,36 @@ def lineage(
                 "input datasets: "
                 + ", ".join(f"sha256:{d.digest[:12]} ({d.rows} rows)" for d in sources)
             )
+    console.print(tree)
+
+
+def _dataset_lineage(c: Any, uri: str, json: bool) -> None:
+    """Who produced a dataset version (its run, a pipeline step's when saved in one) and
+    which step runs read it."""
+    from rich.tree import Tree
+
+    from usina.datasets import parse_dataset_uri
+    from usina.pipelines.lineage import artifact_lineage, trace_step
+
+    name, number = parse_dataset_uri(uri)
+    version = c.datasets.get_version(name, number)
+    links = artifact_lineage(c.pipelines, version.digest)
+    producer = trace_step(c.pipelines, version.run_id) if version.run_id else None
+    if json:
+        print_json({"version": version, "producer": producer, "readers": links.readers})
+        return
+    tree = Tree(
+        f"[bold]{version.reference}[/bold]  {version.rows:,} rows sha256:{version.digest[:12]}"
+    )
+    if producer is not None:
+        _add_step(tree.add("produced by"), producer)
+    elif version.run_id:
+        tree.add(f"produced by run {version.run_id}")
+    else:
+        tree.add(f"ingested from {version.source or '-'} by {version.created_by}")
+    read = tree.add("read by")
+    for s in links.readers:
+        read.add(f"step {s.node}  (step run {s.id}, pipeline run {s.pipeline_run_id})")
     console.print(tree)
 
 

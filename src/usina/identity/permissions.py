@@ -98,6 +98,14 @@ _CATALOGUE = (
     ),
     Permission("usina.topics.admin", ADMIN_WRITE, "Create and delete topics and their messages."),
     Permission(
+        "usina.datasets.read", DATA_READ, "See datasets, their versions, profiles and expectations."
+    ),
+    Permission(
+        "usina.datasets.write",
+        DATA_WRITE,
+        "Record dataset versions (the file also needs artifact rights) and set expectations.",
+    ),
+    Permission(
         "usina.monitors.read", DATA_READ, "See monitors, their runs and history, and labels."
     ),
     Permission(
@@ -155,6 +163,7 @@ _VIEW = (
     "usina.monitors.read",
     "usina.batch.read",
     "usina.topics.read",
+    "usina.datasets.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -166,6 +175,7 @@ _SCIENCE = (
     "usina.logs.read",
     "usina.monitors.write",
     "usina.labels.write",
+    "usina.datasets.write",
 )
 
 ROLES: dict[str, RoleSpec] = {
@@ -198,6 +208,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.topics.consume",
             "usina.topics.publish",
             "usina.topics.admin",
+            "usina.datasets.write",
         ),
         _role(
             "ml-engineer",
@@ -225,6 +236,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.artifacts.write",
             "usina.models.read",
             "usina.models.write",
+            "usina.datasets.read",
         ),
     )
 }
@@ -413,6 +425,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/secrets/{name}/value"): _r("usina.secrets.read", *_SECRET),
     ("PUT", "/api/v1/secrets/{name}"): _r("usina.secrets.write", *_SECRET),
     ("DELETE", "/api/v1/secrets/{name}"): _r("usina.secrets.write", *_SECRET),
+    # datasets (a version's file goes through the artifact routes, its record here)
+    ("GET", "/api/v1/datasets"): _r("usina.datasets.read"),
+    ("GET", "/api/v1/datasets/{name}"): _r("usina.datasets.read"),
+    ("PUT", "/api/v1/datasets/{name}/expectations"): _r("usina.datasets.write"),
+    ("GET", "/api/v1/datasets/{name}/versions"): _r("usina.datasets.read"),
+    ("GET", "/api/v1/datasets/{name}/versions/{version}"): _r("usina.datasets.read"),
+    ("POST", "/api/v1/datasets/{name}/versions"): _r("usina.datasets.write"),
     # identity (token routes: anyone authenticated for their own tokens; others' need
     # usina.identity.read or usina.identity.admin, checked in the route)
     ("GET", "/api/v1/users"): _r("usina.identity.read"),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from usina.artifacts import ArtifactStore, blob_key, put_bytes
+from usina.pipelines.datasets import is_dataset_uri, resolve_input
 from usina.pipelines.entities import StepRun, StepStatus
 from usina.pipelines.graph import Param, Ref
 from usina.pipelines.registration import register_step_model
@@ -274,6 +275,10 @@ class Execution:
         for arg, default in n.step.defaults.items():
             if arg not in n.args:
                 literals[arg] = default
+        for arg, value in list(literals.items()):
+            if n.step.inputs.get(arg, ("",))[0] == DATASET and is_dataset_uri(value):
+                # Resolved now: the step reads (and is cached on) the version @latest is today.
+                inputs[arg] = resolve_input(self.backend, literals.pop(arg))
         return Task(node, n.step, inputs, literals)
 
     def _launch(

@@ -175,6 +175,8 @@ def kind_of(annotation: Any) -> tuple[str, Any]:
 def compatible(produced: tuple[str, Any], expected: tuple[str, Any]) -> bool:
     """Whether an output of kind ``produced`` can feed an input declared ``expected``."""
     if produced[0] != expected[0]:
+        if produced[0] == JSON and expected[0] == DATASET:  # a parameter holding a URI
+            return produced[1] in (str, Any)
         return produced[0] == METRICS and expected[0] == JSON and expected[1] in (dict, Any)
     if produced[0] != JSON or Any in (produced[1], expected[1]):
         return True
@@ -191,7 +193,10 @@ def describe(kind: tuple[str, Any]) -> str:
 
 
 def value_fits(value: Any, kind: tuple[str, Any]) -> bool:
-    """Whether a literal or parameter value fits an input declared ``kind``."""
+    """Whether a literal or parameter value fits an input declared ``kind`` (a ``Dataset``
+    input takes a ``datasets:/`` URI, resolved when the step runs)."""
+    if kind[0] == DATASET:
+        return isinstance(value, str) and value.startswith("datasets:/")
     if kind[0] != JSON:
         return False
     expected = kind[1]

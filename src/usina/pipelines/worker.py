@@ -18,9 +18,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.pipelines.datasets import check_input
 from usina.pipelines.graph import StepSpec
 from usina.pipelines.step_context import StepContext, running_step
-from usina.pipelines.types import Artifact, decode, encode
+from usina.pipelines.types import DATASET, Artifact, decode, encode
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ def execute(
     With ``keep_bytes`` the outputs are not written to ``store`` but returned, for a parent
     process to store (a ``memory://`` store is private to each process).
     """
+    for a in task.inputs.values():
+        if a.kind == DATASET and a.extra.get("dataset"):
+            check_input(a)
     kwargs = {name: decode(a, store) for name, a in task.inputs.items()}
     kwargs.update(task.values)
     results = task.step.execute(kwargs)

@@ -37,6 +37,7 @@ from usina.server import (
     artifacts,
     audit,
     batch,
+    datasets,
     endpoints,
     errors,
     identity,
@@ -237,6 +238,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         pii,
         topics,
         secrets,
+        datasets,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

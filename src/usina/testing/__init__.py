@@ -7,16 +7,17 @@
 ``check_tracking_store``, ``check_registry_store``, ``check_endpoint_store``,
 ``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
 ``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``,
-``check_batch_job_store``, ``check_topic_store`` and ``check_secret_store`` take a factory of
-fresh ``usina.Client`` objects, so the same checks run on the SQL stores and, through a server,
-on the HTTP stores. ``check_topic_log`` takes a factory of topic logs, and runs on every log
-backend.
+``check_batch_job_store``, ``check_topic_store``, ``check_secret_store`` and
+``check_dataset_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
+run on the SQL stores and, through a server, on the HTTP stores. ``check_topic_log`` takes a
+factory of topic logs, and runs on every log backend.
 """
 
 from usina.testing.alerts import check_alert_store
 from usina.testing.artifacts import TRAVERSAL_KEYS, check_artifact_store
 from usina.testing.audit import check_audit_store
 from usina.testing.batch import check_batch_job_store
+from usina.testing.datasets import check_dataset_store
 from usina.testing.endpoints import check_endpoint_store
 from usina.testing.identity import check_identity_store
 from usina.testing.monitoring import check_label_store, check_monitor_store
@@ -32,6 +33,7 @@ __all__ = [
     "check_artifact_store",
     "check_audit_store",
     "check_batch_job_store",
+    "check_dataset_store",
     "check_endpoint_store",
     "check_identity_store",
     "check_label_store",
