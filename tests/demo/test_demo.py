@@ -6,9 +6,12 @@ import re
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from resources.servers import ThreadServer
+from usina.artifacts import read_bytes
 from usina.batch.query import query_tables
 from usina.client import Client
 from usina.demo.story import DAILY, MODEL, run_demo
@@ -24,6 +27,7 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
     assert [s.node for s in story.run.steps] == [
         "load",
         "validate",
+        "pseudonymize",
         "features",
         "train-logistic",
         "train-boosting",
@@ -66,6 +70,23 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
         "select version, count(distinct application_id) as n from credit_scores group by all",
     ).to_pylist()
     assert scored == [{"version": job.version, "n": DAILY}]
+
+    # CPF and e-mail are keyed tokens from the pseudonymize step on; the key file is the owner's.
+    private = pq.read_table(
+        pa.BufferReader(read_bytes(client.artifacts, story.run.output("pseudonymize").digest))
+    )
+    assert all(v.startswith("tok:") for v in private.column("cpf").to_pylist())
+    assert all(v.startswith("tok:") for v in private.column("email").to_pylist())
+    assert story.pii_key_file.stat().st_mode & 0o077 == 0
+
+    # The data chapter: the events land in a dataset version, a halved load is stopped by the
+    # volume check with nothing registered, and the retraining read the version.
+    assert story.dataset is not None and story.dataset.rows == 3000
+    (failed,) = story.stopped.failures
+    assert (failed.kind, story.stopped.version) == ("volume", 2), story.stopped.summary()
+    assert [v.version for v in client.datasets.versions("applications")] == [1]
+    assert story.retraining is not None and story.retraining.ok
+    assert story.retraining.step("validate").status.value in ("succeeded", "cached")
 
     # The champion's lineage reaches the raw applications the pipeline loaded.
     lineage = model_lineage(client.registry, client.pipelines, f"models:/{MODEL}@champion")

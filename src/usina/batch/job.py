@@ -106,6 +106,7 @@ def score_table(
     attempt: str | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    fast_predict: bool = True,
 ) -> BatchRun:
     """Score ``input`` with the already resolved ``version`` and publish the output partition.
 
@@ -132,9 +133,9 @@ def score_table(
         blob = read_bytes(store, version.digest)
         held = MemoryArtifactStore()
         put_bytes(held, blob)
-        loaded = load_version(version, held, trusted=trusted)
+        loaded = load_version(version, held, trusted=trusted, fast_predict=fast_predict)
     else:
-        loaded = load_version(version, store, trusted=trusted)
+        loaded = load_version(version, store, trusted=trusted, fast_predict=fast_predict)
     scorer = Scorer(loaded, keys, partition)
     reader = open_input(input)
     publication = Publication(store, attempt)
@@ -157,6 +158,7 @@ def score_table(
                             keys=keys,
                             partition=partition,
                             trusted=trusted,
+                            fast_predict=fast_predict,
                         )
                     )
                 )
@@ -403,6 +405,7 @@ def run(
     job_id: str | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    fast_predict: bool = True,
 ) -> BatchRun:
     """Score ``input`` with the version ``model`` points at and publish the output partition.
 
@@ -431,6 +434,9 @@ def run(
         ray_address: the Ray cluster for ``engine="ray"`` (``ray://host:10001``); ``None`` or
             empty starts a local Ray (or joins the one ``RAY_ADDRESS`` names, or the one this
             process is already connected to).
+        fast_predict: score with the fast predictor serving compiles for tree ensembles and
+            linear models (the same answers, checked when it is built); ``False`` calls the
+            model's own ``predict``.
 
     Raises:
         InvalidInput: see :func:`score_table`; ``NotFound``: the model or alias does not exist.
@@ -488,6 +494,7 @@ def run(
                 attempt=f"{int(time.time()):010d}-{job_id}",
                 engine=engine,
                 ray_address=ray_address,
+                fast_predict=fast_predict,
             )
     except BaseException as exc:
         if jobs is not None:

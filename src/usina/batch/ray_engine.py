@@ -43,6 +43,7 @@ class ScoringActor:
         keys: list[str],
         partition: dict[str, str],
         trusted: bool,
+        fast_predict: bool = True,
     ) -> None:
         from usina.artifacts.content import put_bytes
         from usina.artifacts.memory import MemoryArtifactStore
@@ -55,7 +56,8 @@ class ScoringActor:
             blob = ray.get(blob)
         store = MemoryArtifactStore()
         put_bytes(store, blob)  # load_version checks the digest again, here
-        self.scorer = Scorer(load_version(version, store, trusted=trusted), keys, partition)
+        loaded = load_version(version, store, trusted=trusted, fast_predict=fast_predict)
+        self.scorer = Scorer(loaded, keys, partition)
 
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
@@ -154,6 +156,7 @@ def score_on_ray(
     keys: list[str],
     partition: dict[str, str],
     trusted: bool,
+    fast_predict: bool = True,
 ) -> Generator[tuple[int, Scored], None, None]:
     """Score ``source`` on the connected Ray; yields each record batch's input row count and
     its scored rows, in the input's order."""
@@ -172,6 +175,7 @@ def score_on_ray(
             "keys": keys,
             "partition": partition,
             "trusted": trusted,
+            "fast_predict": fast_predict,
         },
         concurrency=(1, cpus),
         num_cpus=1,

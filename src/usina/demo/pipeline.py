@@ -55,6 +55,19 @@ def validate(applications: Dataset, min_rows: int = 1000) -> Dataset:
     return applications
 
 
+PSEUDONYMS = {"columns": {"cpf": "token", "email": "token"}}
+
+
+@up.step
+def pseudonymize(applications: Dataset, pii_key_file: str) -> Dataset:
+    """CPF and e-mail become keyed HMAC-SHA-256 tokens: the same person gets the same token
+    (joins and counts still work), and nobody without the key can tell who it is."""
+    from usina.pii import load_key, protect
+
+    key = load_key(None, pii_key_file)
+    return protect(applications.to_arrow(), PSEUDONYMS, key)
+
+
 def _holdout(features: Dataset, seed: int) -> tuple[Any, Any, Any, Any]:
     from sklearn.model_selection import train_test_split
 
@@ -122,9 +135,21 @@ def train_boosting(
 
 
 @up.pipeline(name="credit-risk-training")
-def training(rows: int = 20_000, seed: int = 7):  # type: ignore[no-untyped-def]
+def training(rows: int = 20_000, seed: int = 7, pii_key_file: str = ""):  # type: ignore[no-untyped-def]
     raw = load(rows, seed)
     valid = validate(raw)
-    features = up.sql_step(FEATURES_SQL, inputs={"applications": valid}, name="features")
+    private = pseudonymize(valid, pii_key_file)
+    features = up.sql_step(FEATURES_SQL, inputs={"applications": private}, name="features")
     train_logistic(features, seed)
+    train_boosting(features, seed)
+
+
+@up.pipeline(name="credit-risk-retraining")
+def retraining(  # type: ignore[no-untyped-def]
+    applications: str = "datasets:/applications@latest", seed: int = 7, pii_key_file: str = ""
+):
+    """The challenger again, on the applications that arrived as events (a dataset)."""
+    valid = validate(applications)
+    private = pseudonymize(valid, pii_key_file)
+    features = up.sql_step(FEATURES_SQL, inputs={"applications": private}, name="features")
     train_boosting(features, seed)

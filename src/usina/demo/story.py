@@ -49,6 +49,10 @@ class Story:
     alert: Any = None
     report: Path | None = None
     batch: Any = None  # the batch chapter's finished job
+    dataset: Any = None  # the data chapter's dataset version, the load it stopped, its run
+    stopped: Any = None
+    retraining: Any = None
+    pii_key_file: Path = Path("demo-pii.key")
     chapter: int = 0
 
     def title(self, text: str) -> None:
@@ -67,11 +71,16 @@ CANDIDATES = {
 
 
 def chapter_train(story: Story) -> None:
-    story.title("Training through a pipeline: load → validate → features (SQL) → two candidates")
+    story.title(
+        "Training through a pipeline: load → validate → pseudonymize → features (SQL) → two "
+        "candidates"
+    )
     from usina.demo.pipeline import training
 
     started = time.perf_counter()
-    run = training.run(story.client, rows=story.rows, seed=story.seed)
+    run = training.run(
+        story.client, rows=story.rows, seed=story.seed, pii_key_file=str(story.pii_key_file)
+    )
     story.run = run
     if not run.ok:
         failed = [s for s in run.steps if s.status == "failed"]
@@ -88,9 +97,11 @@ def chapter_train(story: Story) -> None:
         story.say(f"  {s.node:<15} {s.status.value:<7} {took}")
     if all(s.status == "cached" for s in run.steps):
         story.say("Nothing changed since the last run, so every step came from the cache.")
+    tokens = _table(story.client, run.output("pseudonymize").digest).slice(0, 1).to_pylist()[0]
     story.say(
-        "cpf and email are personal data: the SQL features step leaves them behind "
-        "(a later stage pseudonymizes them)."
+        f"cpf and email are personal data: pseudonymize turns them into keyed tokens "
+        f"({tokens['cpf'][:24]}…) with the key in {story.pii_key_file.name} (USINA_PII_KEY_FILE), "
+        "and the SQL features step leaves them behind."
     )
     versions = {v.run_id: v for v in story.client.registry.list_versions(MODEL)}
     for node, title in CANDIDATES.items():
@@ -129,6 +140,16 @@ def chapter_promote(story: Story) -> None:
     else:
         story.champion = baseline
         story.say(f"The challenger does not beat it ({gain:+.4f} AUC): the baseline stays.")
+
+
+def _table(client: Client, digest: str) -> Any:
+    """A Parquet artifact as a ``pyarrow.Table`` (whole, digest-checked bytes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from usina.artifacts import read_bytes
+
+    return pq.read_table(pa.BufferReader(read_bytes(client.artifacts, digest)))
 
 
 def _applicants(story: Story, rows: int | None = None) -> Any:
@@ -375,6 +396,94 @@ def chapter_batch(story: Story) -> None:
     )
 
 
+EVENTS = "applications"  # the topic the data chapter publishes to, and the dataset it fills
+
+
+def chapter_data(story: Story) -> None:
+    story.title("Applications arriving as events: a topic, a dataset, a volume check, retraining")
+    import uuid
+
+    import pyarrow as pa
+
+    import usina.datasets
+    from usina.datasets.expectations import ExpectationFailed
+    from usina.demo.data import credit_applications
+    from usina.demo.pipeline import retraining
+    from usina.topics.entities import TopicColumn, TopicSpec
+
+    client = story.client
+    day = credit_applications(story.rows, seed=story.seed + 2000)
+    types = {"i": "int64", "u": "int64", "f": "double", "b": "bool"}
+    columns = tuple(TopicColumn(c, types.get(day[c].dtype.kind, "string")) for c in day.columns)
+    try:
+        client.topics.get(EVENTS)
+    except NotFound:
+        client.topics.create(TopicSpec(EVENTS, columns, description="loan applications"))
+    usina.datasets.expect(
+        EVENTS,
+        {"kind": "row_count", "min": 1000},
+        {"kind": "volume", "max_drop": 0.3},
+        {"kind": "nulls", "column": "credit_score", "max_rate": 0.0},
+        client=client,
+    )
+
+    def land(records: list[dict[str, Any]]) -> Any:
+        """Publish ``records`` as events, read them back in a consumer group of their own, and
+        save what arrived as the next version of the dataset."""
+        group = f"demo-{uuid.uuid4().hex[:8]}"
+        offsets = client.topics.publish(EVENTS, records)
+        client.topics.seek(EVENTS, group, offset=offsets[0])
+        arrived: list[dict[str, Any]] = []
+        while len(arrived) < len(records):
+            got = client.topics.poll(EVENTS, group, "demo", max_messages=5000, wait=1.0)
+            if not got:
+                break
+            arrived += [m.json() for m in got if m.offset <= offsets[-1]]
+            client.topics.commit(EVENTS, group, [m.offset for m in got])
+        return usina.datasets.save(pa.Table.from_pylist(arrived), EVENTS, client=client)
+
+    records = day.to_dict(orient="records")
+    with story.console.status(f"   publishing {len(records):,} application events…"):
+        version = land(records)
+    story.say(
+        f"{len(records):,} events on topic [bold]{EVENTS}[/bold] (embedded log; Redis or NATS "
+        f"with USINA_TOPICS_URL) → dataset {version.reference}: {version.rows:,} rows, profiled, "
+        "checked against its expectations (row count, volume, nulls)."
+    )
+    story.dataset = version
+    half = records[: len(records) // 2]
+    try:
+        land(half)
+    except ExpectationFailed as exc:
+        story.stopped = exc.report
+        story.say(
+            f"The next load arrives halved ({len(half):,} events): the volume check stops it, "
+            "and nothing is registered:"
+        )
+        for line in exc.report.summary().splitlines()[1:]:
+            story.say(f"  {line.strip()}")
+    started = time.perf_counter()
+    run = retraining.run(
+        client,
+        applications=version.reference,
+        seed=story.seed,
+        pii_key_file=str(story.pii_key_file),
+    )
+    story.retraining = run
+    if not run.ok:
+        failed = [s for s in run.steps if s.status == "failed"]
+        raise RuntimeError(f"the retraining failed: {failed[0].error if failed else run.status}")
+    step = run.step("train-boosting")
+    trained = {v.run_id: v for v in client.registry.list_versions(MODEL)}.get(
+        step.cached_from or step.id
+    )
+    story.say(
+        f"Retraining on {version.reference} ({time.perf_counter() - started:.1f} s): "
+        + (f"{MODEL} v{trained.version}, AUC {trained.metrics['auc']:.4f}; " if trained else "")
+        + f"usina lineage {version.reference} shows the run that read it."
+    )
+
+
 def _beside_the_data(client: Client) -> Path:
     """The folder that holds the artifact store (a local one), else the current folder."""
     root = getattr(client.artifacts, "root", None)
@@ -403,8 +512,29 @@ CHAPTERS = [
     chapter_monitor,
     chapter_score,
     chapter_batch,
+    chapter_data,
     chapter_history,
 ]
+
+
+def _pii_key_file(client: Client) -> Path:
+    """The key the demo pseudonymizes with: ``USINA_PII_KEY_FILE`` when set, else a key of its
+    own made once beside the data (readable by its owner only)."""
+    import base64
+    import os
+
+    from usina.settings import Settings
+
+    given = Settings().pii_key_file
+    if given:
+        return Path(given)
+    path = _beside_the_data(client) / "demo-pii.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+    return path
 
 
 def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) -> Story:
@@ -419,7 +549,7 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         "[bold]usina demo[/bold]: a credit-risk model from raw data to a champion "
         "you can roll back."
     )
-    story = Story(client, console, rows, seed)
+    story = Story(client, console, rows, seed, pii_key_file=_pii_key_file(client))
     for chapter in CHAPTERS:
         chapter(story)
     console.print()
@@ -447,6 +577,8 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         "usina alerts list",
         "usina batch jobs",
         'usina sql "select * from credit_scores limit 5"',
+        "usina datasets versions applications",
+        "usina lineage datasets:/applications@latest",
         "usina serve        # the endpoint over HTTP on 127.0.0.1:8080 (docs/serving.md)",
     ):
         console.print(f"   {command}")
