@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from resources.keys import some_keys
 from usina.server import ServerConfig, create_app
 
 # The schema is loaded at collection (schemathesis parametrizes from it), so the app's state
@@ -29,6 +30,9 @@ _CONFIG = ServerConfig(
     db_url=f"sqlite:///{Path(_ROOT.name) / 'usina.db'}",
     artifacts=str(Path(_ROOT.name) / "artifacts"),
     allowed_hosts=("testserver",),
+    # With a master key, as a deployment that keeps secrets has: without one, storing a secret
+    # answers 503 key_unavailable by design (tests/secrets checks that).
+    keys=some_keys(),
 )
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(_CONFIG))
 

@@ -202,13 +202,14 @@ def resolve(uri: str, *, client: Any = None) -> DatasetVersion:
 
 def load(uri: str, *, client: Any = None) -> Any:
     """The version ``uri`` points at as a ``pyarrow.Table``, after checking its digest."""
-    import io
-
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     c = _client(client)
     version = resolve(uri, client=c)
-    return pq.read_table(io.BytesIO(read_bytes(c.artifacts, version.digest)))
+    # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a Python object
+    # (one released at interpreter exit aborts the process).
+    return pq.read_table(pa.BufferReader(read_bytes(c.artifacts, version.digest)))
 
 
 def expect(dataset: str, *expectations: Any, client: Any = None) -> Dataset:

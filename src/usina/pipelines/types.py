@@ -54,9 +54,13 @@ class Dataset:
     def to_arrow(self) -> Any:
         """The table as a ``pyarrow.Table``."""
         if self._table is None:
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            self._table = pq.read_table(io.BytesIO(read_bytes(self._store, self.digest)))
+            # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a
+            # Python object (one released at interpreter exit aborts the process).
+            data = read_bytes(self._store, self.digest)
+            self._table = pq.read_table(pa.BufferReader(data))
         return self._table
 
     def to_pandas(self) -> Any:

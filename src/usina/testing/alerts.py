@@ -154,7 +154,7 @@ def check_alert_store(make_client: Callable[[], Any]) -> None:
     refused("channels", "'sms:+55119'", channels=("sms:+55119",))
     refused("channels", "not-an-address", channels=("email:not-an-address",))
     refused("channels", "ftp://x", channels=("webhook:ftp://x/y",))
-    refused("channels", "log:x", channels=("log:x",))
+    refused("channels", "log:a b", channels=("log:a b",))
     refused("channels", channels="log:")
     refused("monitor", monitor="bad name")
     refused("check", check="")
