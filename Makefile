@@ -27,8 +27,11 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Two workers (pytest-xdist), a test file's tests on one of them (module fixtures, such as a
+# local Ray, start once): most tests wait on servers and subprocesses, so two run in the time
+# of about one.
 test: lint
-	$(BIN)/python -m pytest; status=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$status
 
