@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from usina.cli.context import client
-from usina.cli.output import console, print_json, when
+from usina.cli.output import console, print_json, when, with_row_progress
 from usina.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -83,7 +83,8 @@ def run_job(
     if json or not console.is_terminal:
         done = run(name, model, input, output, parts, _keys(keys), on_error, c, **on)
     else:
-        done = _with_progress(
+        done = with_row_progress(
+            "scoring",
             lambda progress: run(
                 name,
                 model,
@@ -95,35 +96,12 @@ def run_job(
                 c,
                 progress=progress,
                 **on,
-            )
+            ),
         )
     if json:
         print_json(done)
         return
     _summary(done)
-
-
-def _with_progress(work: Any) -> BatchRun:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("scoring"),
-        TextColumn("{task.completed:,.0f} rows"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("scoring", total=None, rate="")
-
-        def progress(rows: int) -> None:
-            bar.advance(task, rows)
-            speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:,.0f} rows/s" if speed else "")
-
-        done: BatchRun = work(progress)
-        return done
 
 
 def _summary(done: BatchRun) -> None:

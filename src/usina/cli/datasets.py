@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from usina.cli.context import client
-from usina.cli.output import console, errors, print_json, when
+from usina.cli.output import console, errors, print_json, when, with_row_progress
 from usina.errors import InvalidInput
 
 app = typer.Typer(
@@ -41,8 +41,8 @@ def ingest(
         if json or not console.is_terminal:
             done = run(source, dataset, client=c)
         else:
-            done = _with_progress(
-                lambda progress: run(source, dataset, client=c, progress=progress)
+            done = with_row_progress(
+                "ingesting", lambda progress: run(source, dataset, client=c, progress=progress)
             )
     except ExpectationFailed as exc:
         if json:
@@ -61,28 +61,6 @@ def ingest(
         f"{v.bytes / 1e6:,.1f} MB Parquet, sha256:{v.digest[:12]}",
         soft_wrap=True,
     )
-
-
-def _with_progress(work: Any) -> Any:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("ingesting"),
-        TextColumn("{task.completed:,.0f} rows"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("ingesting", total=None, rate="")
-
-        def progress(rows: int) -> None:
-            bar.advance(task, rows)
-            speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:,.0f} rows/s" if speed else "")
-
-        return work(progress)
 
 
 @app.command("list")
