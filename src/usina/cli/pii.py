@@ -18,7 +18,9 @@ app = typer.Typer(
 
 @app.command("scan")
 def scan_file(
-    path: str = typer.Argument(..., help="A .csv, .parquet or .jsonl file."),
+    path: str = typer.Argument(
+        ..., help="A .csv, .parquet or .jsonl file, or a dataset version (datasets:/NAME@latest)."
+    ),
     threshold: float = typer.Option(
         0.5, "--threshold", min=0.0, max=1.0, help="Lowest score reported."
     ),
@@ -27,15 +29,15 @@ def scan_file(
     """Which columns hold personal data, of which kinds, how much; samples are masked."""
     from rich.table import Table
 
-    from usina.errors import InvalidInput
     from usina.pii import read_table, scan
 
     if path.startswith("datasets:/"):
-        raise InvalidInput(
-            "scanning a dataset URI is not supported yet; scan one of its Parquet files",
-            field="file",
-        )
-    report = scan(read_table(path), threshold=threshold)
+        from usina.datasets.api import load
+
+        table = load(path, client=client())  # digest-checked; text columns scanned as text
+    else:
+        table = read_table(path)
+    report = scan(table, threshold=threshold)
     if json:
         print_json(report.to_dict())
         return
