@@ -4,7 +4,8 @@ search below would find it if encryption let it through).
 
 The paths: a model file and its reference summary, a run artifact, a pipeline step's output
 table, a batch job's output table, the request log written by ``usina serve``'s writer
-process, and a secret in the metadata database. Metadata rows other than secrets (names,
+process, a secret in the metadata database, a topic's event (the embedded log beside the
+database) and a dataset version. Metadata rows other than secrets (names,
 params, signatures) are not encrypted, so the canary travels only in values.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from resources import pipelines
@@ -25,8 +27,11 @@ from resources.keys import some_keys
 from usina import Client
 from usina.batch import run as run_batch
 from usina.batch.query import connect_tables
+from usina.datasets.api import load as load_dataset
+from usina.datasets.api import save as save_dataset
 from usina.monitoring.logwindow import connect
 from usina.serving import SqlEndpointStore, query_log
+from usina.topics.entities import TopicColumn, TopicSpec
 
 CANARY = pipelines.CANARY
 
@@ -67,6 +72,9 @@ def test_a_canary_never_reaches_the_disk_in_clear(
     run_batch("nightly", "models:/canary-model@champion", str(source), "scores", client=client)
     if encrypted:
         client.secrets.set("smtp-password", CANARY)
+    client.topics.create(TopicSpec("canary-events", (TopicColumn("note", "string"),)))
+    client.topics.publish("canary-events", [{"note": CANARY}])
+    save_dataset(pa.table({"note": [CANARY]}), "canary-data", client=client)
 
     SqlEndpointStore(client.db, "tester", artifacts=client.artifacts).create(
         "canary", "models:/canary-model@champion"
@@ -101,6 +109,11 @@ def test_a_canary_never_reaches_the_disk_in_clear(
     assert client.get_reference("models:/canary-model@champion") is not None
     if encrypted:
         assert client.secrets.reveal("smtp-password") == CANARY
+    (event,) = client.topics.poll("canary-events", "readers", "r1")
+    assert event.json() == {"note": CANARY}
+    assert load_dataset("datasets:/canary-data@latest", client=client).column("note")[
+        0
+    ].as_py() == (CANARY)
 
     found = _files_holding(home, CANARY.encode())
     if encrypted:
@@ -108,4 +121,5 @@ def test_a_canary_never_reaches_the_disk_in_clear(
     else:
         kinds = {f.split("/")[1] for f in found if f.startswith("artifacts/")}
         assert {"request-log", "tables", "sha256"} <= kinds, found
+        assert "topics.db" in found or "topics.db-wal" in found, found
     client.close()

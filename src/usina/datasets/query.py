@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from usina.artifacts import blob_key
+from usina.artifacts.sealed import refuse_sealed
 from usina.datasets.profile import quote
 
 MAX_VIEWS = 1000
@@ -27,6 +28,7 @@ def add_dataset_views(connection: Any, client: Any, scratch: str) -> list[str]:
         key = blob_key(version.digest)
         if isinstance(root, Path):
             path = str(root / key)
+            refuse_sealed([path])  # sealed files read without the key: a clear error
         else:
             target = Path(scratch, "datasets", f"{version.digest}.parquet")
             target.parent.mkdir(parents=True, exist_ok=True)

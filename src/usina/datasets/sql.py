@@ -41,7 +41,40 @@ def dataset_from_row(row: Any) -> Dataset:
     )
 
 
-def version_from_row(row: Any) -> DatasetVersion:
+SEALED = "sealed:"  # a profile stored sealed under the master key (base64 after the prefix)
+
+
+def dump_profile(profile: dict[str, Any], keys: Any, name: str) -> str:
+    """A version's profile as stored: JSON, sealed under ``keys`` when there are keys. The
+    profile holds values of the data (top categories, minimums), so it is protected as the
+    data's Parquet file is."""
+    text = json.dumps(profile, allow_nan=False)
+    if keys is None:
+        return text
+    import base64
+
+    from usina.crypto import seal_bytes
+
+    sealed = seal_bytes(keys, text.encode(), f"usina-dataset:{name}".encode())
+    return SEALED + base64.b64encode(sealed).decode()
+
+
+def load_profile(text: str, keys: Any, name: str) -> dict[str, Any]:
+    if not text.startswith(SEALED):
+        found: dict[str, Any] = json.loads(text)
+        return found
+    import base64
+
+    from usina.crypto import open_bytes, require_keys
+
+    data = base64.b64decode(text[len(SEALED) :])
+    keys = require_keys(keys, f"reading the profile of dataset {name}")
+    opened = open_bytes(keys, data, f"usina-dataset:{name}".encode(), name)
+    found = json.loads(opened)
+    return found
+
+
+def version_from_row(row: Any, keys: Any = None) -> DatasetVersion:
     return DatasetVersion(
         name=row.name,
         version=int(row.version),
@@ -50,7 +83,7 @@ def version_from_row(row: Any) -> DatasetVersion:
         schema=tuple(json.loads(row.columns)),
         rows=int(row.rows),
         bytes=int(row.bytes),
-        profile=json.loads(row.profile),
+        profile=load_profile(row.profile, keys, row.name),
         source=row.source,
         created_at=row.created_at,
         created_by=row.created_by,
@@ -62,11 +95,16 @@ class SqlDatasetStore:
     """Datasets on the metadata database (``usina.datasets.base.DatasetStore``)."""
 
     def __init__(
-        self, db: Database, actor: str = "local", artifacts: ArtifactStore | None = None
+        self,
+        db: Database,
+        actor: str = "local",
+        artifacts: ArtifactStore | None = None,
+        keys: Any = None,
     ) -> None:
         self.db = db
         self.actor = actor
         self.artifacts = artifacts
+        self.keys = keys  # the master key ring: profiles are sealed with it
 
     def register(self, name: str, version: VersionIn) -> Registered:
         check_name(name)
@@ -89,7 +127,7 @@ class SqlDatasetStore:
                 .order_by(c.version.desc())
             ).first()
             if same is not None:
-                return Registered(version_from_row(same), False)
+                return Registered(version_from_row(same, self.keys), False)
             number = current.latest + 1
             now = time.time()
             conn.execute(
@@ -101,7 +139,7 @@ class SqlDatasetStore:
                     columns=json.dumps(list(v.schema)),
                     rows=v.rows,
                     bytes=v.bytes,
-                    profile=json.dumps(v.profile, allow_nan=False),
+                    profile=dump_profile(v.profile, self.keys, name),
                     source=v.source,
                     run_id=v.run_id,
                     created_at=now,
@@ -143,7 +181,7 @@ class SqlDatasetStore:
         )
         with self.db.read() as conn:
             self._dataset(conn, name)
-            return [version_from_row(r) for r in conn.execute(query)]
+            return [version_from_row(r, self.keys) for r in conn.execute(query)]
 
     def get_version(self, name: str, version: int | None = None) -> DatasetVersion:
         check_name(name)
@@ -210,8 +248,7 @@ class SqlDatasetStore:
             raise NotFound(f"no dataset {name}; 'usina datasets list' lists them", field="name")
         return dataset_from_row(row)
 
-    @staticmethod
-    def _version(conn: Connection, name: str, version: int) -> DatasetVersion:
+    def _version(self, conn: Connection, name: str, version: int) -> DatasetVersion:
         c = t.dataset_versions.c
         row = conn.execute(
             sa.select(t.dataset_versions).where(c.name == name, c.version == version)
@@ -222,4 +259,4 @@ class SqlDatasetStore:
                 "lists them",
                 field="version",
             )
-        return version_from_row(row)
+        return version_from_row(row, self.keys)

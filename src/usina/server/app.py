@@ -166,7 +166,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     verifier = TokenVerifier(db)
     gate = Gate(verifier, auth=config.auth, metrics_public=config.metrics_public)
     recorder = AuditRecorder(SqlAuditStore(db))
-    topic_log = topics.SharedTopicLog(config.topics_url or default_topics_url(config.db_url, store))
+    topic_log = topics.SharedTopicLog(
+        config.topics_url or default_topics_url(config.db_url, store), config.keys
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

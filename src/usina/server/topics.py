@@ -36,8 +36,9 @@ MAX_PUBLISH_BYTES = 64 * 2**20
 class SharedTopicLog:
     """The server's one topic log, opened on first use and closed when the server stops."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, keys: Any = None) -> None:
         self.url = url
+        self.keys = keys
         self._log: TopicLog | None = None
         self._lock = threading.Lock()
 
@@ -49,7 +50,7 @@ class SharedTopicLog:
                         "the server has no topic log; start it with USINA_TOPICS_URL set",
                         field="topics_url",
                     )
-                self._log = open_topic_log(self.url)
+                self._log = open_topic_log(self.url, self.keys)
             return self._log
 
     def close(self) -> None:

@@ -129,10 +129,11 @@ def lease_of(url: str) -> float:
     return lease
 
 
-def open_topic_log(url: str) -> TopicLog:
+def open_topic_log(url: str, keys: Any = None) -> TopicLog:
     """The log at ``url``: ``sqlite:///path/topics.db`` (or ``sqlite://`` in memory),
     ``redis://host:6379/0``, ``nats://host:4222``, ``pubsub://project``; ``?lease=SECONDS``
-    sets how long a polled message stays leased to its consumer."""
+    sets how long a polled message stays leased to its consumer. With ``keys`` (the master key
+    ring), values are sealed before the backend keeps them (``usina.topics.sealed``)."""
     scheme = url.partition("://")[0] if isinstance(url, str) and "://" in url else ""
     row = LOGS.get(scheme)
     if row is None:
@@ -144,4 +145,8 @@ def open_topic_log(url: str) -> TopicLog:
     module, _, name = row.partition(":")
     cls = getattr(importlib.import_module(f"usina.topics.{module}"), name)
     found: TopicLog = cls(url)
+    if keys is not None:
+        from usina.topics.sealed import SealedTopicLog
+
+        return SealedTopicLog(found, keys)
     return found

@@ -77,8 +77,10 @@ class SqlTopicStore:
         artifacts: Any = None,
         topics_url: str | None = None,
         log: TopicLog | None = None,
+        keys: Any = None,
     ) -> None:
         self.db = db
+        self.keys = keys
         self.actor = actor
         self.topics_url = topics_url or default_topics_url(db.url, artifacts)
         self._log = log
@@ -96,7 +98,7 @@ class SqlTopicStore:
                         "(sqlite:///path/topics.db, redis://, nats://)",
                         field="topics_url",
                     )
-                self._log = open_topic_log(self.topics_url)
+                self._log = open_topic_log(self.topics_url, self.keys)
             return self._log
 
     def create(self, spec: TopicSpec) -> Topic:
