@@ -4,7 +4,7 @@ versions, diff, expect, validate)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -24,26 +24,44 @@ def _uri(value: str) -> str:
     return value if value.startswith("datasets:/") else f"datasets:/{value}"
 
 
+def _protector(path: Path) -> Any:
+    """The ``protect`` of the PII policy in ``path``, keyed by ``USINA_PII_KEY(_FILE)`` when
+    its operators need a key (a clear error naming the setting when they do and none is set)."""
+    from usina.pii import Policy, Protector, load_key
+    from usina.settings import Settings
+
+    settings = Settings()
+    secret = settings.pii_key.get_secret_value() if settings.pii_key else None
+    key = load_key(secret, settings.pii_key_file) if secret or settings.pii_key_file else None
+    return Protector(Policy.load(path), key).protect
+
+
 def ingest(
     source: str = typer.Argument(
         ..., help="A CSV, Parquet or JSON lines file, a folder of them, s3://... or gs://..."
     ),
     dataset: str = typer.Option(..., "--dataset", "-d", help="The dataset to add a version to."),
+    protect: Optional[Path] = typer.Option(  # noqa: UP045
+        None,
+        "--protect",
+        help="A PII policy (YAML, docs/pii.md) applied to every batch before it is written: "
+        "raw values it replaces never reach the version. Keys: USINA_PII_KEY(_FILE).",
+    ),
     json: bool = _JSON,
 ) -> None:
     """Stream files into a new version of a dataset and register it (exit 1: an expectation
     failed, nothing registered; exit 2: the input cannot be read)."""
     from usina.datasets import ExpectationFailed
-    from usina.datasets.api import ingest as run
+    from usina.datasets.api import ingest
+
+    transform = None if protect is None else _protector(protect)
+
+    def run(progress: Any = None) -> Any:
+        return ingest(source, dataset, client=c, progress=progress, transform=transform)
 
     c = client()
     try:
-        if json or not console.is_terminal:
-            done = run(source, dataset, client=c)
-        else:
-            done = with_row_progress(
-                "ingesting", lambda progress: run(source, dataset, client=c, progress=progress)
-            )
+        done = run() if json or not console.is_terminal else with_row_progress("ingesting", run)
     except ExpectationFailed as exc:
         if json:
             print_json(exc.report.to_dict())

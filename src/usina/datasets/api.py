@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from usina.datasets.readers import Progress, bad_input, list_sources, read_batch
 from usina.datasets.staging import Staged, write_parquet
 from usina.datasets.validation import resolve_version, validate_version
 from usina.errors import InvalidInput, NotFound
+
+Transform = Callable[[Any], Any]  # a pyarrow Table in, a Table (or RecordBatch) out
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def ingest(
     client: Any = None,
     progress: Progress | None = None,
     run_id: str | None = None,
+    transform: Transform | None = None,
 ) -> Ingested:
     """Stream ``source`` (a CSV, Parquet or JSON lines file, a folder of them, or an
     ``s3://``/``gs://`` URL) into a new version of ``dataset``, and register it.
@@ -75,15 +78,44 @@ def ingest(
         InvalidInput: the input is missing or unreadable, or its types are inconsistent (the
             message names the file and the column).
         ExpectationFailed: the new version fails an expectation; its ``report`` says which.
+
+    ``transform`` rewrites each record batch before it is written (a table or a batch in,
+    the same out), so nothing it removes reaches the version: ``usina ingest --protect
+    POLICY`` passes a PII policy's ``protect`` (see docs/pii.md).
     """
     check_name(dataset)
     files = list_sources(source)
     with _scratch() as scratch:
         path = str(Path(scratch, "version.parquet"))
         schema, batches = _open_all(files)
+        if transform is not None:
+            schema, batches = _transformed(schema, batches, transform)
         staged = write_parquet(path, schema, batches, progress)
         label = source if len(files) == 1 else f"{source} ({len(files)} files)"
         return _register(_client(client), dataset, staged, scratch, label, run_id)
+
+
+def _transformed(
+    schema: Any, batches: Iterator[Any], transform: Transform
+) -> tuple[Any, Iterator[Any]]:
+    """The schema and batches ``transform`` makes of ``batches`` (the first one is read now, for
+    the schema the version will have)."""
+    import itertools
+
+    import pyarrow as pa
+
+    def apply(batch: Any) -> list[Any]:
+        out = transform(pa.Table.from_batches([batch]))
+        return list(out.to_batches()) if isinstance(out, pa.Table) else [out]
+
+    it = iter(batches)
+    first = next(it, None)
+    if first is None:
+        empty = transform(schema.empty_table())
+        return empty.schema, iter(())
+    head = apply(first)
+    new_schema = head[0].schema if head else transform(pa.Table.from_batches([first])).schema
+    return new_schema, itertools.chain(head, (b for batch in it for b in apply(batch)))
 
 
 def save(data: Any, dataset: str, *, client: Any = None) -> DatasetVersion:
