@@ -23,6 +23,10 @@ from schemathesis.specs.openapi.checks import (
 from resources.keys import some_keys
 from usina.server import ServerConfig, create_app
 
+# Schemathesis makes one test per operation while collecting, which pytest-xdist's workers do
+# not share: `make test` runs this file in a process of its own, after the others.
+pytestmark = pytest.mark.serial
+
 # The schema is loaded at collection (schemathesis parametrizes from it), so the app's state
 # lives in a temporary folder removed when the test session ends.
 _ROOT = tempfile.TemporaryDirectory(prefix="usina-schemathesis-")
