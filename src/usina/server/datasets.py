@@ -81,7 +81,7 @@ def version_out(v: DatasetVersion) -> VersionOut:
 
 def _store(request: Request, who: str = "local") -> SqlDatasetStore:
     found = backends(request)
-    return SqlDatasetStore(found.db, actor=who, artifacts=found.artifacts)
+    return SqlDatasetStore(found.db, actor=who, artifacts=found.artifacts, keys=found.keys)
 
 
 @router.get("/datasets", response_model=s.Page[DatasetOut])
