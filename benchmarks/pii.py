@@ -33,6 +33,7 @@ counted too.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -54,28 +55,18 @@ KEY = "dXNpbmEtYmVuY2htYXJrLWtleS0zMi1ieXRlcy1sb25nIQ=="
 # -- the data (pure Python, so both environments build the same rows) ----------------------------
 
 
-def _cpf_digits(base: str) -> str:
-    total = sum(int(d) * w for d, w in zip(base, range(10, 1, -1), strict=True))
-    d1 = total * 10 % 11 % 10
-    total = sum(int(d) * w for d, w in zip(base + str(d1), range(11, 1, -1), strict=True))
-    return f"{d1}{total * 10 % 11 % 10}"
+@functools.cache
+def _corpus_module() -> Any:
+    """tests/pii/corpus.py (standard library only): the check digit algorithms and the corpus,
+    the same in both environments."""
+    import importlib.util
 
-
-def _cnpj_digits(base: str) -> str:
-    def dv(chars: str, weights: list[int]) -> int:
-        r = sum((ord(c) - 48) * w for c, w in zip(chars, weights, strict=True)) % 11
-        return 0 if r < 2 else 11 - r
-
-    d1 = dv(base, [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
-    return f"{d1}{dv(base + str(d1), [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])}"
-
-
-def _luhn(body: str) -> str:
-    total = 0
-    for i, d in enumerate(reversed(body)):
-        n = int(d) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return str((10 - total % 10) % 10)
+    spec = importlib.util.spec_from_file_location("corpus", ROOT / "tests" / "pii" / "corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["corpus"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 Item = tuple[int, int, str, bool]  # (start, end, kind, valid) in one cell
@@ -85,7 +76,8 @@ def row(rng: random.Random, i: int) -> tuple[list[str], list[list[Item]]]:
     """One row's three cells and the items each holds."""
     digits, alnum = string.digits, string.digits + string.ascii_uppercase
     base = "".join(rng.choices(digits, k=9))
-    cpf = base + _cpf_digits(base)
+    gen = _corpus_module()
+    cpf = base + gen.cpf_digits(base)
     valid = i % 10 != 0
     if not valid:
         cpf = cpf[:10] + str((int(cpf[10]) + 1) % 10)
@@ -102,11 +94,11 @@ def row(rng: random.Random, i: int) -> tuple[list[str], list[list[Item]]]:
     b = f"{a}{phone} ou escrever para "
     contato = f"{b}{email}."
     body = "4" + "".join(rng.choices(digits, k=14))
-    card = body + _luhn(body)
+    card = body + gen.luhn_digit(body)
     card = " ".join(card[j : j + 4] for j in range(0, 16, 4))
     chars = alnum if i % 2 else digits
     base = str(rng.randint(1, 9)) + "".join(rng.choices(chars, k=11))
-    cnpj = base + _cnpj_digits(base)
+    cnpj = base + gen.cnpj_digits(base)
     cnpj = f"{cnpj[:2]}.{cnpj[2:5]}.{cnpj[5:8]}/{cnpj[8:12]}-{cnpj[12:]}"
     c = "Pago com o cartão "
     d = f"{c}{card} pela empresa "
@@ -159,13 +151,7 @@ def corpus() -> list[tuple[str, int, int, str, bool]]:
     """The corpus of tests/pii (valid and invalid CPFs, numeric and alphanumeric CNPJs, cards,
     e-mails, phones; the documented examples), each item alone and in a Portuguese sentence:
     (text, start, end, kind, valid)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("corpus", ROOT / "tests" / "pii" / "corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["corpus"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
+    module = _corpus_module()
     out = []
     for item in module.items(CORPUS_ITEMS):
         out.append((item.text, 0, len(item.text), item.kind, item.valid))
