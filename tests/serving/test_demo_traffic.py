@@ -16,9 +16,10 @@ def test_roll_back_under_traffic_fails_no_request(three_versions) -> None:  # ty
         threads=3,
     )
     assert report.failed == 0
-    assert sum(report.answers_by_version.values()) == 600
+    assert report.requests >= 600
+    assert sum(report.answers_by_version.values()) == report.requests
     assert (report.rollback.from_version, report.rollback.to_version) == (2, 1)
     assert report.answers_by_version.get(2, 0) > 0  # before the rollback
     assert report.answers_by_version.get(1, 0) > 0  # after it
-    assert sum(s.requests for s in report.stats) == 600
+    assert sum(s.requests for s in report.stats) == report.requests
     assert all(s.errors == 0 for s in report.stats)

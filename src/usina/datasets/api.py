@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from usina.artifacts import put_file, read_bytes
+from usina.artifacts.parquet import read_parquet
 from usina.datasets.entities import (
     Dataset,
     DatasetVersion,
@@ -234,14 +235,12 @@ def resolve(uri: str, *, client: Any = None) -> DatasetVersion:
 
 def load(uri: str, *, client: Any = None) -> Any:
     """The version ``uri`` points at as a ``pyarrow.Table``, after checking its digest."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     c = _client(client)
     version = resolve(uri, client=c)
     # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a Python object
     # (one released at interpreter exit aborts the process).
-    return pq.read_table(pa.BufferReader(read_bytes(c.artifacts, version.digest)))
+    return read_parquet(read_bytes(c.artifacts, version.digest))
 
 
 def expect(dataset: str, *expectations: Any, client: Any = None) -> Dataset:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from usina.artifacts.parquet import read_parquet
 from usina.client import Client
 from usina.demo.data import LABEL
 from usina.errors import NotFound
@@ -144,25 +145,21 @@ def chapter_promote(story: Story) -> None:
 
 def _table(client: Client, digest: str) -> Any:
     """A Parquet artifact as a ``pyarrow.Table`` (whole, digest-checked bytes)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from usina.artifacts import read_bytes
 
-    return pq.read_table(pa.BufferReader(read_bytes(client.artifacts, digest)))
+    return read_parquet(read_bytes(client.artifacts, digest))
 
 
 def _applicants(story: Story, rows: int | None = None) -> Any:
     """Feature rows (without the label) from the pipeline's features step."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from usina.artifacts import read_bytes
 
     assert story.run is not None
     # Whole, digest-checked bytes: Parquet seeks, and a blob read through a server is a stream.
     data = read_bytes(story.client.artifacts, story.run.output("features").digest)
-    frame = pq.read_table(pa.BufferReader(data)).to_pandas().drop(columns=[LABEL])
+    frame = read_parquet(data).to_pandas().drop(columns=[LABEL])
     return frame if rows is None else frame.head(rows)
 
 

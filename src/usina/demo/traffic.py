@@ -74,10 +74,14 @@ def send(
     requests: int,
     threads: int = 4,
     halfway: Callable[[], None] | None = None,
+    until: Callable[[Counter[int]], bool] | None = None,
+    until_s: float = 30.0,
 ) -> tuple[Counter[int], int]:
     """Send ``requests`` one-row predictions to ``url`` from ``threads`` threads, cycling
-    through ``instances``; call ``halfway`` once half of them are sent. Returns the answers
-    per model version and the number of failed requests."""
+    through ``instances``; call ``halfway`` once half of them are sent. With ``until``, keep
+    sending past ``requests`` until ``until(answers per version)`` holds or ``until_s`` pass
+    (a serving worker follows a change on its next poll, which a short burst can outrun).
+    Returns the answers per model version and the number of failed requests."""
     import httpx
 
     counter = itertools.count()
@@ -85,11 +89,20 @@ def send(
     failed = 0
     lock = threading.Lock()
     half = threading.Event()
+    deadline = time.monotonic() + until_s
+
+    def more(i: int) -> bool:
+        if i < requests:
+            return True
+        if until is None or time.monotonic() > deadline:
+            return False
+        with lock:
+            return not until(versions)
 
     def run() -> None:
         nonlocal failed
         with httpx.Client(timeout=30) as http:
-            while (i := next(counter)) < requests:
+            while more(i := next(counter)):
                 if i == requests // 2:
                     half.set()
                 try:
@@ -136,7 +149,9 @@ def roll_back_under_traffic(
     threads: int = 4,
 ) -> TrafficReport:
     """Serve ``endpoint`` (following ``model@alias``), send ``requests`` Vertex AI predictions
-    cycling through ``instances``, and roll ``alias`` back once half of them are answered.
+    cycling through ``instances``, and roll ``alias`` back once half of them are answered; the
+    traffic goes on past ``requests`` until the rolled-back version has answered (at most 30 s
+    more), so the report always shows both versions.
 
     The endpoint and the alias are changed through ``client`` (its endpoint and registry
     stores). On a database, the serving app runs in this process; through a usina server, the
@@ -155,11 +170,15 @@ def roll_back_under_traffic(
     def roll_back() -> None:
         changes.append(client.registry.rollback(model, alias, "demo: roll back under traffic"))
 
+    def followed(versions: Counter[int]) -> bool:
+        return bool(changes) and versions[changes[0].to_version or 0] > 0
+
     with serving(client, endpoint) as url:
-        versions, failed = send(url, instances, requests, threads, roll_back)
-    stats = wait_logged(client, endpoint, requests - failed)
+        versions, failed = send(url, instances, requests, threads, roll_back, followed)
+    sent = sum(versions.values()) + failed
+    stats = wait_logged(client, endpoint, sent - failed)
     return TrafficReport(
-        requests=requests,
+        requests=sent,
         failed=failed,
         answers_by_version=dict(sorted(versions.items())),
         rollback=changes[0],

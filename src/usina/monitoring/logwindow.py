@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.artifacts.parquet import read_parquet
 from usina.artifacts.sealed import refuse_sealed
 from usina.serving.logfiles import PREFIX
 
@@ -106,12 +107,11 @@ def connect(
             conn.execute(f"create view requests as select * from {source}")
         return conn
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     tables = []
     for key in keys:
         with store.open(key) as f:
-            tables.append(pq.read_table(pa.BufferReader(f.read())))
+            tables.append(read_parquet(f.read()))
     conn.register("requests_arrow", pa.concat_tables(tables, promote_options="default"))
     conn.execute("create view requests as select * from requests_arrow")
     return conn

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from usina.artifacts import ArtifactStore, put_bytes, read_bytes
+from usina.artifacts.parquet import read_parquet
 from usina.errors import InvalidInput
 
 DATASET = "dataset"
@@ -54,13 +55,11 @@ class Dataset:
     def to_arrow(self) -> Any:
         """The table as a ``pyarrow.Table``."""
         if self._table is None:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
 
             # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a
             # Python object (one released at interpreter exit aborts the process).
             data = read_bytes(self._store, self.digest)
-            self._table = pq.read_table(pa.BufferReader(data))
+            self._table = read_parquet(data)
         return self._table
 
     def to_pandas(self) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from usina.artifacts import ArtifactStore
+from usina.artifacts.parquet import read_parquet
 from usina.artifacts.sealed import refuse_sealed
 from usina.errors import InvalidInput
 from usina.serving.logfiles import DROPS_PREFIX, PREFIX
@@ -70,12 +71,11 @@ def _connect(store: ArtifactStore, endpoint: str | None = None) -> Any:
         )
         return conn
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     tables = []
     for key in keys:
         with store.open(key) as f:
-            tables.append(pq.read_table(pa.BufferReader(f.read())))
+            tables.append(read_parquet(f.read()))
     conn.register("requests_arrow", pa.concat_tables(tables, promote_options="default"))
     conn.execute("create view requests as select * from requests_arrow")
     return conn
@@ -127,7 +127,6 @@ def endpoint_stats(
 def _drops(store: ArtifactStore, endpoint: str, since_s: float) -> dict[int | None, dict[str, int]]:
     """Rows of ``endpoint`` the log dropped in the window, by version and reason (not shadow)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     prefix = f"{DROPS_PREFIX}/endpoint={endpoint}"
     since_us = int((time.time() - since_s) * 1_000_000)
@@ -136,7 +135,7 @@ def _drops(store: ArtifactStore, endpoint: str, since_s: float) -> dict[int | No
         if not key.endswith(".parquet"):
             continue
         with store.open(key) as f:
-            table = pq.read_table(pa.BufferReader(f.read()))
+            table = read_parquet(f.read())
         columns = table.to_pydict()
         for when, version, shadow, reason, rows in zip(
             table.column("time").cast(pa.int64()).to_pylist(),
