@@ -226,3 +226,52 @@ def test_a_rerun_replaces_the_rejects_of_its_partition_too(
     run("j", CHAMPION, clean, "scores", {"d": "2"}, ["id"], "fail", scenario.client)
     assert scenario.table("scores_rejects")["d"].tolist() == ["1"]
     assert scenario.table("scores").groupby("d").size().to_dict() == {"1": 49, "2": 50}
+
+
+def test_scoring_on_several_threads_gives_the_rows_of_one_thread_in_the_same_order(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = applicants(6000)
+    rows.loc[4321, "income"] = np.nan  # in the ninth of twelve row groups
+    source = tmp_path / "groups.parquet"
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), source, row_group_size=500)
+
+    tables = {}
+    for threads in (1, 4):
+        done = run(
+            f"t{threads}",
+            CHAMPION,
+            str(source),
+            f"scores_{threads}",
+            None,
+            ["id"],
+            "skip",
+            scenario.client,
+            threads=threads,
+        )
+        assert (done.rows_in, done.rows_out, done.rows_rejected) == (6000, 5999, 1)
+        tables[threads] = scenario.table(f"scores_{threads}")
+    want = expected(scenario, 1, rows.drop(index=4321))
+    for table in tables.values():
+        assert table["id"].tolist() == want["id"].tolist()
+        pd.testing.assert_frame_equal(
+            table[list(want.columns)], want.reset_index(drop=True), check_dtype=False
+        )
+
+    with pytest.raises(InvalidInput) as caught:
+        run("t", CHAMPION, str(source), "failed", None, ["id"], "fail", scenario.client, threads=4)
+    assert "row 4321" in str(caught.value)
+    assert scenario.client.artifacts.list("tables/failed") == []
+
+
+@pytest.mark.parametrize("threads", [0, -1, 2.5, True])
+def test_a_thread_count_below_one_or_not_whole_is_refused(
+    scenario: Scenario, tmp_path: Path, threads: object
+) -> None:
+    source = str(write_parquet(applicants(10), tmp_path / "in.parquet"))
+    with pytest.raises(InvalidInput) as caught:
+        run("t", CHAMPION, source, "scores", client=scenario.client, threads=threads)  # type: ignore[arg-type]
+    assert caught.value.field == "threads"
