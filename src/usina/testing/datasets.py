@@ -6,6 +6,7 @@ every version written into it, and bad input refused naming its field with nothi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -192,13 +193,13 @@ def _check_policy(make_client: Callable[[], Any]) -> None:
         ({"columns": {"cpf": {"detect": "redact", "kinds": ["rg"]}}}, "kinds"),
         ({"columns": ["cpf"]}, "columns"),
     ):
-        expect_error(InvalidInput, lambda bad=bad: store.set_policy("clients", bad), field)
-    if client.server is not None:  # the server checks what any caller sends, as the store does
+        expect_error(InvalidInput, functools.partial(store.set_policy, "clients", bad), field)
+    server = client.server
+    if server is not None:  # the server checks what any caller sends, as the store does
+        body = {"policy": {"others": "hash"}}
         expect_error(
             InvalidInput,
-            lambda: client.server.call(
-                "PUT", "/datasets/clients/policy", json={"policy": {"others": "hash"}}
-            ),
+            lambda: server.call("PUT", "/datasets/clients/policy", json=body),
             "others",
         )
     assert store.get("clients").pii_policy == found.pii_policy, "nothing stored"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -121,13 +122,13 @@ def _check_log_policy(client: Any) -> None:
         ({"colunas": {}}, "policy"),
         ({"threshold": 2}, "threshold"),
     ):
-        expect_error(InvalidInput, lambda bad=bad: store.set_log_policy("credit", bad), field)
-    if client.server is not None:  # the server checks what any caller sends, as the store does
+        expect_error(InvalidInput, functools.partial(store.set_log_policy, "credit", bad), field)
+    server = client.server
+    if server is not None:  # the server checks what any caller sends, as the store does
+        body = {"policy": {"columns": {"x": 1}}}
         expect_error(
             InvalidInput,
-            lambda: client.server.call(
-                "PUT", "/endpoints/credit/log-policy", json={"policy": {"columns": {"x": 1}}}
-            ),
+            lambda: server.call("PUT", "/endpoints/credit/log-policy", json=body),
             "columns.x",
         )
     expect_error(NotFound, lambda: store.set_log_policy("ghost", {"columns": {}}), "endpoint")
