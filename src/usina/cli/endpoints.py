@@ -120,7 +120,7 @@ def show(
 def _log_policy(policy: dict[str, Any] | None) -> str:
     """An endpoint's request-log PII policy in one line."""
     if policy is None:
-        return "none of its own (USINA_REQUEST_LOG_PII_POLICY may set one on the server)"
+        return "none of its own (a server's USINA_REQUEST_LOG_PII_POLICY may apply)"
     rules = [f"{c}: {_rule(r)}" for c, r in policy["columns"].items()]
     if "others" in policy:
         rules.append(f"other text: {_rule(policy['others'])}")
