@@ -108,8 +108,10 @@ class LogPolicies:
     def keep(self, names: Iterable[str]) -> None:
         """Forget the compiled policies of endpoints not in ``names`` (deleted ones)."""
         wanted = set(names)
-        for name in [n for n in self._compiled if n not in wanted]:
-            self._compiled.pop(name, None)
+        # list() copies the keys in one step: request threads may add an entry meanwhile.
+        for name in list(self._compiled):
+            if name not in wanted:
+                self._compiled.pop(name, None)
 
     def _compile(self, endpoint: Endpoint) -> Protector | str:
         try:
