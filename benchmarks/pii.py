@@ -186,7 +186,7 @@ def side_usina(rows: int, sample: int) -> dict[str, Any]:
     import pyarrow as pa
 
     from usina.pii import Token, detect, load_key
-    from usina.pii.policy import replace_findings
+    from usina.privacy.policy import replace_findings
 
     token = Token(load_key(KEY))
     cells, items = data(rows)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from usina.monitoring.labels import LabelStore
     from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
+    from usina.privacy.keys import PiiKey
     from usina.secrets.base import SecretStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -57,7 +60,9 @@ class Client:
     ``Client("http://host:port")`` does the same through a usina server, sending ``token``
     (from ``usina auth login`` or ``usina tokens create``) as its bearer token and checking
     an ``https://`` server's certificate (against ``ca_bundle`` when given). With ``keys``
-    (a master key ring), artifacts and secrets are stored encrypted. Every method behaves
+    (a master key ring), artifacts and secrets are stored encrypted. ``pii_key`` (a
+    ``usina.pii.PiiKey``, or a function returning one) keys the PII operators of a dataset's
+    policy when this client writes a version. Every method behaves
     the same either way: each resource's store is chosen from ``usina.stores.STORES``.
 
     Example:
@@ -79,8 +84,10 @@ class Client:
         topics: str | None = None,
         keys: KeyProvider | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
+        pii_key: PiiKey | Callable[[], PiiKey | None] | None = None,
     ) -> None:
         self.actor = actor
+        self._pii_key = pii_key
         kind = kind_of(target)
         self.db: Database | None = None
         self.server: ServerConnection | None = None
@@ -212,9 +219,20 @@ class Client:
         found: DatasetStore = self.installation.store("datasets")
         return found
 
+    @property
+    def pii_key(self) -> PiiKey | None:
+        """The key of keyed PII operators (token, encrypt, surrogate), or None: loaded on
+        first use, so a malformed ``USINA_PII_KEY`` troubles only what needs it."""
+        if callable(self._pii_key):
+            self._pii_key = self._pii_key()
+        return self._pii_key
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:
         """A client for the installation ``settings`` describe (a server when ``url`` is set)."""
+        # The PII key is the caller's, with or without a server: a dataset's policy is applied
+        # where the data is read, before the version's file is written.
+        pii_key = functools.partial(_settings_pii_key, settings)
         if settings.url:
             return cls(
                 settings.url,
@@ -222,6 +240,7 @@ class Client:
                 heartbeat_timeout=settings.heartbeat_timeout,
                 token=settings.token,
                 ca_bundle=settings.ca_bundle,
+                pii_key=pii_key,
             )
         return cls(
             settings.resolved_db_url(),
@@ -230,6 +249,7 @@ class Client:
             heartbeat_timeout=settings.heartbeat_timeout,
             topics=settings.resolved_topics_url(),
             keys=settings.key_ring(),
+            pii_key=pii_key,
         )
 
     # -- tracking -------------------------------------------------------------------------
@@ -382,3 +402,13 @@ class Client:
             self.db.dispose()
         if self.server is not None:
             self.server.close()
+
+
+def _settings_pii_key(settings: Settings) -> PiiKey | None:
+    """The PII key ``USINA_PII_KEY`` or ``USINA_PII_KEY_FILE`` give, None when neither is set."""
+    secret = settings.pii_key.get_secret_value() if settings.pii_key is not None else None
+    if not secret and not settings.pii_key_file:
+        return None
+    from usina.privacy.keys import load_key
+
+    return load_key(secret, settings.pii_key_file)

@@ -113,6 +113,10 @@ COMMANDS: list[Row] = [
     row("endpoints", "follow", "e-{s}", "champion", "--json"),
     row("endpoints", "configure", "e-{s}", "--sample-rate", "0.5", "--json"),
     row("endpoints", "configure", "e-{s}", "--max-latency-ms", "50", fails=True),
+    row("endpoints", "configure", "e-{s}", "--log-policy", "log-policy.yaml", "--json"),
+    row("endpoints", "configure", "e-{s}", "--log-policy", "bad-policy.yaml", fails=True),
+    row("endpoints", "show", "e-{s}", "--json"),
+    row("endpoints", "configure", "e-{s}", "--log-policy", "none", "--json"),
     row("endpoints", "stats", "e-{s}", "--json"),
     row("endpoints", "delete", "e-{s}", "--json"),
     row("endpoints", "show", "e-{s}", "--json", fails=True),
@@ -245,6 +249,15 @@ COMMANDS: list[Row] = [
     row("datasets", "diff", "ds-{s}/1", "ds-{s}", "--json"),
     row("datasets", "expect", "ds-{s}", "expectations.yaml", "--json"),
     row("datasets", "validate", "ds-{s}", "--json"),
+    row("datasets", "protect", "ds-{s}", "pii-policy.yaml", "--json"),
+    row("datasets", "protect", "ds-{s}", "bad-policy.yaml", fails=True),
+    row("datasets", "protect", "ds-{s}", fails=True),
+    row("ingest", "applications.csv", "--dataset", "ds-{s}", "--json"),
+    row("ingest", "applications.csv", "-d", "ds-{s}", "--protect", "log-policy.yaml", fails=True),
+    row("datasets", "list", "--json"),
+    row("datasets", "protect", "ds-{s}", "--clear", "--json"),
+    row("datasets", "protect", "dk-{s}", "log-policy.yaml", "--json"),
+    row("ingest", "applications.csv", "--dataset", "dk-{s}", fails=True),
     row("datasets", "show", "ghost-{s}", fails=True),
     row("sql", 'select count(*) as n from "ds-{s}"', "--json"),
     row("sql", "--dialect", "bigquery", "select epoch(ts) as t from x", "--json"),
@@ -301,6 +314,9 @@ def installation(db_url: str, tmp_path: Path, processes: StartedProcesses) -> In
     (tmp_path / "applications.csv").write_text("id,plan\n1,a\n2,b\n3,a\n")
     (tmp_path / "applications-2.csv").write_text("id,plan\n1,a\n2,c\n3,a\n4,c\n")
     (tmp_path / "expectations.yaml").write_text("- {kind: unique, columns: [id]}\n")
+    (tmp_path / "pii-policy.yaml").write_text("columns:\n  plan: {operator: mask, keep: 0}\n")
+    (tmp_path / "log-policy.yaml").write_text("columns: {plan: token}\nothers: {detect: redact}\n")
+    (tmp_path / "bad-policy.yaml").write_text("columns: {plan: {operator: hash}}\n")
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
     base |= {
@@ -369,7 +385,7 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
         value = re.sub(
-            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec|ds)-[dr]\b",
+            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec|ds|dk)-[dr]\b",
             r"\1-*",
             value,
         )

@@ -97,6 +97,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/endpoints/{name}/split"):                                             "403 403 403 ok  ok  403 404 | 404 404 404 404 404 404 404",
     ("PUT", "/api/v1/endpoints/{name}/follow"):                                            "403 403 403 ok  ok  403 404 | 404 404 404 404 404 404 404",
     ("PUT", "/api/v1/endpoints/{name}/shadow"):                                            "403 403 403 ok  ok  403 404 | 404 404 404 404 404 404 404",
+    ("PUT", "/api/v1/endpoints/{name}/log-policy"):                                        "403 403 403 ok  ok  403 404 | 404 404 404 404 404 404 404",
+    ("DELETE", "/api/v1/endpoints/{name}/log-policy"):                                     "403 403 403 ok  ok  403 404 | 404 404 404 404 404 404 404",
     ("GET", "/api/v1/endpoints/{name}/stats"):                                             "ok  ok  ok  ok  ok  403 404 | 404 404 404 404 404 404 404",
     # pipelines
     ("POST", "/api/v1/pipeline-runs"):                                                     "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
@@ -164,6 +166,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/datasets"):                                                           "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/datasets/{name}"):                                                    "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
     ("PUT", "/api/v1/datasets/{name}/expectations"):                                       "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("PUT", "/api/v1/datasets/{name}/policy"):                                             "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("DELETE", "/api/v1/datasets/{name}/policy"):                                          "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/datasets/{name}/versions"):                                           "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/datasets/{name}/versions/{version}"):                                 "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",
     ("POST", "/api/v1/datasets/{name}/versions"):                                          "403 ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",

@@ -1,5 +1,5 @@
 """``usina ingest`` (files into a new dataset version) and ``usina datasets`` (list, show,
-versions, diff, expect, validate)."""
+versions, diff, expect, protect, validate)."""
 
 from __future__ import annotations
 
@@ -24,18 +24,6 @@ def _uri(value: str) -> str:
     return value if value.startswith("datasets:/") else f"datasets:/{value}"
 
 
-def _protector(path: Path) -> Any:
-    """The ``protect`` of the PII policy in ``path``, keyed by ``USINA_PII_KEY(_FILE)`` when
-    its operators need a key (a clear error naming the setting when they do and none is set)."""
-    from usina.pii import Policy, Protector, load_key
-    from usina.settings import Settings
-
-    settings = Settings()
-    secret = settings.pii_key.get_secret_value() if settings.pii_key else None
-    key = load_key(secret, settings.pii_key_file) if secret or settings.pii_key_file else None
-    return Protector(Policy.load(path), key).protect
-
-
 def ingest(
     source: str = typer.Argument(
         ..., help="A CSV, Parquet or JSON lines file, a folder of them, s3://... or gs://..."
@@ -45,7 +33,9 @@ def ingest(
         None,
         "--protect",
         help="A PII policy (YAML, docs/pii.md) applied to every batch before it is written: "
-        "raw values it replaces never reach the version. Keys: USINA_PII_KEY(_FILE).",
+        "raw values it replaces never reach the version. A dataset with a policy of its own "
+        "('usina datasets protect') has it applied without this, and refuses a different "
+        "one. Keys: USINA_PII_KEY(_FILE).",
     ),
     json: bool = _JSON,
 ) -> None:
@@ -54,10 +44,14 @@ def ingest(
     from usina.datasets import ExpectationFailed
     from usina.datasets.api import ingest
 
-    transform = None if protect is None else _protector(protect)
+    policy = None
+    if protect is not None:
+        from usina.privacy.policy import Policy
+
+        policy = Policy.load(protect)
 
     def run(progress: Any = None) -> Any:
-        return ingest(source, dataset, client=c, progress=progress, transform=transform)
+        return ingest(source, dataset, client=c, progress=progress, protect=policy)
 
     c = client()
     try:
@@ -96,9 +90,15 @@ def list_datasets(
     if not found:
         console.print("No datasets. Add one with 'usina ingest FILE --dataset NAME'.")
         return
-    table = Table("name", "latest", "expectations", "updated")
+    table = Table("name", "latest", "expectations", "PII policy", "updated")
     for d in found:
-        table.add_row(d.name, str(d.latest or "-"), str(len(d.expectations)), when(d.updated_at))
+        table.add_row(
+            d.name,
+            str(d.latest or "-"),
+            str(len(d.expectations)),
+            d.pii_policy_digest[:12] or "-",
+            when(d.updated_at),
+        )
     console.print(table)
 
 
@@ -140,7 +140,8 @@ def show(
 
     from usina.datasets.api import resolve
 
-    v = resolve(_uri(uri), client=client())
+    c = client()
+    v = resolve(_uri(uri), client=c)
     if json:
         print_json(v)
         return
@@ -150,6 +151,7 @@ def show(
         f"at {when(v.created_at)}",
         soft_wrap=True,
     )
+    _show_policy(c.datasets.get(v.name), v)
     table = Table("column", "type", "nulls", "min", "median", "max", "top / distinct")
     for column in v.schema:
         p = v.profile.get(column["name"], {})
@@ -167,6 +169,57 @@ def show(
             top,
         )
     console.print(table)
+
+
+def _show_policy(dataset: Any, version: Any) -> None:
+    """The dataset's PII policy, and whether this version was written under it."""
+    if dataset.pii_policy is None:
+        console.print("  PII policy: none ('usina datasets protect NAME POLICY' sets one)")
+    else:
+        digest = dataset.pii_policy_digest
+        under = "written under it" if version.pii_policy == digest else "written before it"
+        console.print(f"  PII policy {digest[:12]} (this version: {under})", markup=False)
+        for column, rule in dataset.pii_policy["columns"].items():
+            console.print(f"    {column}: {_rule(rule)}", markup=False)
+        if "others" in dataset.pii_policy:
+            console.print(f"    other text columns: {_rule(dataset.pii_policy['others'])}")
+
+
+def _rule(rule: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in rule.items())
+
+
+@app.command("protect")
+def protect(
+    name: str = typer.Argument(..., help="The dataset (created if new)."),
+    file: Optional[Path] = typer.Argument(  # noqa: UP045
+        None, help="A PII policy (YAML, docs/pii.md)."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the dataset's policy."),
+    json: bool = _JSON,
+) -> None:
+    """Keep a PII policy on a dataset: every version written into it from now on ('usina
+    ingest', usina.datasets.save) has it applied, so raw values it replaces never reach a
+    version."""
+    if (file is None) == (not clear):
+        raise InvalidInput(
+            "give a policy file, or --clear to remove the dataset's policy", field="file"
+        )
+    from usina.datasets.api import set_policy
+
+    found = set_policy(name, None if clear else file, client=client())
+    if json:
+        print_json(found)
+        return
+    if found.pii_policy is None:
+        console.print(f"dataset {found.name}: no PII policy")
+    else:
+        columns = ", ".join(found.pii_policy["columns"]) or "-"
+        console.print(
+            f"dataset {found.name}: PII policy {found.pii_policy_digest[:12]} (columns "
+            f"{columns}{'; other text columns too' if 'others' in found.pii_policy else ''})",
+            markup=False,
+        )
 
 
 def _short(value: Any) -> str:

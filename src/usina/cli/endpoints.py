@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -107,6 +107,7 @@ def show(
     _print(e)
     console.print(f"  model       {e.model}")
     console.print(f"  log sample  {e.sample_rate:.0%} of requests")
+    console.print(f"  log policy  {_log_policy(e.log_policy)}", markup=False)
     batching = (
         f"up to {e.max_batch_size} rows, {e.max_latency_ms:g} ms" if e.max_batch_size else "off"
     )
@@ -114,6 +115,20 @@ def show(
     console.print(
         f"  created     {when(e.created_at)} by {e.created_by}; updated {when(e.updated_at)}"
     )
+
+
+def _log_policy(policy: dict[str, Any] | None) -> str:
+    """An endpoint's request-log PII policy in one line."""
+    if policy is None:
+        return "none of its own (a server's USINA_REQUEST_LOG_PII_POLICY may apply)"
+    rules = [f"{c}: {_rule(r)}" for c, r in policy["columns"].items()]
+    if "others" in policy:
+        rules.append(f"other text: {_rule(policy['others'])}")
+    return "; ".join(rules) or "errors redacted only"
+
+
+def _rule(rule: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in rule.items())
 
 
 @app.command("split")
@@ -170,12 +185,31 @@ def configure(
     max_latency_ms: Optional[float] = typer.Option(  # noqa: UP045
         None, "--max-latency-ms", help="Longest a request waits for its micro-batch (≤ 10 ms)."
     ),
+    log_policy: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--log-policy",
+        help="A PII policy (YAML, docs/pii.md) applied to the endpoint's request log rows "
+        "before they are queued, by running servers from their next poll; 'none' removes it.",
+    ),
     json: bool = JSON,
 ) -> None:
-    """Change an endpoint's request-log sampling or micro-batching."""
-    e = _store().configure(
-        name, sample_rate=sample_rate, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms
-    )
+    """Change an endpoint's request-log sampling, PII policy or micro-batching."""
+    store = _store()
+    policy: Any = None
+    if log_policy is not None and log_policy != "none":
+        from usina.privacy.policy import Policy
+
+        policy = Policy.load(log_policy).to_dict()  # read and checked before anything changes
+    options = (sample_rate, max_batch_size, max_latency_ms) != (None, None, None)
+    if options or log_policy is None:
+        e = store.configure(
+            name,
+            sample_rate=sample_rate,
+            max_batch_size=max_batch_size,
+            max_latency_ms=max_latency_ms,
+        )
+    if log_policy is not None:
+        e = store.set_log_policy(name, policy)
     _print(e, json)
 
 

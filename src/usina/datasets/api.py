@@ -68,6 +68,7 @@ def ingest(
     progress: Progress | None = None,
     run_id: str | None = None,
     transform: Transform | None = None,
+    protect: Any = None,
 ) -> Ingested:
     """Stream ``source`` (a CSV, Parquet or JSON lines file, a folder of them, or an
     ``s3://``/``gs://`` URL) into a new version of ``dataset``, and register it.
@@ -81,11 +82,18 @@ def ingest(
         ExpectationFailed: the new version fails an expectation; its ``report`` says which.
 
     ``transform`` rewrites each record batch before it is written (a table or a batch in,
-    the same out), so nothing it removes reaches the version: ``usina ingest --protect
-    POLICY`` passes a PII policy's ``protect`` (see docs/pii.md).
+    the same out), so nothing it removes reaches the version. The dataset's PII policy (see
+    ``usina datasets protect`` and docs/pii.md) is applied after it to every batch, so no raw
+    value it replaces reaches the version; ``protect`` (a policy, as ``usina ingest
+    --protect``) is applied to a dataset without one, and refused when it differs from the
+    dataset's own.
     """
     check_name(dataset)
+    c = _client(client)
     files = list_sources(source)
+    current, protector = _protection(c, dataset, protect)
+    if protector is not None:
+        transform = _then(transform, protector.protect)
     with _scratch() as scratch:
         path = str(Path(scratch, "version.parquet"))
         schema, batches = _open_all(files)
@@ -93,7 +101,55 @@ def ingest(
             schema, batches = _transformed(schema, batches, transform)
         staged = write_parquet(path, schema, batches, progress)
         label = source if len(files) == 1 else f"{source} ({len(files)} files)"
-        return _register(_client(client), dataset, staged, scratch, label, run_id)
+        return _register(c, dataset, current, staged, scratch, label, run_id)
+
+
+def _protection(client: Any, dataset: str, given: Any) -> tuple[Dataset | None, Any]:
+    """The dataset's record (None before its first write) and the compiled PII policy to
+    write under: the dataset's own, else ``given``; a ``given`` one that differs from the
+    dataset's own is refused, so nobody writes under a policy other than the one the dataset
+    declares."""
+    try:
+        current: Dataset | None = client.datasets.get(dataset)
+    except NotFound:
+        current = None
+    own = current.pii_policy if current is not None else None
+    if given is None and own is None:
+        return current, None
+    from usina.privacy.policy import Policy, check_policy
+
+    if given is not None:
+        given = check_policy(given.to_dict() if isinstance(given, Policy) else given)
+        if own is not None and given != own:
+            raise InvalidInput(
+                f"dataset {dataset} keeps a PII policy of its own, which every version is "
+                "written under, and the one given differs; leave it out (the dataset's is "
+                f"applied), or change the dataset's with 'usina datasets protect {dataset} "
+                "POLICY'",
+                field="protect",
+            )
+    policy = Policy.from_dict(own if own is not None else given)
+    key = _pii_key(client, dataset) if policy.keyed else None
+    return current, policy.compile(key)
+
+
+def _pii_key(client: Any, dataset: str) -> Any:
+    """The client's PII key, or a clear refusal naming the settings."""
+    key = getattr(client, "pii_key", None)
+    if key is None:
+        raise InvalidInput(
+            f"the PII policy of dataset {dataset} uses a keyed operator (token, encrypt or "
+            "surrogate), and no PII key is set here: set USINA_PII_KEY to base64 of 32 random "
+            "bytes, or USINA_PII_KEY_FILE to a file holding it, where the data is written",
+            field="USINA_PII_KEY",
+        )
+    return key
+
+
+def _then(first: Transform | None, second: Transform) -> Transform:
+    if first is None:
+        return second
+    return lambda table: second(to_arrow(first(table)))
 
 
 def _transformed(
@@ -124,25 +180,38 @@ def save(data: Any, dataset: str, *, client: Any = None) -> DatasetVersion:
     ``dataset``; inside a pipeline step its run is recorded as the producer and a failed
     expectation fails the step, naming each failed expectation and the value observed.
 
+    The dataset's PII policy, when it keeps one, is applied to the table first: the version
+    never holds the raw values it replaces.
+
     Raises:
         ExpectationFailed: the version fails the dataset's expectations (nothing registered).
+        InvalidInput: the policy names a column the table lacks, or needs the PII key and
+            none is set (``USINA_PII_KEY``).
     """
     check_name(dataset)
+    c = _client(client)
     table = to_arrow(data)
+    current, protector = _protection(c, dataset, None)
+    if protector is not None:
+        table = protector.protect(table)
     with _scratch() as scratch:
         path = str(Path(scratch, "version.parquet"))
         staged = write_parquet(path, table.schema, table.to_batches())
-        return _register(_client(client), dataset, staged, scratch, "python", None).version
+        return _register(c, dataset, current, staged, scratch, "python", None).version
 
 
 def _register(
-    client: Any, dataset: str, staged: Staged, scratch: str, source: str, run_id: str | None
+    client: Any,
+    dataset: str,
+    current: Dataset | None,
+    staged: Staged,
+    scratch: str,
+    source: str,
+    run_id: str | None,
 ) -> Ingested:
+    """Profile, check and register ``staged``, written under ``current``'s PII policy (the
+    store refuses it if the dataset's policy changed meanwhile)."""
     store = client.datasets
-    try:
-        current: Dataset | None = store.get(dataset)
-    except NotFound:
-        current = None
     previous = store.get_version(dataset) if current is not None and current.latest else None
     connection = connect(scratch)
     try:
@@ -175,6 +244,7 @@ def _register(
             profile,
             source[:4096],
             _step_run_id() if run_id is None else run_id,
+            current.pii_policy_digest if current is not None else "",
         ),
     )
     return Ingested(registered.version, registered.created, report)
@@ -241,6 +311,20 @@ def load(uri: str, *, client: Any = None) -> Any:
     # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a Python object
     # (one released at interpreter exit aborts the process).
     return read_parquet(read_bytes(c.artifacts, version.digest))
+
+
+def set_policy(dataset: str, policy: Any, *, client: Any = None) -> Dataset:
+    """Keep ``policy`` (a PII policy: a mapping, a ``usina.pii.Policy``, or a path to its YAML
+    file) on ``dataset`` (created if new), or clear it with ``None``: every version written
+    into the dataset from then on, by ``ingest`` or ``save``, has it applied."""
+    from usina.privacy.policy import Policy
+
+    if isinstance(policy, str | Path):
+        policy = Policy.load(policy)
+    if isinstance(policy, Policy):
+        policy = policy.to_dict()
+    found: Dataset = _client(client).datasets.set_policy(dataset, policy)
+    return found
 
 
 def expect(dataset: str, *expectations: Any, client: Any = None) -> Dataset:

@@ -10,6 +10,8 @@ Example:
     >>> got = store.register("applications", VersionIn("a" * 64, columns, rows=10, bytes=900))
     >>> got.version.version, got.created
     (1, True)
+    >>> store.set_policy("applications", {"columns": {"cpf": "redact"}}).pii_policy["columns"]
+    {'cpf': {'operator': 'redact'}}
 """
 
 from __future__ import annotations
@@ -48,4 +50,10 @@ class DatasetStore(Protocol):
 
     def set_expectations(self, name: str, expectations: builtins.list[dict[str, Any]]) -> Dataset:
         """Replace the expectations of ``name`` (creating the dataset)."""
+        ...
+
+    def set_policy(self, name: str, policy: dict[str, Any] | None) -> Dataset:
+        """Keep ``policy`` (a PII policy, docs/pii.md) on ``name`` (creating the dataset), or
+        clear it with ``None``. Every version registered from then on must be written under it
+        (``VersionIn.pii_policy``); a malformed policy is refused and nothing stored."""
         ...

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from usina.errors import InvalidInput, InvalidUri
+from usina.errors import Conflict, InvalidInput, InvalidUri
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,127}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -24,6 +24,16 @@ class Dataset:
     created_at: float
     updated_at: float
     created_by: str
+    # The PII policy every new version is written under (``usina.privacy.check_policy``'s
+    # form), or None.
+    pii_policy: dict[str, Any] | None = None
+
+    @property
+    def pii_policy_digest(self) -> str:
+        """What a version written under this dataset's policy records (``""``: none)."""
+        from usina.privacy.policy import policy_digest
+
+        return policy_digest(self.pii_policy)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class DatasetVersion:
     created_at: float
     created_by: str
     run_id: str = ""
+    pii_policy: str = ""  # the digest of the dataset's PII policy it was written under
 
     @property
     def reference(self) -> str:
@@ -65,6 +76,9 @@ class VersionIn:
     profile: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     run_id: str = ""
+    # The digest of the dataset's PII policy the file was written under (``""``: none); the
+    # store refuses a version whose digest is not the dataset's current policy's.
+    pii_policy: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,13 @@ def check_version_in(v: VersionIn) -> VersionIn:
         raise InvalidInput("source must be a string of at most 4096 characters", field="source")
     if not isinstance(v.run_id, str) or len(v.run_id) > 64:
         raise InvalidInput("run_id must be a run id", field="run_id")
+    if not isinstance(v.pii_policy, str) or not (
+        v.pii_policy == "" or _DIGEST.fullmatch(v.pii_policy)
+    ):
+        raise InvalidInput(
+            "pii_policy is the SHA-256 digest of the dataset's PII policy, or empty",
+            field="pii_policy",
+        )
     return VersionIn(
         v.digest,
         tuple(dict(c) for c in v.schema),
@@ -132,6 +153,36 @@ def check_version_in(v: VersionIn) -> VersionIn:
         dict(v.profile),
         v.source,
         v.run_id,
+        v.pii_policy,
+    )
+
+
+def check_pii_policy(value: Any) -> dict[str, Any] | None:
+    """A dataset's PII policy checked and spelt out (None clears it)."""
+    if value is None:
+        return None
+    from usina.privacy.policy import check_policy  # NumPy, only when a policy is given
+
+    return check_policy(value)
+
+
+def check_written_under(dataset: Dataset, version: VersionIn) -> None:
+    """Refuse a version not written under ``dataset``'s current PII policy: its file may hold
+    the raw values the policy replaces."""
+    wanted = dataset.pii_policy_digest
+    if version.pii_policy == wanted:
+        return
+    if not wanted:
+        raise Conflict(
+            f"the version says it was written under PII policy {version.pii_policy[:12]}, but "
+            f"dataset {dataset.name} has no policy now; write it again",
+            field="pii_policy",
+        )
+    raise Conflict(
+        f"dataset {dataset.name} protects PII with policy {wanted[:12]} and this version was "
+        f"written under {version.pii_policy[:12] or 'none'}: its file may hold raw values. "
+        "Write it with 'usina ingest' or usina.datasets.save, which apply the dataset's policy",
+        field="pii_policy",
     )
 
 

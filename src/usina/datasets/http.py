@@ -14,6 +14,7 @@ from usina.datasets.entities import (
     Registered,
     VersionIn,
     check_name,
+    check_pii_policy,
     check_version_in,
     check_version_number,
 )
@@ -74,6 +75,14 @@ class HttpDatasetStore:
         return dataset_from_json(
             self.server.call("PUT", f"/datasets/{name}/expectations", json=body)
         )
+
+    def set_policy(self, name: str, policy: dict[str, Any] | None) -> Dataset:
+        check_name(name)
+        checked = check_pii_policy(policy)
+        if checked is None:
+            return dataset_from_json(self.server.call("DELETE", f"/datasets/{name}/policy"))
+        body = {"policy": checked}
+        return dataset_from_json(self.server.call("PUT", f"/datasets/{name}/policy", json=body))
 
     def _pages(self, path: str, limit: int, offset: int) -> builtins.list[dict[str, Any]]:
         items: builtins.list[dict[str, Any]] = []

@@ -18,8 +18,10 @@ from usina.datasets.entities import (
     Registered,
     VersionIn,
     check_name,
+    check_pii_policy,
     check_version_in,
     check_version_number,
+    check_written_under,
 )
 from usina.datasets.expectations import check_expectations
 from usina.errors import MissingReference, NotFound
@@ -38,6 +40,7 @@ def dataset_from_row(row: Any) -> Dataset:
         created_at=row.created_at,
         updated_at=row.updated_at,
         created_by=row.created_by,
+        pii_policy=json.loads(row.pii_policy) if row.pii_policy else None,
     )
 
 
@@ -88,6 +91,7 @@ def version_from_row(row: Any, keys: Any = None) -> DatasetVersion:
         created_at=row.created_at,
         created_by=row.created_by,
         run_id=row.run_id,
+        pii_policy=row.pii_policy,
     )
 
 
@@ -120,6 +124,7 @@ class SqlDatasetStore:
 
         def tx(conn: Connection) -> Registered:
             current = self._ensure(conn, name)
+            check_written_under(current, v)
             c = t.dataset_versions.c
             same = conn.execute(
                 sa.select(t.dataset_versions)
@@ -142,6 +147,7 @@ class SqlDatasetStore:
                     profile=dump_profile(v.profile, self.keys, name),
                     source=v.source,
                     run_id=v.run_id,
+                    pii_policy=v.pii_policy,
                     created_at=now,
                     created_by=self.actor,
                 )
@@ -209,6 +215,22 @@ class SqlDatasetStore:
                 t.datasets.update()
                 .where(t.datasets.c.name == name)
                 .values(expectations=json.dumps(list(checked)), updated_at=time.time())
+            )
+            return self._dataset(conn, name)
+
+        return self._write(tx)
+
+    def set_policy(self, name: str, policy: dict[str, Any] | None) -> Dataset:
+        check_name(name)
+        checked = check_pii_policy(policy)
+        stored = None if checked is None else json.dumps(checked)
+
+        def tx(conn: Connection) -> Dataset:
+            self._ensure(conn, name)
+            conn.execute(
+                t.datasets.update()
+                .where(t.datasets.c.name == name)
+                .values(pii_policy=stored, updated_at=time.time())
             )
             return self._dataset(conn, name)
 

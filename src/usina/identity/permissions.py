@@ -362,6 +362,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/endpoints/{name}/split"): _r("usina.endpoints.write", *_ENDPOINT),
     ("PUT", "/api/v1/endpoints/{name}/follow"): _r("usina.endpoints.write", *_ENDPOINT),
     ("PUT", "/api/v1/endpoints/{name}/shadow"): _r("usina.endpoints.write", *_ENDPOINT),
+    ("PUT", "/api/v1/endpoints/{name}/log-policy"): _r("usina.endpoints.write", *_ENDPOINT),
+    ("DELETE", "/api/v1/endpoints/{name}/log-policy"): _r("usina.endpoints.write", *_ENDPOINT),
     ("GET", "/api/v1/endpoints/{name}/stats"): _r("usina.endpoints.read", *_ENDPOINT),
     # pipelines
     ("POST", "/api/v1/pipeline-runs"): _r("usina.pipelines.run"),
@@ -429,6 +431,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/datasets"): _r("usina.datasets.read"),
     ("GET", "/api/v1/datasets/{name}"): _r("usina.datasets.read"),
     ("PUT", "/api/v1/datasets/{name}/expectations"): _r("usina.datasets.write"),
+    ("PUT", "/api/v1/datasets/{name}/policy"): _r("usina.datasets.write"),
+    ("DELETE", "/api/v1/datasets/{name}/policy"): _r("usina.datasets.write"),
     ("GET", "/api/v1/datasets/{name}/versions"): _r("usina.datasets.read"),
     ("GET", "/api/v1/datasets/{name}/versions/{version}"): _r("usina.datasets.read"),
     ("POST", "/api/v1/datasets/{name}/versions"): _r("usina.datasets.write"),

@@ -3,15 +3,38 @@ alphanumeric, cards, e-mails, phones), operators (redact, mask, keyed token, rev
 AES-SIV encryption, surrogates with valid check digits), declarative policies and ``protect``
 for tables, ``scan`` reports, and audited reversal. See docs/pii.md.
 
-Imports only pyarrow, NumPy, the standard library and ``cryptography``, each where used.
+Detection, operators, policies and scans live in ``usina.privacy`` (pure: pyarrow, NumPy,
+``cryptography``), which datasets and endpoints use to check the policies on their records;
+this package re-exports them and adds the audited reversal, which needs identity and the audit
+log.
 """
 
-from usina.pii.detectors import KINDS, THRESHOLD, Finding, Findings, detect, find
-from usina.pii.keys import PiiKey, load_key
-from usina.pii.operators import OPERATORS, Encrypt, Mask, Redact, Surrogate, Token, make_operator
-from usina.pii.policy import Policy, Protector, Rule, protect
 from usina.pii.reidentify import PERMISSION, grants_of, reidentify
-from usina.pii.scan import ScanReport, read_table, scan
+from usina.privacy import (
+    KINDS,
+    OPERATORS,
+    THRESHOLD,
+    Encrypt,
+    Finding,
+    Findings,
+    Mask,
+    PiiKey,
+    Policy,
+    Protector,
+    Redact,
+    Rule,
+    ScanReport,
+    Surrogate,
+    Token,
+    check_policy,
+    detect,
+    find,
+    load_key,
+    make_operator,
+    protect,
+    read_table,
+    scan,
+)
 
 __all__ = [
     "KINDS",
@@ -30,6 +53,7 @@ __all__ = [
     "ScanReport",
     "Surrogate",
     "Token",
+    "check_policy",
     "detect",
     "find",
     "grants_of",

@@ -29,8 +29,8 @@ from usina.audit import AuditEvent, AuditLog
 from usina.errors import InvalidInput, PermissionDenied
 from usina.identity import Grant, IdentityStore, allows
 from usina.identity.permissions import ROLES, WORKSPACE
-from usina.pii.keys import PiiKey
-from usina.pii.operators import Encrypt
+from usina.privacy.keys import PiiKey
+from usina.privacy.operators import Encrypt
 
 PERMISSION = "usina.pii.reidentify"
 RESOURCE = "pii"

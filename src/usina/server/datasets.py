@@ -1,8 +1,10 @@
 """Routes of datasets: ``GET /api/v1/datasets`` (paged), ``GET /api/v1/datasets/{name}``,
-``PUT /api/v1/datasets/{name}/expectations``, ``GET /api/v1/datasets/{name}/versions``,
-``GET /api/v1/datasets/{name}/versions/{version}`` (a number or ``latest``) and ``POST
-/api/v1/datasets/{name}/versions`` (record a version whose Parquet file the caller stored
-through the artifact routes first; the same content returns the existing version)."""
+``PUT /api/v1/datasets/{name}/expectations``, ``PUT`` and ``DELETE
+/api/v1/datasets/{name}/policy`` (its PII policy, docs/pii.md), ``GET
+/api/v1/datasets/{name}/versions``, ``GET /api/v1/datasets/{name}/versions/{version}`` (a
+number or ``latest``) and ``POST /api/v1/datasets/{name}/versions`` (record a version whose
+Parquet file the caller stored through the artifact routes first; the same content returns the
+existing version)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ class DatasetOut(BaseModel):
     created_at: float
     updated_at: float
     created_by: str
+    pii_policy: dict[str, Any] | None = Field(
+        None, description="The PII policy every new version is written under (docs/pii.md)."
+    )
 
 
 class VersionOut(BaseModel):
@@ -44,6 +49,7 @@ class VersionOut(BaseModel):
     created_at: float
     created_by: str
     run_id: str
+    pii_policy: str = Field("", description="Digest of the PII policy it was written under.")
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -63,6 +69,13 @@ class VersionIn_(BaseModel):
     profile: dict[str, Any] = Field(default_factory=dict)
     source: str = Field("", max_length=4096)
     run_id: str = Field("", max_length=64)
+    pii_policy: str = Field("", max_length=64)
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: dict[str, Any] = Field(description="A PII policy (docs/pii.md).")
 
 
 class ExpectationsIn(BaseModel):
@@ -107,6 +120,21 @@ def set_expectations(
 ) -> DatasetOut:
     """Replace a dataset's expectations (the dataset is created if new)."""
     return dataset_out(_store(request, who).set_expectations(name, body.expectations))
+
+
+@router.put("/datasets/{name}/policy", response_model=DatasetOut)
+def set_policy(
+    request: Request, body: PolicyIn, name: str = _NAME, who: str = Depends(actor)
+) -> DatasetOut:
+    """Keep a PII policy on a dataset (created if new): every version written from now on is
+    written under it."""
+    return dataset_out(_store(request, who).set_policy(name, body.policy))
+
+
+@router.delete("/datasets/{name}/policy", response_model=DatasetOut)
+def clear_policy(request: Request, name: str = _NAME, who: str = Depends(actor)) -> DatasetOut:
+    """Remove a dataset's PII policy (the dataset is created if new)."""
+    return dataset_out(_store(request, who).set_policy(name, None))
 
 
 @router.get("/datasets/{name}/versions", response_model=s.Page[VersionOut])

@@ -46,6 +46,9 @@ class EndpointOut(BaseModel):
     created_by: str
     updated_at: float
     target: str = Field(description="What it serves: models:/m@alias, or v3=90% v4=10%.")
+    log_policy: dict[str, Any] | None = Field(
+        None, description="The PII policy of its request log rows (docs/pii.md); null: none."
+    )
 
 
 class EndpointIn(s.Strict):
@@ -74,6 +77,10 @@ class ConfigureIn(s.Strict):
     sample_rate: float | None = None
     max_batch_size: int | None = Field(default=None, ge=0, le=2**31 - 1)
     max_latency_ms: float | None = None
+
+
+class LogPolicyIn(s.Strict):
+    policy: dict[str, Any] = Field(description="A PII policy (docs/pii.md).")
 
 
 class VersionStatsOut(BaseModel):
@@ -111,6 +118,7 @@ def endpoint_out(e: Endpoint) -> EndpointOut:
         created_by=e.created_by,
         updated_at=e.updated_at,
         target=e.target,
+        log_policy=e.log_policy,
     )
 
 
@@ -202,6 +210,21 @@ def set_shadow(
 ) -> EndpointOut:
     """Send a copy of every request to a version, or stop with ``{"version": null}``."""
     return endpoint_out(endpoints(request, who).set_shadow(name, body.version))
+
+
+@router.put("/endpoints/{name}/log-policy", response_model=EndpointOut)
+def set_log_policy(
+    request: Request, body: LogPolicyIn, name: str = NAME, who: str = Depends(actor)
+) -> EndpointOut:
+    """Keep a PII policy for the endpoint's request log rows; serving workers apply it from
+    their next poll."""
+    return endpoint_out(endpoints(request, who).set_log_policy(name, body.policy))
+
+
+@router.delete("/endpoints/{name}/log-policy", response_model=EndpointOut)
+def clear_log_policy(request: Request, name: str = NAME, who: str = Depends(actor)) -> EndpointOut:
+    """Remove the endpoint's own request-log policy (a server-wide one may still apply)."""
+    return endpoint_out(endpoints(request, who).set_log_policy(name, None))
 
 
 @router.get("/endpoints/{name}/stats", response_model=s.Items[VersionStatsOut])

@@ -61,7 +61,7 @@ from usina.serving.batching import MicroBatcher
 from usina.serving.codec import JSON, Codec
 from usina.serving.endpoints import Endpoint, SqlEndpointStore
 from usina.serving.inputs import ModelInput, dumps, log_inputs
-from usina.serving.logpolicy import load_log_policies, policy_for, protect_row
+from usina.serving.logpolicy import LogPolicies, load_log_policies, protect_row
 from usina.serving.metrics import ServingMetrics
 from usina.serving.requestlog import LogRow, RequestLog
 from usina.serving.runtime import LoadedVersion, Route, Runtime
@@ -69,7 +69,7 @@ from usina.serving.status import StatusRoutes
 from usina.store import Database
 
 if TYPE_CHECKING:
-    from usina.pii import Protector
+    from usina.privacy import PiiKey, Protector
     from usina.settings import Settings
 
 log = logging.getLogger("usina.serving")
@@ -114,8 +114,11 @@ class ServingConfig:
     auth: bool = False
     audit_data_reads: bool = False
     metrics_public: bool = False
-    # Endpoint name ("*" for all) -> the compiled PII policy of its request log rows.
+    # Endpoint name ("*" for all) -> the compiled PII policy of its request log rows, from
+    # USINA_REQUEST_LOG_PII_POLICY; endpoints' own policies come with their records.
     log_policies: Mapping[str, Protector] = field(default_factory=dict)
+    # The PII key the keyed operators of endpoints' own policies use (None: none set).
+    pii_key: PiiKey | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingConfig:
@@ -138,6 +141,7 @@ class ServingConfig:
             audit_data_reads=settings.audit_data_reads == "on",
             metrics_public=settings.metrics_public,
             log_policies=_log_policies(settings),
+            pii_key=_pii_key(settings),
         )
 
 
@@ -182,7 +186,7 @@ class InferenceService:
             writer_nice=config.log_writer_nice,
             metrics=self.metrics,
         )
-        self._log_policies = config.log_policies
+        self._log_policies = LogPolicies(config.log_policies, config.pii_key)
         self._batchers: dict[tuple[str, int, int], MicroBatcher] = {}
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -218,6 +222,7 @@ class InferenceService:
             self.metrics.flush()
             try:
                 self.runtime.refresh()
+                self._log_policies.keep(self.runtime.routes)
             except Exception:
                 log.exception("polling endpoints failed; serving the last known routes")
         self.metrics.flush()
@@ -372,9 +377,12 @@ class InferenceService:
     ) -> None:
         """Queue the request log row of one answer (or one shadow prediction), with the
         endpoint's PII policy applied when it has one."""
-        if self._log_policies:
-            protector = policy_for(self._log_policies, endpoint.name)
-            if protector is not None:
+        policies = self._log_policies
+        if policies.applies(endpoint):
+            protector = policies.for_endpoint(endpoint)
+            if isinstance(protector, str):  # it cannot be applied here: fail closed
+                inputs, outputs, error = None, None, protector
+            elif protector is not None:
                 try:
                     inputs, outputs, error = protect_row(protector, inputs, outputs, error)
                 except Exception:
@@ -493,12 +501,23 @@ def _log_policies(settings: Settings) -> dict[str, Protector]:
     """The request log's PII policies named by ``USINA_REQUEST_LOG_PII_POLICY`` (none unset)."""
     if not settings.request_log_pii_policy:
         return {}
-    from usina.pii import load_key
+    from usina.privacy import load_key
 
     secret = settings.pii_key.get_secret_value() if settings.pii_key is not None else None
     return load_log_policies(
         settings.request_log_pii_policy, lambda: load_key(secret, settings.pii_key_file)
     )
+
+
+def _pii_key(settings: Settings) -> PiiKey | None:
+    """The PII key ``USINA_PII_KEY`` or ``USINA_PII_KEY_FILE`` give (a malformed one stops the
+    server with a message naming the setting); None when neither is set."""
+    secret = settings.pii_key.get_secret_value() if settings.pii_key is not None else None
+    if not secret and not settings.pii_key_file:
+        return None
+    from usina.privacy import load_key
+
+    return load_key(secret, settings.pii_key_file)
 
 
 def _sampled(endpoint: Endpoint) -> bool:

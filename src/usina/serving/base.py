@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import builtins
-from typing import Protocol
+from typing import Any, Protocol
 
 from usina.serving.entities import Endpoint
 from usina.serving.logquery import VersionStats
@@ -70,6 +70,12 @@ class EndpointWriter(Protocol):
         max_latency_ms: float | None = None,
     ) -> Endpoint:
         """Change the request-log sampling rate or micro-batching of an endpoint."""
+        ...
+
+    def set_log_policy(self, name: str, policy: dict[str, Any] | None) -> Endpoint:
+        """Keep ``policy`` (a PII policy, docs/pii.md) on the endpoint, applied to its request
+        log rows by every serving worker from its next poll; ``None`` removes it. A malformed
+        policy is refused and nothing stored."""
         ...
 
     def delete(self, name: str) -> None:

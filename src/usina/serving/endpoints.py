@@ -13,6 +13,7 @@ never reads the registry's tables.
 from __future__ import annotations
 
 import builtins
+import json
 import re
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from usina.artifacts import ArtifactStore
 from usina.errors import Conflict, InvalidInput, NotFound
+from usina.privacy.policy import check_policy
 from usina.registry import ModelRef, SqlRegistryStore, VersionStore, parse_model_uri
 from usina.serving.entities import Deployment, Endpoint, WatchRow
 from usina.serving.logquery import VersionStats, endpoint_stats
@@ -272,6 +274,14 @@ class SqlEndpointStore:
         self.db.write(lambda conn: self._bump(conn, name, **values))
         return self.get(name)
 
+    def set_log_policy(self, name: str, policy: dict[str, Any] | None) -> Endpoint:
+        """Keep ``policy`` (a PII policy) on the endpoint's record, for its request log rows;
+        ``None`` removes it. Serving workers apply it from their next poll."""
+        check_endpoint_name(name, "endpoint")
+        stored = None if policy is None else json.dumps(check_policy(policy))
+        self.db.write(lambda conn: self._bump(conn, name, log_policy=stored))
+        return self.get(name)
+
     def delete(self, name: str) -> None:
         """Remove an endpoint; serving workers stop answering for it within a poll interval."""
         check_endpoint_name(name, "endpoint")
@@ -341,6 +351,7 @@ class SqlEndpointStore:
             created_at=row.created_at,
             created_by=row.created_by,
             updated_at=row.updated_at,
+            log_policy=json.loads(row.log_policy) if row.log_policy else None,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Endpoint:
     created_at: float
     created_by: str
     updated_at: float
+    # The PII policy of its request log rows (``usina.privacy.check_policy``'s form), or None.
+    log_policy: dict[str, Any] | None = None
 
     @property
     def target(self) -> str:

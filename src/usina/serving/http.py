@@ -29,6 +29,7 @@ def endpoint_from_json(data: dict[str, Any]) -> Endpoint:
         created_at=data["created_at"],
         created_by=data["created_by"],
         updated_at=data["updated_at"],
+        log_policy=data.get("log_policy"),
     )
 
 
@@ -129,6 +130,15 @@ class HttpEndpointStore:
             if v is not None
         }
         return endpoint_from_json(self.server.call("PATCH", self._endpoint(name), json=body))
+
+    def set_log_policy(self, name: str, policy: dict[str, Any] | None) -> Endpoint:
+        path = f"{self._endpoint(name)}/log-policy"
+        if policy is None:
+            return endpoint_from_json(self.server.call("DELETE", path))
+        from usina.privacy.policy import check_policy  # the server checks it again
+
+        body = {"policy": check_policy(policy)}
+        return endpoint_from_json(self.server.call("PUT", path, json=body))
 
     def delete(self, name: str) -> None:
         self.server.call("DELETE", self._endpoint(name))

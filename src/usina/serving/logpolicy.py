@@ -1,26 +1,38 @@
 """PII policies of the request log: what of a request's inputs, outputs and error reaches the
 log, per endpoint.
 
-``USINA_REQUEST_LOG_PII_POLICY`` names a YAML file mapping endpoint names (``"*"`` for every
-endpoint without its own) to a ``usina.pii`` policy. Its ``columns`` rules apply to the input
-columns they name, its ``others`` rule to every other text input (``{detect: redact}`` finds
-documents, cards, e-mails and phones in free text); outputs are searched with ``others`` and an
-error message is always searched and redacted, since a refused value can be quoted in it. The
-serving process applies it before a row is queued, so no raw value reaches the queue, the
-writer process, the log's files or the database. An endpoint without a policy costs nothing:
-the app looks the policy up only when some endpoint has one.
+An endpoint keeps its policy on its record (``usina endpoints configure NAME --log-policy
+POLICY.yaml``); a serving worker picks a change up with the endpoint's generation, at its next
+poll, and compiles it once per generation. ``USINA_REQUEST_LOG_PII_POLICY`` names a YAML file
+mapping endpoint names (``"*"`` for every endpoint) to policies, read when serving starts: an
+endpoint the file names gets the file's policy whatever its record says (the operator of the
+server has the last word), an endpoint with a policy of its own gets that, and any other the
+file's ``"*"`` one.
+
+A policy's ``columns`` rules apply to the input columns they name, its ``others`` rule to every
+other text input (``{detect: redact}`` finds documents, cards, e-mails and phones in free text);
+outputs are searched with ``others`` and an error message is always searched and redacted,
+since a refused value can be quoted in it. The serving process applies it before a row is
+queued, so no raw value reaches the queue, the writer process, the log's files or the database.
+An endpoint without a policy costs nothing: the app looks one up only when the file set some or
+the endpoint's record has one. A policy that cannot be applied (a keyed one without the PII
+key) keeps the row's inputs, outputs and error out of the log, fail closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from usina.errors import InvalidInput
-from usina.pii import PiiKey, Policy, Protector, Rule
+from usina.privacy import PiiKey, Policy, Protector, Rule
+from usina.serving.entities import Endpoint
+
+log = logging.getLogger("usina.serving")
 
 ALL = "*"
 _REDACT_ALL = Rule("redact", detect=True)
@@ -57,9 +69,65 @@ def load_log_policies(path: str | Path, key: Any = None) -> dict[str, Protector]
 
 
 def policy_for(policies: Mapping[str, Protector], endpoint: str) -> Protector | None:
-    """The policy of ``endpoint``: its own, else the ``*`` one."""
+    """The policy of ``endpoint`` in a file's policies: its own, else the ``*`` one."""
     found = policies.get(endpoint)
     return found if found is not None else policies.get(ALL)
+
+
+class LogPolicies:
+    """The policy each endpoint's log rows get: the file's for the endpoint, else the one on
+    its record (compiled once per generation), else the file's ``*``.
+
+    ``for_endpoint`` answers a ``Protector``, ``None`` (log as is) or a message saying why the
+    row's contents must be left out (the record's policy cannot be applied here).
+    """
+
+    def __init__(self, fixed: Mapping[str, Protector], key: PiiKey | None) -> None:
+        self.fixed = fixed
+        self.key = key
+        # Endpoint name -> (generation, compiled policy or why not): one entry per endpoint
+        # with a policy of its own, dropped with the endpoint (``keep``).
+        self._compiled: dict[str, tuple[int, Protector | str]] = {}
+
+    def applies(self, endpoint: Endpoint) -> bool:
+        """Whether ``endpoint``'s rows need a look-up at all (the cheap test of every row)."""
+        return bool(self.fixed) or endpoint.log_policy is not None
+
+    def for_endpoint(self, endpoint: Endpoint) -> Protector | str | None:
+        named = self.fixed.get(endpoint.name)
+        if named is not None:
+            return named
+        if endpoint.log_policy is None:
+            return self.fixed.get(ALL)
+        found = self._compiled.get(endpoint.name)
+        if found is None or found[0] != endpoint.generation:
+            found = (endpoint.generation, self._compile(endpoint))
+            self._compiled[endpoint.name] = found
+        return found[1]
+
+    def keep(self, names: Iterable[str]) -> None:
+        """Forget the compiled policies of endpoints not in ``names`` (deleted ones)."""
+        wanted = set(names)
+        # list() copies the keys in one step: request threads may add an entry meanwhile.
+        for name in list(self._compiled):
+            if name not in wanted:
+                self._compiled.pop(name, None)
+
+    def _compile(self, endpoint: Endpoint) -> Protector | str:
+        try:
+            policy = Policy.from_dict(endpoint.log_policy)
+            return policy.compile(self.key if policy.keyed else None)
+        except InvalidInput as exc:
+            log.error(
+                "request log of endpoint %r: its PII policy cannot be applied (%s); its rows "
+                "are logged without inputs, outputs or error until it can",
+                endpoint.name,
+                exc,
+            )
+            return (
+                f"the request log's PII policy of endpoint {endpoint.name} cannot be applied "
+                f"here: {exc}"
+            )
 
 
 def protect_row(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0012"
+HEAD = "0013"
 
 metadata = sa.MetaData()
 
@@ -238,6 +238,8 @@ endpoints = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+    # The PII policy of its request log rows (JSON, usina.privacy.check_policy); NULL: none.
+    sa.Column("log_policy", sa.Text),
 )
 
 endpoint_deployments = sa.Table(
@@ -525,6 +527,8 @@ datasets = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
+    # The PII policy every new version is written under (JSON); NULL: none.
+    sa.Column("pii_policy", sa.Text),
 )
 
 dataset_versions = sa.Table(
@@ -542,5 +546,7 @@ dataset_versions = sa.Table(
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("created_by", sa.String(128), nullable=False),
+    # The digest of the dataset's PII policy the version was written under; "" for none.
+    sa.Column("pii_policy", sa.String(64), nullable=False, server_default=""),
     sa.Index("ix_dataset_versions_digest", "name", "digest"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -90,7 +91,48 @@ def check_endpoint_store(make_client: Callable[[], Any]) -> None:
         expect_error(NotFound, missing, field="endpoint")
     assert store.get("credit").generation == e.generation, "refused changes bump nothing"
 
+    _check_log_policy(client)
+
     # Delete removes it for good.
     store.delete("credit")
     expect_error(NotFound, lambda: store.get("credit"), field="endpoint")
     assert [x.name for x in store.list()] == ["latest", "pinned"]
+
+
+def _check_log_policy(client: Any) -> None:
+    """An endpoint keeps its request log's PII policy on its record, spelt out, and each change
+    bumps the generation serving workers poll; a malformed one is refused, naming the field,
+    and nothing changes."""
+    store = client.endpoints
+    before = store.get("credit")
+    assert before.log_policy is None
+    e = store.set_log_policy(
+        "credit", {"columns": {"cpf": {"operator": "token", "kind": "cpf"}}, "others": "redact"}
+    )
+    assert e.log_policy == {
+        "columns": {"cpf": {"operator": "token", "kind": "cpf"}},
+        "others": {"operator": "redact"},
+        "threshold": 0.5,
+    }
+    assert e.generation == before.generation + 1
+    assert store.get("credit") == e and store.list(limit=1)[0].log_policy == e.log_policy
+    for bad, field in (
+        ({"columns": {"cpf": "hash"}}, "columns.cpf"),
+        ({"columns": {"nota": {"detect": "mask", "keep": "four"}}}, "columns.nota"),
+        ({"colunas": {}}, "policy"),
+        ({"threshold": 2}, "threshold"),
+    ):
+        expect_error(InvalidInput, functools.partial(store.set_log_policy, "credit", bad), field)
+    server = client.server
+    if server is not None:  # the server checks what any caller sends, as the store does
+        body = {"policy": {"columns": {"x": 1}}}
+        expect_error(
+            InvalidInput,
+            lambda: server.call("PUT", "/endpoints/credit/log-policy", json=body),
+            "columns.x",
+        )
+    expect_error(NotFound, lambda: store.set_log_policy("ghost", {"columns": {}}), "endpoint")
+    assert store.get("credit") == e, "a refused policy changes nothing"
+    cleared = store.set_log_policy("credit", None)
+    assert cleared.log_policy is None and cleared.generation == e.generation + 1
+    assert cleared.sample_rate == e.sample_rate, "the other options are kept"

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from usina.errors import InvalidInput
-from usina.pii.detectors import KINDS, THRESHOLD, detect
-from usina.pii.operators import Mask
+from usina.privacy.detectors import KINDS, THRESHOLD, detect
+from usina.privacy.operators import Mask
 
 SAMPLES = 3
 

@@ -22,7 +22,7 @@ count), the rest with ``pyarrow.compute`` and NumPy over whole arrays.
 
 Example:
     >>> import pyarrow as pa
-    >>> from usina.pii.keys import PiiKey
+    >>> from usina.privacy.keys import PiiKey
     >>> values = pa.array(["111.444.777-35", "11144477735"], pa.large_string())
     >>> Mask(keep=2).apply(values, "cpf").to_pylist()
     ['************35', '*********35']
@@ -44,7 +44,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from usina.errors import InvalidInput
-from usina.pii.detectors import (
+from usina.privacy.detectors import (
     CARD,
     CNPJ,
     CPF,
@@ -59,7 +59,7 @@ from usina.pii.detectors import (
     cpf_check_digits,
     luhn_sum,
 )
-from usina.pii.keys import PiiKey
+from usina.privacy.keys import PiiKey
 
 TOKEN_PREFIX = "tok"
 ENCRYPT_PREFIX = "enc"

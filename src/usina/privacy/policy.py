@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from usina.errors import InvalidInput
-from usina.pii.detectors import (
+from usina.privacy.detectors import (
     KINDS,
     THRESHOLD,
     _buffers,
@@ -43,8 +43,8 @@ from usina.pii.detectors import (
     check_kinds,
     detect,
 )
-from usina.pii.keys import PiiKey
-from usina.pii.operators import OPERATORS, Operator, make_operator
+from usina.privacy.keys import PiiKey
+from usina.privacy.operators import OPERATORS, Operator, make_operator
 
 _KEYED = ("token", "encrypt", "surrogate")
 
@@ -101,6 +101,13 @@ class Rule:
             raise InvalidInput(
                 f"{where}: unknown option {', '.join(sorted(unknown))} for {name}", field=where
             )
+        keep = spec.get("keep", 0)
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= 1000:
+            raise InvalidInput(f"{where}: keep is a count of characters (0 to 1000)", field=where)
+        if "char" in spec and not (isinstance(spec["char"], str) and len(spec["char"]) == 1):
+            raise InvalidInput(f"{where}: char is one character, such as '*'", field=where)
+        if "label" in spec and not (isinstance(spec["label"], str) and len(spec["label"]) < 200):
+            raise InvalidInput(f"{where}: label is a short text, such as '<cpf>'", field=where)
         return cls(
             name,
             tuple(sorted(spec.items())),
@@ -109,6 +116,18 @@ class Rule:
             tuple(kinds) if kinds is not None else KINDS,
             threshold,
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule in its declarative form (``Rule.parse`` reads it back to the same rule)."""
+        out: dict[str, Any] = {"detect" if self.detect else "operator": self.operator}
+        out.update(self.options)
+        if self.kind is not None:
+            out["kind"] = self.kind
+        if self.kinds != KINDS:
+            out["kinds"] = list(self.kinds)
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        return out
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,15 @@ class Policy:
             Rule.parse(others, "others") if others is not None else None,
             float(threshold),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy in its declarative form, every field spelt out the one way: what a
+        record keeps, and what two policies are compared by."""
+        out: dict[str, Any] = {"columns": {k: v.to_dict() for k, v in self.columns.items()}}
+        if self.others is not None:
+            out["others"] = self.others.to_dict()
+        out["threshold"] = self.threshold
+        return out
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
@@ -254,6 +282,37 @@ def protect(table: Any, policy: Policy | Mapping[str, Any], key: PiiKey | None =
     """``table`` (a pyarrow Table) with ``policy`` applied, as a new table. Keyed operators
     (token, encrypt, surrogate) need ``key`` (``usina.pii.load_key``)."""
     return Policy.from_dict(policy).compile(key).protect(table)
+
+
+MAX_POLICY_BYTES = 65_536
+
+
+def check_policy(spec: Any) -> dict[str, Any]:
+    """``spec`` checked as a PII policy and spelt out (``Policy.to_dict``): what a dataset or
+    an endpoint keeps on its record. ``InvalidInput`` names the field and the fix; nothing
+    about keys is checked here (the process that applies the policy needs the key)."""
+    import json
+
+    canonical = Policy.from_dict(spec).to_dict()
+    if len(json.dumps(canonical)) > MAX_POLICY_BYTES:
+        raise InvalidInput(
+            f"the policy is over {MAX_POLICY_BYTES // 1024} KB; name fewer columns, or use "
+            "'others' for the text columns a rule of its own does not name",
+            field="policy",
+        )
+    return canonical
+
+
+def policy_digest(canonical: Mapping[str, Any] | None) -> str:
+    """SHA-256 of a policy's declarative form (``check_policy``), which a dataset version
+    records as the policy it was written under; ``""`` for no policy."""
+    if canonical is None:
+        return ""
+    import hashlib
+    import json
+
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def replace_findings(column: Any, found: Any, replacements: Any) -> Any:
