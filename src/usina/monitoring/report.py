@@ -159,6 +159,10 @@ class _Series:
     breached: list[bool] | None = None
 
 
+# The public name of a chart's series: the web console draws its time series with line_chart.
+Series = _Series
+
+
 def _svg_open(kind: str, title: str, height: int = HEIGHT) -> list[str]:
     return [
         f'<svg class="chart" data-chart="{_e(kind)}" viewBox="0 0 {WIDTH} {height}" '

@@ -124,6 +124,43 @@ def endpoint_stats(
     return sorted(found.values(), key=lambda s: (s.version is None, s.version or 0))
 
 
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One version's figures in one time bucket (``start``: epoch seconds)."""
+
+    start: float
+    version: int | None
+    requests: int
+    errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+def endpoint_series(
+    store: ArtifactStore, endpoint: str, since_s: float = 3600.0, buckets: int = 60
+) -> tuple[float, list[SeriesPoint]]:
+    """Requests, errors and p50/p95/p99 latency per version over time: the last ``since_s``
+    seconds cut into ``buckets`` equal buckets (shadow answers left out). Answers the bucket
+    length in seconds and the points, oldest first; an empty bucket has no point."""
+    width = max(since_s / max(buckets, 1), 1.0)
+    start = time.time() - since_s
+    conn = _connect(store, endpoint)
+    rows = conn.execute(
+        """
+        select floor((epoch(time) - ?) / ?)::bigint b, version, count(*),
+               count(*) filter (where status >= 400),
+               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
+               quantile_cont(latency_ms, 0.99)
+        from requests
+        where endpoint = ? and not shadow and time >= to_timestamp(?)
+        group by b, version order by b, version nulls last
+        """,
+        [start, width, endpoint, start],
+    ).fetchall()
+    return width, [SeriesPoint(start + r[0] * width, *r[1:]) for r in rows]
+
+
 def _drops(store: ArtifactStore, endpoint: str, since_s: float) -> dict[int | None, dict[str, int]]:
     """Rows of ``endpoint`` the log dropped in the window, by version and reason (not shadow)."""
     import pyarrow as pa
