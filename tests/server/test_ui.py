@@ -207,7 +207,9 @@ def test_rollback_button_moves_the_alias_and_history_shows_it(
     assert row.locator(".alias-version").inner_text() == "v2"
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_label("Reason for rolling back champion").fill("v2 misbehaves")
-    page.get_by_role("button", name="Roll back champion").click()
+    with page.expect_response(lambda r: r.url.endswith("/rollback")) as sent:
+        page.get_by_role("button", name="Roll back champion").click()
+    assert sent.value.status == 303, sent.value.text()
     page.wait_for_selector("#moved")
     assert row.locator(".alias-version").inner_text() == "v1"
     newest = page.locator("#alias-history tbody tr").first

@@ -37,10 +37,10 @@ def endpoint(
     store = endpoints(request, "anonymous")
     found = store.get(name)
     since = WINDOWS[window]
-    stats = store.stats(name, since)
-    width, points = endpoint_series(backends(request).artifacts, name, since, BUCKETS)
+    series = endpoint_series(backends(request).artifacts, name, since, BUCKETS)
+    stats, width = series.stats, series.width
     by_version: dict[int | None, list[Any]] = defaultdict(list)
-    for p in points:
+    for p in series.points:
         by_version[p.version].append(p)
     per_minute = 60.0 / width
     traffic = []

@@ -124,7 +124,10 @@ def error_page(status: int, message: str) -> bytes:
         403: "Not allowed",
         404: "Not found",
         413: "Too large",
+        409: "Conflict",
         422: "Not understood",
+        500: "Server error",
+        503: "Unavailable",
     }
     html = ENV.get_template("error.html").render(
         title=titles.get(status, "Error"),

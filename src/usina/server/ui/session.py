@@ -110,9 +110,7 @@ class ConsoleSession:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 kind = dict(message.get("headers", [])).get(b"content-type", b"")
-                if status in (401, 403, 404, 405, 413, 422) and kind.startswith(
-                    b"application/json"
-                ):
+                if status >= 400 and kind.startswith(b"application/json"):
                     held["start"] = message
                     return
                 if set_csrf is not None:
