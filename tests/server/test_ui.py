@@ -138,6 +138,32 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, clip=clip)
 
 
+def test_rollback_button_moves_the_alias_and_history_shows_it(
+    browser: Any, console: Console
+) -> None:
+    with _api(console, "alice") as api:
+        moved = api.put(
+            f"/api/v1/models/{MODEL}/aliases/champion", json={"version": 2, "reason": "try v2"}
+        )
+        assert moved.status_code == 200, moved.text
+    page = _login(browser, console, "alice")
+    page.goto(f"{console.url}/ui/models/{MODEL}")
+    row = page.locator('#aliases tr[data-alias="champion"]')
+    assert row.locator(".alias-version").inner_text() == "v2"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("Reason for rolling back champion").fill("v2 misbehaves")
+    with page.expect_response(lambda r: r.url.endswith("/rollback")) as sent:
+        page.get_by_role("button", name="Roll back champion").click()
+    assert sent.value.status == 303, sent.value.text()
+    page.wait_for_selector("#moved")
+    assert row.locator(".alias-version").inner_text() == "v1"
+    newest = page.locator("#alias-history tbody tr").first
+    assert newest.locator(".action").inner_text() == "rollback"
+    assert "v2 misbehaves" in newest.inner_text()
+    assert "alice" in newest.inner_text()
+    page.context.close()
+
+
 def test_each_page_loads_without_console_errors(browser: Any, console: Console) -> None:
     page = _login(browser, console, "ada")
     problems: list[str] = []
@@ -146,7 +172,8 @@ def test_each_page_loads_without_console_errors(browser: Any, console: Console) 
     page.goto(f"{console.url}/ui/experiments")
     experiment = _first_link(page, "/ui/experiments/")
     page.goto(f"{console.url}/ui/pipeline-runs")
-    pipeline_run = _first_link(page, "/ui/pipeline-runs/")
+    # The oldest run: the training pipeline, two candidates trained side by side.
+    pipeline_run = page.locator('a[href^="/ui/pipeline-runs/"]').last.get_attribute("href")
     pages = {
         "overview": "/ui",
         "models": "/ui/models",
@@ -156,7 +183,7 @@ def test_each_page_loads_without_console_errors(browser: Any, console: Console) 
         "experiments": "/ui/experiments",
         "experiment": experiment,
         "pipeline-runs": "/ui/pipeline-runs",
-        "pipeline-run": pipeline_run,
+        "pipeline-run": str(pipeline_run),
         "monitors": "/ui/monitors",
         "monitor": "/ui/monitors/credit-watch",
         "monitor-report": "/ui/monitors/credit-watch/report",
@@ -191,32 +218,6 @@ def test_each_page_loads_without_console_errors(browser: Any, console: Console) 
     assert "/ui/login?next=" in logged_out.url
     _shot(logged_out, "login")
     logged_out.context.close()
-
-
-def test_rollback_button_moves_the_alias_and_history_shows_it(
-    browser: Any, console: Console
-) -> None:
-    with _api(console, "alice") as api:
-        moved = api.put(
-            f"/api/v1/models/{MODEL}/aliases/champion", json={"version": 2, "reason": "try v2"}
-        )
-        assert moved.status_code == 200, moved.text
-    page = _login(browser, console, "alice")
-    page.goto(f"{console.url}/ui/models/{MODEL}")
-    row = page.locator('#aliases tr[data-alias="champion"]')
-    assert row.locator(".alias-version").inner_text() == "v2"
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_label("Reason for rolling back champion").fill("v2 misbehaves")
-    with page.expect_response(lambda r: r.url.endswith("/rollback")) as sent:
-        page.get_by_role("button", name="Roll back champion").click()
-    assert sent.value.status == 303, sent.value.text()
-    page.wait_for_selector("#moved")
-    assert row.locator(".alias-version").inner_text() == "v1"
-    newest = page.locator("#alias-history tbody tr").first
-    assert newest.locator(".action").inner_text() == "rollback"
-    assert "v2 misbehaves" in newest.inner_text()
-    assert "alice" in newest.inner_text()
-    page.context.close()
 
 
 def test_drift_chart_shows_the_breached_feature(browser: Any, console: Console) -> None:

@@ -238,7 +238,8 @@ def line_chart(
         low = min(low, 0.0)
     if high == low:
         pad = abs(high) * 0.1 or 1.0
-        low, high = low - pad, high + pad
+        # All zero on a zero-based chart (no errors, say): 0 to 1, not a negative axis.
+        low, high = (low if zero and low == 0 else low - pad), high + pad
     else:  # keep lines off the frame (a threshold on the axis is hard to see)
         pad = (high - low) * 0.05
         low, high = (low if zero and low == 0 else low - pad), high + pad

@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from usina.server.deps import backends, endpoints
+from usina.errors import NotFound
+from usina.registry import ModelRef
+from usina.server.deps import backends, endpoints, registry
 from usina.server.ui import charts
 from usina.server.ui.render import page
 
@@ -63,7 +65,16 @@ def endpoint(
                 ),
             )
         )
+    serving = None
+    if found.alias:
+        try:
+            serving = registry(request, "anonymous").resolve(
+                ModelRef(found.model, alias=found.alias)
+            )
+        except NotFound:
+            serving = None  # the alias was deleted: the endpoint answers 503 until it is back
     context = {
+        "serving": serving,
         "endpoint": found,
         "stats": stats,
         "window": window,

@@ -61,7 +61,7 @@ def monitor(request: Request, name: str = Path(max_length=128)) -> Response:
                 d,
                 charts.lines(
                     "drift",
-                    f"Drift of {d.feature} ({d.metric}) over time: {state}",
+                    f"{d.feature}: {state}; drift ({d.metric}) over time",
                     [(d.feature, xs, ys)],
                     threshold=d.threshold,
                     breached=[hits],
