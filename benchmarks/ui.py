@@ -4,8 +4,10 @@ It seeds a fresh SQLite database and artifact folder: one model with 1,000 versi
 alias moves), one experiment with 10,000 runs (3 params, 2 metrics of 20 steps each), an
 endpoint whose request log holds 1,000,000 rows over the last 24 hours in two versions
 (written as the request-log writer writes them: zstd Parquet under
-``request-log/endpoint=NAME/date=DAY/``), and a monitor with 48 runs. Rows are inserted in
-bulk, not through the stores: the point is the pages, not the seeding.
+``request-log/endpoint=NAME/date=DAY/``, each file a stretch of time). Rows are inserted in
+bulk, not through the stores: the point is the pages, not the seeding. Pipeline runs,
+monitors, alerts, batch jobs and datasets are left empty: the issue's sizes do not name them,
+and their pages read one page of rows (a limit) whatever the table holds.
 
 Each page is then asked for through the app in-process (httpx's ASGI transport: no socket,
 so the time is the server's: routing, the access check, the queries and the rendering), once
