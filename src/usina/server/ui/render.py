@@ -23,11 +23,14 @@ TEMPLATES = Path(__file__).parent / "templates"
 DASH = "\u2013"  # shown for a missing value
 
 
-def when(epoch: float | None) -> str:
-    """An epoch time as ``YYYY-MM-DD HH:MM:SS`` UTC; a dash for none."""
+def when(epoch: float | None) -> Markup | str:
+    """An epoch time as a ``<time>`` element showing ``YYYY-MM-DD HH:MM:SS`` UTC; a dash for
+    none."""
     if epoch is None:
         return DASH
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    moment = datetime.fromtimestamp(epoch, UTC)
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return Markup(f'<time datetime="{moment.isoformat()}">{shown}</time>')
 
 
 def num(value: Any) -> str:
@@ -142,7 +145,3 @@ def error_page(status: int, message: str) -> bytes:
     )
     return html.encode("utf-8")
 
-
-def svg(markup: str) -> Markup:
-    """Chart markup built by our own drawing code (every user text in it is escaped)."""
-    return Markup(markup)
