@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench bench-drift-env bench-pii-env clean
+.PHONY: demo test browser lint bench bench-drift-env bench-pii-env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ $(TEST_STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/usina demo
+
+# Debian's Chromium, which the web console's browser tests drive through Playwright (no
+# browser is downloaded: `playwright install` is never run). Skipped when it is there.
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; else \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; fi
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks

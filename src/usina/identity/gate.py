@@ -47,6 +47,8 @@ UNDECLARED = "route.undeclared"
 _ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/auth/login"): ("auth.login", ADMIN_WRITE),
     ("POST", "/api/v1/auth/bootstrap"): ("auth.bootstrap", ADMIN_WRITE),
+    ("POST", "/ui/login"): ("auth.login", ADMIN_WRITE),
+    ("POST", "/ui/logout"): ("auth.logout", ADMIN_WRITE),
     ("POST", "/api/v1/tokens"): ("auth.tokens.issue", ADMIN_WRITE),
     ("POST", "/api/v1/tokens/{token_id}/revoke"): ("auth.tokens.revoke", ADMIN_WRITE),
     ("PUT", "/api/v1/users/{name}/password"): ("auth.password.set", ADMIN_WRITE),

@@ -458,6 +458,24 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/bindings"): _r("usina.identity.read"),
     ("POST", "/api/v1/bindings"): _r("usina.identity.admin"),
     ("DELETE", "/api/v1/bindings/{binding_id}"): _r("usina.identity.admin"),
+    # the web console (usina.server.ui): each page needs what its REST route needs
+    ("GET", "/ui/models"): _r("usina.models.read"),
+    ("GET", "/ui/models/{name}"): _r("usina.models.read", *_MODEL),
+    ("POST", "/ui/models/{name}/aliases/{alias}/rollback"): _r("usina.models.deploy", *_MODEL),
+    ("GET", "/ui/endpoints"): _r("usina.endpoints.read"),
+    ("GET", "/ui/endpoints/{name}"): _r("usina.endpoints.read", *_ENDPOINT),
+    ("GET", "/ui/experiments"): _r("usina.runs.read"),
+    ("GET", "/ui/experiments/{experiment}"): _RUNS_READ,
+    ("GET", "/ui/pipeline-runs"): _r("usina.pipelines.read"),
+    ("GET", "/ui/pipeline-runs/{run_id}"): _r("usina.pipelines.read"),
+    ("GET", "/ui/monitors"): _r("usina.monitors.read"),
+    ("GET", "/ui/monitors/{name}"): _r("usina.monitors.read", *_MONITOR),
+    ("GET", "/ui/monitors/{name}/report"): _r("usina.monitors.read", *_MONITOR),
+    ("GET", "/ui/alerts"): _r("usina.alerts.read"),
+    ("GET", "/ui/audit"): _r("usina.audit.read"),
+    ("GET", "/ui/batch"): _r("usina.batch.read"),
+    ("GET", "/ui/datasets"): _r("usina.datasets.read"),
+    ("GET", "/ui/datasets/{name}"): _r("usina.datasets.read"),
     # inference (usina serve, and usina server at the same paths)
     ("POST", "/v1/endpoints/{name}:predict"): _r("usina.endpoints.predict", *_ENDPOINT),
     ("POST", "/v2/models/{name}/infer"): _r("usina.endpoints.predict", *_ENDPOINT),
@@ -497,6 +515,11 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/openapi.json"),
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/bootstrap"),
+        # the web console's login (it checks the password itself), logout and static files
+        ("GET", "/ui/login"),
+        ("POST", "/ui/login"),
+        ("POST", "/ui/logout"),
+        ("GET", "/ui/static/{name}"),
     }
 )
 
@@ -509,6 +532,8 @@ AUTHENTICATED: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/tokens"),
         ("POST", "/api/v1/tokens/{token_id}/revoke"),
         ("PUT", "/api/v1/users/{name}/password"),
+        # the console's overview: each of its parts shows only what the caller may read
+        ("GET", "/ui"),
     }
 )
 

@@ -159,6 +159,10 @@ class _Series:
     breached: list[bool] | None = None
 
 
+# The public name of a chart's series: the web console draws its time series with line_chart.
+Series = _Series
+
+
 def _svg_open(kind: str, title: str, height: int = HEIGHT) -> list[str]:
     return [
         f'<svg class="chart" data-chart="{_e(kind)}" viewBox="0 0 {WIDTH} {height}" '
@@ -234,7 +238,8 @@ def line_chart(
         low = min(low, 0.0)
     if high == low:
         pad = abs(high) * 0.1 or 1.0
-        low, high = low - pad, high + pad
+        # All zero on a zero-based chart (no errors, say): 0 to 1, not a negative axis.
+        low, high = (low if zero and low == 0 else low - pad), high + pad
     else:  # keep lines off the frame (a threshold on the axis is hard to see)
         pad = (high - low) * 0.05
         low, high = (low if zero and low == 0 else low - pad), high + pad

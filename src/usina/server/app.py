@@ -51,6 +51,7 @@ from usina.server import (
     secrets,
     topics,
     tracking,
+    ui,
 )
 from usina.server.deps import Backends
 from usina.server.guard import GuardRoutes, check
@@ -259,6 +260,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["content-type", "x-usina-actor", "authorization"],
         )
+    # The web console (/ui): its session middleware runs inside the access check and audit.
+    ui.install(app)
     app.add_middleware(GuardRoutes, fastapi_app=app, gate=gate)
     app.add_middleware(AuditTrail, recorder=recorder, data_reads=config.audit_data_reads)
     app.add_middleware(BodyLimit, max_upload_bytes=config.max_upload_bytes)
