@@ -305,11 +305,8 @@ def resolve(uri: str, *, client: Any = None) -> DatasetVersion:
 
 def load(uri: str, *, client: Any = None) -> Any:
     """The version ``uri`` points at as a ``pyarrow.Table``, after checking its digest."""
-
     c = _client(client)
     version = resolve(uri, client=c)
-    # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a Python object
-    # (one released at interpreter exit aborts the process).
     return read_parquet(read_bytes(c.artifacts, version.digest))
 
 
