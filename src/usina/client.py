@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from usina.monitoring.labels import LabelStore
     from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
+    from usina.policies.base import EventStore, PolicyStore
     from usina.secrets.base import SecretStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -210,6 +211,19 @@ class Client:
         """Datasets, their versions and expectations (``usina.datasets.base.DatasetStore``);
         ``usina.datasets.ingest`` and ``save`` write versions."""
         found: DatasetStore = self.installation.store("datasets")
+        return found
+
+    @property
+    def policies(self) -> PolicyStore:
+        """Policies (retrain, gate, canary, promote, roll back) and where each loop stands
+        (``usina.policies.base.PolicyStore``)."""
+        found: PolicyStore = self.installation.store("policies")
+        return found
+
+    @property
+    def events(self) -> EventStore:
+        """The record of the policies' decisions (``usina.policies.base.EventStore``)."""
+        found: EventStore = self.installation.store("events")
         return found
 
     @classmethod
