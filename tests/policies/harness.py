@@ -98,6 +98,14 @@ class Traffic:
         self.ids = itertools.count()
         self.versions: list[int] = []
         self.http = httpx.Client(timeout=30)
+        # A server notices a new endpoint within its poll interval.
+        wait_until(
+            lambda: self.http.post(self.predict, json={"instances": [{"x": 0.0}]}).status_code
+            == 200,
+            30,
+            f"endpoint {ENDPOINT} to be served",
+            interval=0.1,
+        )
 
     def send(self, count: int, world: Callable[[float], int]) -> None:
         labels = []

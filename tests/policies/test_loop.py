@@ -1,0 +1,215 @@
+"""The loop end to end: ``usina server`` with its own scheduler process, the real serving app,
+a real SMTP server; the test only sends traffic, labels and monitor runs, and watches.
+
+Each decision happens once, in order, with its record (an event, an e-mail, the alias history);
+a failing gate leaves traffic as it was; a rollback restores the predecessor on the figures of
+one window. A server killed (SIGKILL) in the middle of a canary resumes it after a restart,
+with one champion throughout; two servers on one PostgreSQL database take each decision once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any
+
+import pytest
+
+from policies.harness import (
+    ENDPOINT,
+    MAIL,
+    MODEL,
+    POLICY,
+    Traffic,
+    breach_twice,
+    drifted,
+    event_of,
+    install_champion,
+    kinds,
+    last_event_id,
+    policy_yaml,
+    regressed,
+)
+from resources.waiting import wait_until
+from usina.client import Client
+
+LOOP = ["retrain_started", "gate_passed", "canary_started"]
+
+
+def _env(db_url: str, inbox: Any = None) -> dict[str, str]:
+    env = {
+        "USINA_DB_URL": db_url,
+        "USINA_SCHEDULER_INTERVAL": "0.2",
+        "USINA_REQUEST_LOG_FLUSH_MS": "100",
+        "USINA_SERVE_POLL_INTERVAL": "0.1",
+        "USINA_SMTP_STARTTLS": "false",
+    }
+    if inbox is not None:
+        env |= {"USINA_SMTP_HOST": inbox.host, "USINA_SMTP_PORT": str(inbox.port)}
+    return env
+
+
+@pytest.fixture
+def remote() -> Iterator[list[Client]]:
+    made: list[Client] = []
+    yield made
+    for c in made:
+        c.close()
+
+
+def _client(made: list[Client], url: str) -> Client:
+    c = Client(url, actor="tester")
+    made.append(c)
+    return c
+
+
+def _wait_event(client: Client, kind: str, after: int, timeout: float = 60) -> Any:
+    return wait_until(lambda: event_of(client, kind, after), timeout, f"a {kind} event")
+
+
+def _policy_mails(inbox: Any) -> list[str]:
+    return [
+        str(m.message["Subject"])
+        for m in inbox.mails
+        if str(m.message["Subject"]).startswith(f"[usina] policy {POLICY}:")
+    ]
+
+
+def _champion(client: Client) -> int:
+    return client.get_version(f"models:/{MODEL}@champion").version
+
+
+def _split(client: Client) -> dict[int, int]:
+    return {d.version: d.traffic for d in client.endpoints.get(ENDPOINT).deployments}
+
+
+def test_the_loop_runs_by_itself_and_records_each_decision_once(
+    start_server, sqlite_url: str, smtp_server, remote, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(env=_env(sqlite_url, smtp_server))
+    client = _client(remote, server.url)
+    install_champion(client)
+    client.policies.apply(policy_yaml())
+    with closing(Traffic(server.url, client)) as traffic:
+        # Drift: two breached windows, and the loop retrains, gates and starts a canary.
+        breach_twice(client, traffic)
+        canary = _wait_event(client, "canary_started", 0)
+        assert kinds(client) == LOOP
+        assert _split(client) == {1: 70, 2: 30}
+        assert client.get_version(f"models:/{MODEL}@challenger").version == 2
+        gate = event_of(client, "gate_passed")
+        assert gate.version == 2 and gate.figures["gate"]["passed"]
+        assert gate.figures["gate"]["candidate"]["accuracy"] > 0.9
+        # The canary's window holds: promoted, the endpoint back on the champion alias.
+        promoted = traffic.until(lambda: event_of(client, "promoted", canary.id), drifted, 60)
+        assert promoted.version == 2
+        assert _champion(client) == 2
+        endpoint = client.endpoints.get(ENDPOINT)
+        assert endpoint.alias == "champion" and not endpoint.deployments
+        assert "2" in set(map(str, traffic.versions)), "the candidate answered live traffic"
+        # A regression within the watch period: rolled back on the figures of one window.
+        rolled = traffic.until(lambda: event_of(client, "rolled_back", promoted.id), regressed, 60)
+        assert rolled.version == 1 and _champion(client) == 1
+        assert rolled.figures["live"]["labelled"] >= 20
+        history = client.alias_history(MODEL, "champion")
+        assert [h.to_version for h in history] == [1, 2, 1]
+        assert history[1].actor == f"policy-{POLICY}" and "promoted" in history[1].reason
+        assert history[2].actor == f"policy-{POLICY}" and "rolled back" in history[2].reason
+        # A bad candidate: the gate refuses it, and traffic stays as it was.
+        mark = last_event_id(client)
+        before = client.endpoints.get(ENDPOINT)
+        client.policies.apply(policy_yaml(flip=True))
+        breach_twice(client, traffic)
+        refused = _wait_event(client, "gate_failed", mark)
+        assert refused.version == 3 and not refused.figures["gate"]["passed"]
+        assert kinds(client, mark) == ["retrain_started", "gate_failed"]
+        after = client.endpoints.get(ENDPOINT)
+        assert (after.alias, after.deployments, after.shadow_version) == (
+            before.alias,
+            before.deployments,
+            before.shadow_version,
+        )
+        assert _champion(client) == 1
+        assert client.policies.rollout(POLICY).state == "idle"
+    every = [*LOOP, "promoted", "rolled_back", "retrain_started", "gate_failed"]
+    assert kinds(client) == every
+    # Each decision went to the monitor's channel once, in order.
+    expected = [k.replace("_", " ") for k in every]
+    wait_until(lambda: len(_policy_mails(smtp_server)) == len(every), 30, "the events' e-mails")
+    subjects = _policy_mails(smtp_server)
+    assert [s.split(": ", 1)[1].rsplit(f" {MODEL}", 1)[0] for s in subjects] == expected
+    assert all(m.recipients == [MAIL] for m in smtp_server.mails)
+    rollback = next(m for m in smtp_server.mails if "rolled back" in m.message["Subject"])
+    assert "rolled back to v1" in rollback.message.get_payload(decode=True).decode()
+
+
+def test_a_server_killed_in_the_middle_of_a_canary_resumes_it_after_a_restart(
+    start_server, sqlite_url: str, remote
+) -> None:  # type: ignore[no-untyped-def]
+    env = _env(sqlite_url)
+    server = start_server(env=env)
+    client = _client(remote, server.url)
+    install_champion(client)
+    client.policies.apply(policy_yaml(window=4.0))
+    with closing(Traffic(server.url, client)) as traffic:
+        breach_twice(client, traffic)
+        canary = _wait_event(client, "canary_started", 0)
+        traffic.send(20, drifted)
+        # SIGKILL the server, its workers and its scheduler, in the middle of the canary.
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(30)
+    from usina.store import Database
+
+    db = Database(sqlite_url)
+    try:
+        import sqlalchemy as sa
+
+        with db.read() as conn:
+            state = conn.execute(sa.text("select state from policy_rollouts")).scalar()
+            champions = conn.execute(
+                sa.text("select count(*) from aliases where alias = 'champion'")
+            ).scalar()
+        assert (state, champions) == ("canary", 1)
+    finally:
+        db.dispose()
+    restarted = start_server(env=env)
+    client = _client(remote, restarted.url)
+    assert _split(client) == {1: 70, 2: 30}, "the canary's split survived the kill"
+
+    def ended() -> Any:
+        found = [e for e in client.events.list(policy=POLICY, after=canary.id)]
+        return found or None
+
+    with closing(Traffic(restarted.url, client, seed=1)) as traffic:
+        outcome = traffic.until(ended, drifted, 60)
+    assert [e.kind for e in outcome] in (["promoted"], ["withdrawn"], ["abandoned"])
+    assert kinds(client) == [*LOOP, outcome[0].kind]
+    # One champion, the endpoint on it, no challenger left behind.
+    assert _champion(client) == (2 if outcome[0].kind == "promoted" else 1)
+    endpoint = client.endpoints.get(ENDPOINT)
+    assert endpoint.alias == "champion" and not endpoint.deployments
+    aliases = client.registry.get_model(MODEL).aliases
+    assert "challenger" not in aliases and "champion" in aliases
+
+
+def test_two_servers_on_one_postgresql_database_take_each_decision_once(
+    start_server, pg_url: str, remote
+) -> None:  # type: ignore[no-untyped-def]
+    env = _env(pg_url)
+    first = start_server(env=env)
+    second = start_server(env=env)
+    client = _client(remote, first.url)
+    install_champion(client)
+    client.policies.apply(policy_yaml())
+    with closing(Traffic(second.url, client)) as traffic:
+        breach_twice(client, traffic)
+        canary = _wait_event(client, "canary_started", 0)
+        traffic.until(lambda: event_of(client, "promoted", canary.id), drifted, 60)
+    assert kinds(client) == [*LOOP, "promoted"]
+    generations = [e.generation for e in client.events.list(policy=POLICY)]
+    assert generations == sorted(set(generations))
+    moves = [h for h in client.alias_history(MODEL, "champion") if h.actor.startswith("policy-")]
+    assert [h.to_version for h in moves] == [2]
+    assert [m.name for m in client.registry.list_versions(MODEL)] == [MODEL, MODEL]
