@@ -68,9 +68,8 @@ rollback:
 
 def install_champion(client: Any) -> None:
     """v1 (``x > 0``) as champion behind the endpoint, and the quality monitor e-mailing."""
-    from sklearn.linear_model import LogisticRegression
-
     import pandas as pd
+    from sklearn.linear_model import LogisticRegression
 
     x = pd.DataFrame({"x": np.linspace(-3, 3, 400)})
     model = LogisticRegression().fit(x, (x["x"] > 0).astype(int))
@@ -100,8 +99,9 @@ class Traffic:
         self.http = httpx.Client(timeout=30)
         # A server notices a new endpoint within its poll interval.
         wait_until(
-            lambda: self.http.post(self.predict, json={"instances": [{"x": 0.0}]}).status_code
-            == 200,
+            lambda: (
+                self.http.post(self.predict, json={"instances": [{"x": 0.0}]}).status_code == 200
+            ),
             30,
             f"endpoint {ENDPOINT} to be served",
             interval=0.1,
@@ -185,4 +185,3 @@ def event_of(client: Any, kind: str, after: int = 0) -> Any:
 def last_event_id(client: Any) -> int:
     found = client.events.list(policy=POLICY, limit=1000)
     return found[-1].id if found else 0
-
