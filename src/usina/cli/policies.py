@@ -190,9 +190,8 @@ def engine_for(c: Client, holder: str, workers: int | None = None) -> PolicyEngi
 
     def client_for(name: str) -> Client:
         if name not in acting:
-            acting[name] = Client.from_settings(
-                settings.model_copy(update={"actor": f"policy-{name}"})
-            )
+            account = provision(c, name)
+            acting[name] = Client.from_settings(settings.model_copy(update={"actor": account}))
         return acting[name]
 
     def notify(policy: Any, event: Event) -> None:
@@ -201,6 +200,60 @@ def engine_for(c: Client, holder: str, workers: int | None = None) -> PolicyEngi
             send_event(event, monitor.spec.alerts, config)
 
     return PolicyEngine(c, holder, client_for=client_for, notify=notify, max_workers=workers)
+
+
+ROLE = "policy-engine"
+ROLE_PERMISSIONS = (
+    "usina.monitors.read",
+    "usina.models.read",
+    "usina.models.write",
+    "usina.models.deploy",
+    "usina.endpoints.read",
+    "usina.endpoints.write",
+    "usina.pipelines.read",
+    "usina.pipelines.run",
+    "usina.runs.read",
+    "usina.runs.write",
+    "usina.artifacts.read",
+    "usina.artifacts.write",
+    "usina.datasets.read",
+    "usina.datasets.write",
+    "usina.logs.read",
+    "usina.policies.read",
+    "usina.policies.write",
+)
+
+
+def provision(c: Client, policy: str) -> str:
+    """The policy's service account (``policy-NAME``), created with a binding to the role
+    ``policy-engine`` on first use, so the audit log and alias history name it. Through a
+    server whose caller may not manage identity, the account is only named (a warning says so):
+    with ``USINA_AUTH=on`` the scheduler's own token then acts."""
+    import logging
+
+    from usina.errors import NotFound, UsinaError
+
+    name = f"policy-{policy}"
+    ref = f"service-account:{name}"
+    try:
+        try:
+            c.identity.get_role(ROLE)
+        except NotFound:
+            c.identity.create_role(
+                ROLE, ROLE_PERMISSIONS, "What a policy's service account needs to close its loop."
+            )
+        try:
+            c.identity.get_principal(ref)
+        except NotFound:
+            c.identity.create_principal(
+                "service-account", name, description=f"acts for policy {policy}"
+            )
+            c.identity.bind(ref, ROLE)
+    except UsinaError as exc:
+        logging.getLogger("usina.policies").warning(
+            "policy %s: its service account could not be set up (%s)", policy, exc
+        )
+    return name
 
 
 def register(root: typer.Typer) -> None:
