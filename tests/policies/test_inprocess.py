@@ -1,59 +1,66 @@
-"""The loop in one process, ticked by hand: a fast check of every decision's logic."""
+"""The loop in one process, ticked by hand: a retraining that fails is an event with its error
+and leaves traffic untouched; the next breach retrains again only after the cooldown."""
 
 from __future__ import annotations
 
-from contextlib import closing as _closing
+import time
 
+import numpy as np
 import pytest
 
-from policies.harness import (
-    ENDPOINT,
-    MODEL,
-    Traffic,
-    breach_twice,
-    drifted,
-    install_champion,
-    kinds,
-    policy_yaml,
-    regressed,
-)
-from resources.servers import ThreadServer
+from policies.harness import ENDPOINT, MODEL, MONITOR, POLICY, install_champion, policy_yaml
+from usina.testing.monitoring import log_row, write_log
 
 on_sqlite = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
+def _breached_windows(client, count: int, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """``count`` breached monitor runs over drifted traffic logged a moment ago."""
+    rng = np.random.default_rng(seed)
+    now = time.time()
+    xs = rng.uniform(-3, 3, 80)
+    rows = [
+        log_row(f"s{seed}-{i}", now - 60 + i / 2, {"x": float(x)}, int(x > 0), endpoint=ENDPOINT)
+        for i, x in enumerate(xs)
+    ]
+    write_log(client.artifacts, rows, f"t{seed}")
+    client.labels.ingest(
+        ENDPOINT, [{"request_id": f"s{seed}-{i}", "label": int(x > 1.5)} for i, x in enumerate(xs)]
+    )
+    for _ in range(count):
+        assert client.monitors.run(MONITOR, end=time.time() + 1).status == "breached"
+
+
 @on_sqlite
-def test_the_loop_retrains_gates_canaries_promotes_and_rolls_back(db_url, client_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_retraining_is_recorded_and_the_cooldown_holds_the_next(
+    db_url, client_factory
+) -> None:  # type: ignore[no-untyped-def]
     from usina.policies.engine import PolicyEngine
-    from usina.serving import ServingConfig
-    from usina.serving.app import create_app as create_serving_app
 
     client = client_factory(db_url)
     install_champion(client)
-    client.policies.apply(policy_yaml())
+    client.policies.apply(policy_yaml(fail=True).replace("cooldown: 0s", "cooldown: 1h"))
     engine = PolicyEngine(client, "here", max_workers=1)
-    app = create_serving_app(
-        db_url, str(client.artifacts.root), ServingConfig(poll_interval=0.1, log_flush_interval=0.1)
+    before = client.endpoints.get(ENDPOINT)
+    _breached_windows(client, 1, seed=1)
+    assert engine.tick() == [], "one breached window of the two the policy waits for"
+    _breached_windows(client, 1, seed=2)
+    started, failed = engine.tick()
+    assert (started.kind, failed.kind) == ("retrain_started", "retrain_failed")
+    assert "the training data could not be read" in failed.reason
+    assert "RuntimeError" in failed.figures["error"]
+    assert failed.figures["error"] in failed.reason
+    assert started.actor == failed.actor == "local"
+    after = client.endpoints.get(ENDPOINT)
+    assert (after.alias, after.deployments, after.generation) == (
+        before.alias,
+        before.deployments,
+        before.generation,
     )
-    with ThreadServer(app) as url, _closing(Traffic(url, client)) as traffic:
-        breach_twice(client, traffic)
-        events = engine.tick()
-        assert [e.kind for e in events] == ["retrain_started", "gate_passed", "canary_started"]
-        split = {d.version: d.traffic for d in client.endpoints.get(ENDPOINT).deployments}
-        assert split == {1: 70, 2: 30}
-        promoted = traffic.until(lambda: engine.tick(), drifted, 60)
-        assert [e.kind for e in promoted] == ["promoted"], promoted
-        assert client.get_version(f"models:/{MODEL}@champion").version == 2
-        assert client.endpoints.get(ENDPOINT).alias == "champion"
-        rolled = traffic.until(lambda: engine.tick(), regressed, 60)
-        assert [e.kind for e in rolled] == ["rolled_back"], rolled
-        assert client.get_version(f"models:/{MODEL}@champion").version == 1
-        history = client.alias_history(MODEL, "champion")
-        assert "rolled back" in history[-1].reason
-    assert kinds(client) == [
-        "retrain_started",
-        "gate_passed",
-        "canary_started",
-        "promoted",
-        "rolled_back",
-    ]
+    assert client.get_version(f"models:/{MODEL}@champion").version == 1
+    assert client.registry.get_model(MODEL).latest_version == 1
+    # Breached again at once: the cooldown holds the next retraining, and says nothing.
+    _breached_windows(client, 2, seed=3)
+    assert engine.tick() == []
+    rollout = client.policies.rollout(POLICY)
+    assert (rollout.state, rollout.breaches) == ("idle", 2)

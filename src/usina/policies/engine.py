@@ -306,7 +306,8 @@ class _Step:
         )
         figures["pipeline_run"] = run.id
         if not run.ok:
-            errors = [f"{s.node}: {s.error}" for s in run.steps if s.error]
+            # A step's error is its traceback: its last line says what went wrong.
+            errors = [f"{s.node}: {s.error.strip().splitlines()[-1]}" for s in run.steps if s.error]
             raise UsinaError(f"pipeline run {run.id} {run.status}: {'; '.join(errors)[:500]}")
         after = _latest(client, spec.model)
         if after <= before:

@@ -117,6 +117,24 @@ def event_of(row: Any) -> Event:
     )
 
 
+def _one_per_model(conn: Connection, specs: builtins.list[Any], filename: str) -> None:
+    """Refuse a policy on a model another policy already loops on (they would race for its
+    champion alias), in the file or stored."""
+    owners = {
+        orjson.loads(row.spec)["model"]: row.name
+        for row in conn.execute(sa.select(t.policies.c.name, t.policies.c.spec))
+    }
+    for spec in specs:
+        owner = owners.get(spec.model, spec.name)
+        if owner != spec.name:
+            raise InvalidInput(
+                f"{filename}: model: policy {spec.name!r} would loop on model {spec.model!r}, "
+                f"which policy {owner!r} already does; give a model one policy",
+                field="model",
+            )
+        owners[spec.model] = spec.name
+
+
 class SqlPolicyStore:
     """Policies on the metadata database (``usina.policies.base.PolicyStore``); ``actor``
     signs applies and the events of transitions."""
@@ -135,6 +153,7 @@ class SqlPolicyStore:
     ) -> builtins.list[Change]:
         def tx(conn: Connection) -> builtins.list[Change]:
             specs = check_file(text, filename, _SqlResolver(conn), base)
+            _one_per_model(conn, specs, filename)
             now = time.time()
             found = []
             for spec in specs:

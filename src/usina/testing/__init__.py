@@ -8,9 +8,9 @@
 ``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
 ``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``,
 ``check_batch_job_store``, ``check_topic_store``, ``check_secret_store``,
-``check_dataset_store`` and ``check_policy_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
-run on the SQL stores and, through a server, on the HTTP stores. ``check_topic_log`` takes a
-factory of topic logs, and runs on every log backend.
+``check_dataset_store`` and ``check_policy_store`` take a factory of fresh ``usina.Client``
+objects, so the same checks run on the SQL stores and, through a server, on the HTTP stores.
+``check_topic_log`` takes a factory of topic logs, and runs on every log backend.
 """
 
 from usina.testing.alerts import check_alert_store

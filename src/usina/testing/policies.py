@@ -134,6 +134,9 @@ def check_policy_store(make_client: Callable[[], Any]) -> None:
     both = spec("p3") + "---\n" + spec("p4", canary="100")
     _refused(store, both, 20 + 15, "100")
     assert [p.name for p in store.list()] == ["p1"], "a refused file applies nothing"
+    # One policy per model: a second would race the first for its champion alias.
+    exc = expect_error(InvalidInput, lambda: store.apply(spec("p2")), "model")
+    assert "'p1'" in str(exc) and "'conf-model'" in str(exc)
     expect_error(InvalidInput, lambda: store.apply("name: [unclosed", filename="p.yaml"))
 
     # A transition is a compare-and-set: the first wins, the same one again does nothing.
