@@ -88,6 +88,20 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
     assert story.retraining is not None and story.retraining.ok
     assert story.retraining.step("validate").status.value == "done"
 
+    # The loop chapter: the policy retrains, gates, canaries and promotes; a regression is
+    # rolled back; a bad candidate is refused by the gate; each decision once, in order.
+    assert [e.kind for e in story.loop_events] == [
+        "retrain_started",
+        "gate_passed",
+        "canary_started",
+        "promoted",
+        "rolled_back",
+        "retrain_started",
+        "gate_failed",
+    ]
+    assert client.get_version("models:/credit-loop@champion").version == 1
+    assert client.endpoints.get("credit-loop").alias == "champion"
+
     # The champion's lineage reaches the raw applications the pipeline loaded.
     lineage = model_lineage(client.registry, client.pipelines, f"models:/{MODEL}@champion")
     assert lineage.producer is not None
@@ -97,8 +111,8 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
 
 def test_a_second_demo_reuses_the_cached_pipeline(sqlite_url, client_factory) -> None:
     client = client_factory(sqlite_url)
-    run_demo(rows=2000, seed=3, client=client)
-    again = run_demo(rows=2000, seed=3, client=client)
+    run_demo(rows=2000, seed=3, client=client, loop=False)
+    again = run_demo(rows=2000, seed=3, client=client, loop=False)
     assert again.run is not None
     assert {s.status.value for s in again.run.steps} == {"cached"}
     assert again.retraining is not None

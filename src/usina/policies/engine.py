@@ -155,7 +155,7 @@ class _Step:
             found = self.engine.recorded_event(self.spec.name, moved.generation)
             if found is not None:
                 self.recorded.append(found)
-                log.warning("policy %s: %s: %s", found.policy, found.kind, found.reason)
+                log.info("policy %s: %s: %s", found.policy, found.kind, found.reason)
                 if self.engine.notify is not None:
                     try:
                         self.engine.notify(self.policy, found)
