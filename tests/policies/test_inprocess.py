@@ -64,3 +64,31 @@ def test_a_failed_retraining_is_recorded_and_the_cooldown_holds_the_next(
     assert engine.tick() == []
     rollout = client.policies.rollout(POLICY)
     assert (rollout.state, rollout.breaches) == ("idle", 2)
+
+
+@on_sqlite
+def test_a_retraining_whose_scheduler_stopped_is_abandoned_after_its_timeout(
+    db_url, client_factory
+) -> None:  # type: ignore[no-untyped-def]
+    from usina.policies.engine import PolicyEngine
+    from usina.policies.entities import NewEvent
+
+    client = client_factory(db_url)
+    install_champion(client)
+    client.policies.apply(policy_yaml().replace("  window: 1h\n", "  window: 1h\n  timeout: 60s\n"))
+    # Another scheduler started a retraining, and was killed while its pipeline ran.
+    rollout = client.policies.rollout(POLICY)
+    started = time.time()
+    client.policies.transition(
+        POLICY,
+        "idle",
+        rollout.generation,
+        {"state": "retraining", "holder": "gone:1", "since": started, "champion": 1},
+        NewEvent("retrain_started", "two breached windows", 1),
+    )
+    engine = PolicyEngine(client, "here")
+    assert engine.tick(now=started + 30) == [], "within its timeout it is left to its holder"
+    (abandoned,) = engine.tick(now=started + 61)
+    assert abandoned.kind == "abandoned" and "gone:1" in abandoned.reason
+    assert client.policies.rollout(POLICY).state == "idle"
+    assert client.get_version(f"models:/{MODEL}@champion").version == 1
