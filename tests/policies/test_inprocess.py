@@ -92,3 +92,27 @@ def test_a_retraining_whose_scheduler_stopped_is_abandoned_after_its_timeout(
     assert abandoned.kind == "abandoned" and "gone:1" in abandoned.reason
     assert client.policies.rollout(POLICY).state == "idle"
     assert client.get_version(f"models:/{MODEL}@champion").version == 1
+
+
+@on_sqlite
+def test_live_figures_of_a_canary_and_of_a_shadow(db_url, client_factory) -> None:  # type: ignore[no-untyped-def]
+    from usina.policies.evaluate import live_figures
+
+    client = client_factory(db_url)
+    install_champion(client)
+    now = time.time()
+    rows = []
+    for i in range(40):
+        x = -3 + 6 * i / 40
+        rows.append(log_row(f"q{i}", now - 30 + i / 4, {"x": x}, int(x > 0), endpoint=ENDPOINT))
+        shadow = log_row(f"q{i}", now - 30 + i / 4, {"x": x}, int(x > 1.5), endpoint=ENDPOINT)
+        rows.append(shadow._replace(version=2, shadow=True))
+    write_log(client.artifacts, rows)
+    client.labels.ingest(
+        ENDPOINT, [{"request_id": f"q{i}", "label": int(-3 + 6 * i / 40 > 1.5)} for i in range(40)]
+    )
+    served = live_figures(client, ENDPOINT, now - 60, now + 1)
+    assert set(served) == {1} and served[1]["requests"] == 40 and served[1]["labelled"] == 40
+    shadowed = live_figures(client, ENDPOINT, now - 60, now + 1, shadow=True)
+    assert set(shadowed) == {2} and shadowed[2]["requests"] == 40
+    assert shadowed[2]["accuracy"] == 1.0 > served[1]["accuracy"]

@@ -440,12 +440,11 @@ class _Step:
         if elapsed < spec.window_s:
             return None
         figures = live_figures(self.acting, spec.endpoint, r.since, self.now + 1)
-        cand = figures.get(candidate, {})
         champ = figures.get(champion, {}) if champion is not None else {}
+        if spec.shadow:  # the candidate answered copies: its shadow answers are its figures
+            figures = live_figures(self.acting, spec.endpoint, r.since, self.now + 1, shadow=True)
+        cand = figures.get(candidate, {})
         seen = cand.get("requests", 0.0)
-        if spec.shadow:
-            # Shadow answers are not in the live figures: judge on the champion's traffic.
-            seen = champ.get("requests", 0.0)
         enough = seen >= spec.min_requests and (
             spec.metric not in champ or cand.get("labelled", 0.0) >= spec.min_requests
         )

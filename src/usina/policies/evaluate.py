@@ -161,15 +161,31 @@ def gate(
 
 
 def live_figures(
-    client: Any, endpoint: str, start: float, end: float
+    client: Any, endpoint: str, start: float, end: float, *, shadow: bool = False
 ) -> dict[int, dict[str, float]]:
     """Each version's live figures over ``[start, end)``: operations, and quality from the
-    labels received (``labelled`` counts them)."""
+    labels received (``labelled`` counts them). With ``shadow``, those of the shadow answers
+    (a shadowed version answers a copy of each request; its caller never sees it)."""
+    import duckdb
+
     from usina.monitoring.logwindow import connect
     from usina.monitoring.quality import window_figures
 
     labels = labels_table(client, endpoint, start)
-    conn = connect(client.artifacts, endpoint, start, end, load=True)
+    if not shadow:
+        conn = connect(client.artifacts, endpoint, start, end, load=True)
+    else:
+        every = connect(client.artifacts, endpoint, start, end)
+        try:
+            rows = every.sql(
+                "select * replace (false as shadow) from requests where endpoint = $endpoint "
+                "and shadow and time >= to_timestamp($start) and time < to_timestamp($end)",
+                params={"endpoint": endpoint, "start": start, "end": end},
+            ).to_arrow_table()
+        finally:
+            every.close()
+        conn = duckdb.connect()
+        conn.register("requests", rows)
     try:
         found = window_figures(conn, endpoint, start, end, labels)
     finally:
