@@ -392,7 +392,7 @@ def check_document(
         pipeline = f"{os.path.normpath(os.path.join(base, where))}:{attr}"
     try:
         declared = resolver.pipeline_params(pipeline)
-    except InvalidInput as exc:
+    except (InvalidInput, OSError, ValueError) as exc:  # a path the system refuses, say
         raise c.fail(("retrain", "pipeline"), f"unknown pipeline {pipeline!r}: {exc}") from None
     params = r.get("params") or {}
     if not isinstance(params, Mapping):
