@@ -95,10 +95,16 @@ def test_a_retraining_whose_scheduler_stopped_is_abandoned_after_its_timeout(
 
 
 @on_sqlite
-def test_live_figures_of_a_canary_and_of_a_shadow(db_url, client_factory) -> None:  # type: ignore[no-untyped-def]
-    from usina.policies.evaluate import live_figures
+@pytest.mark.parametrize("through", ["direct", "http"])
+def test_live_figures_of_a_canary_and_of_a_shadow(
+    db_url, client_factory, through: str, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
+    from usina.policies.evaluate import labelled_window, live_figures
 
-    client = client_factory(db_url)
+    if through == "direct":
+        client = client_factory(db_url)
+    else:  # a scheduler working through a server reads the log and labels through it
+        client = request.getfixturevalue("remote_factory")()
     install_champion(client)
     now = time.time()
     rows = []
@@ -116,3 +122,5 @@ def test_live_figures_of_a_canary_and_of_a_shadow(db_url, client_factory) -> Non
     shadowed = live_figures(client, ENDPOINT, now - 60, now + 1, shadow=True)
     assert set(shadowed) == {2} and shadowed[2]["requests"] == 40
     assert shadowed[2]["accuracy"] == 1.0 > served[1]["accuracy"]
+    window = labelled_window(client, ENDPOINT, now - 60, now + 1, 1000)
+    assert window.column_names == ["x", "label"] and window.num_rows == 40

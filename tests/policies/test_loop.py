@@ -124,6 +124,7 @@ def test_the_loop_runs_by_itself_survives_a_kill_and_records_each_decision_once(
         rolled = traffic.until(lambda: event_of(client, "rolled_back", promoted.id), regressed, 60)
         assert rolled.version == 1 and _champion(client) == 1
         assert rolled.figures["live"]["labelled"] >= 20
+        assert rolled.figures["window_s"] <= 3.0, "decided on the figures of one window"
         history = client.alias_history(MODEL, "champion")
         assert [h.to_version for h in history] == [1, 2, 1]
         assert history[1].actor == f"policy-{POLICY}" and "promoted" in history[1].reason

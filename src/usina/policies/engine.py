@@ -530,7 +530,12 @@ class _Step:
                 "rolled_back",
                 text,
                 predecessor,
-                {"promoted": promoted, "live": now, "predecessor": before},
+                {
+                    "promoted": promoted,
+                    "live": now,
+                    "predecessor": before,
+                    "window_s": self.now - start,
+                },
             ),
         )
 
