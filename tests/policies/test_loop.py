@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -155,6 +157,17 @@ def test_the_loop_runs_by_itself_survives_a_kill_and_records_each_decision_once(
     assert all(m.recipients == [MAIL] for m in smtp_server.mails)
     rollback = next(m for m in smtp_server.mails if "rolled back" in m.message["Subject"])
     assert "rolled back to v1" in rollback.message.get_payload(decode=True).decode()
+    # The refused candidate shows its gate report.
+    shown = subprocess.run(
+        [sys.executable, "-m", "usina", "models", "show", f"models:/{MODEL}/3"],
+        env={**os.environ, "USINA_URL": server.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "gate      failed (loop" in shown.stdout
+    assert "FAIL accuracy >= 0.8:" in shown.stdout
 
 
 def _stored(db_url: str) -> tuple[str, int, int]:
@@ -176,8 +189,9 @@ def _stored(db_url: str) -> tuple[str, int, int]:
 
 
 def test_two_servers_on_one_postgresql_database_take_each_decision_once(
-    start_server, pg_url: str, remote
+    pg_url: str, start_server, remote
 ) -> None:  # type: ignore[no-untyped-def]
+    # pg_url first: its database is dropped after the servers on it have stopped.
     env = _env(pg_url)
     first = start_server(env=env)
     second = start_server(env=env)
