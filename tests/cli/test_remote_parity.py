@@ -362,7 +362,9 @@ def _monitoring_and_batch(client: Client, folder: Path) -> None:
         labels.to_csv(folder / f"labels-{side}.csv", index=False)
         (folder / f"bad-labels-{side}.csv").write_text(f"request_id,label\n{side}1,1\nghost,0\n")
         policy = (
-            f"name: pol-{side}\nmonitor: mon-{side}\nretrain:\n"
+            # A batch model of each side's own (a model takes one policy).
+            f"name: pol-{side}\nmonitor: mon-{side}\nendpoint: null\nmodel: m-{side}\n"
+            "retrain:\n"
             "  pipeline: usina.testing.policies:retraining\n  data_param: data\n"
             "gate:\n  rules: [accuracy >= champion.accuracy]\nrollout:\n  canary: 10\n"
         )
