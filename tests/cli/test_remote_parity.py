@@ -365,8 +365,9 @@ def _monitoring_and_batch(client: Client, folder: Path) -> None:
             # A batch model of each side's own (a model takes one policy).
             f"name: pol-{side}\nmonitor: mon-{side}\nendpoint: null\nmodel: m-{side}\n"
             "retrain:\n"
-            "  pipeline: usina.testing.policies:retraining\n  data_param: data\n"
-            "gate:\n  rules: [accuracy >= champion.accuracy]\nrollout:\n  canary: 10\n"
+            "  pipeline: usina.testing.policies:retraining\n"
+            "gate:\n  rules: [accuracy >= champion.accuracy]\n  holdout: datasets:/h@latest\n"
+            "rollout:\n  canary: 10\n"
         )
         (folder / f"policy-{side}.yaml").write_text(policy)
         (folder / f"bad-policy-{side}.yaml").write_text(policy.replace("10", "100"))

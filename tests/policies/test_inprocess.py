@@ -124,3 +124,38 @@ def test_live_figures_of_a_canary_and_of_a_shadow(
     assert shadowed[2]["accuracy"] == 1.0 > served[1]["accuracy"]
     window = labelled_window(client, ENDPOINT, now - 60, now + 1, 1000)
     assert window.column_names == ["x", "label"] and window.num_rows == 40
+
+
+@on_sqlite
+def test_a_batch_model_is_retrained_gated_and_promoted_for_its_scheduled_job(
+    db_url, client_factory, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    import usina.datasets
+    from usina.batch import run
+    from usina.policies.engine import PolicyEngine
+
+    client = client_factory(db_url)
+    install_champion(client)
+    xs = np.linspace(-3, 3, 200)
+    holdout = pd.DataFrame({"x": xs, "label": (xs > 1.5).astype(int)})
+    usina.datasets.save(holdout, "loop-holdout", client=client)
+    text = (
+        policy_yaml()
+        .replace("on_breach", f"endpoint: null\nmodel: {MODEL}\non_breach")
+        .replace("  data_param: data\n", "")
+        .replace("    fail: false\n", "    fail: false\n    data: datasets:/loop-holdout@latest\n")
+        .replace("gate:\n", "gate:\n  holdout: datasets:/loop-holdout@latest\n")
+    )
+    client.policies.apply(text)
+    engine = PolicyEngine(client, "here", max_workers=1)
+    _breached_windows(client, 2, seed=4)
+    assert [e.kind for e in engine.tick()] == ["retrain_started", "gate_passed", "promoted"]
+    assert client.get_version(f"models:/{MODEL}@champion").version == 2
+    assert client.endpoints.get(ENDPOINT).deployments == (), "no endpoint was touched"
+    # The scheduled batch job resolves the alias: its next run scores with the new champion.
+    source = tmp_path / "day.parquet"
+    pd.DataFrame({"x": xs}).to_parquet(source)
+    job = run("loop-daily", f"models:/{MODEL}@champion", str(source), "loop_scores", client=client)
+    assert job.version == 2

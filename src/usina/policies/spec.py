@@ -430,6 +430,18 @@ def check_document(
     if holdout is not None and not (isinstance(holdout, str) and holdout.startswith("datasets:/")):
         raise c.fail(("gate", "holdout"), f"{holdout!r} is not datasets:/NAME@latest or /N")
 
+    if endpoint is None and data_param is not None:
+        raise c.fail(
+            ("retrain", "data_param"),
+            f"{data_param!r}: a batch model (no endpoint) has no labelled traffic to pass; give "
+            "the pipeline its data in retrain.params",
+        )
+    if endpoint is None and holdout is None:
+        raise c.fail(
+            ("gate", "holdout"),
+            "a batch model (no endpoint) is gated on a holdout: give datasets:/NAME@latest",
+        )
+
     o = c.section(d, "rollout", ROLLOUT_FIELDS)
     shadow = o.get("shadow", False)
     if not isinstance(shadow, bool):
