@@ -131,8 +131,8 @@ def check_policy_store(make_client: Callable[[], Any]) -> None:
         _refused(store, spec("p2", canary=share), 15, share)
     unknown = spec("p2").replace("after: 2\n", "afterr: 2\n")
     _refused(store, unknown, 3, "'afterr'")
-    batch = spec("p2").replace("after: 2\n", "endpoint: null\nafter: 2\n")
-    _refused(store, batch, 8, "'data'")  # a batch model has no labelled traffic to pass
+    batch = spec("p2").replace("after: 2\n", "endpoint: null\nmodel: conf-model\nafter: 2\n")
+    _refused(store, batch, 9, "'data'")  # a batch model has no labelled traffic to pass
     both = spec("p3") + "---\n" + spec("p4", canary="100")
     _refused(store, both, 20 + 15, "100")
     assert [p.name for p in store.list()] == ["p1"], "a refused file applies nothing"
