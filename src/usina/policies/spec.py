@@ -377,6 +377,8 @@ def check_document(
         if model is not None and model != served:
             raise c.fail(("model",), f"{model!r} is not the model endpoint {endpoint} serves")
         model = served
+    if model is None:
+        raise c.fail(("model",), "a policy without an endpoint names its model: model: NAME")
     model = c.name(model, ("model",), "model")
     after = c.integer(d.get("after", 1), ("after",), 1, 1000)
     cooldown = c.duration(d.get("cooldown", "1h"), ("cooldown",))
