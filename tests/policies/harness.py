@@ -58,6 +58,7 @@ rollout:
   canary: 30
   window: {window}s
   min_requests: 20
+  patience: 1000
   metric: accuracy
   margin: 0.05
 rollback:

@@ -90,6 +90,7 @@ rollout:
   canary: 30
   window: 2s
   min_requests: 20
+  patience: 30
   metric: accuracy
   margin: 0.05
 rollback:

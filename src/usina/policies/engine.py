@@ -43,8 +43,6 @@ from usina.policies.spec import LOWER_IS_BETTER, PolicySpec
 log = logging.getLogger("usina.policies")
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-# A canary without enough traffic waits this many windows before it is withdrawn.
-PATIENCE = 3
 MAX_STEPS = 6
 
 Notify = Callable[[Policy, Event], None]
@@ -450,7 +448,7 @@ class _Step:
         )
         report = {"candidate": cand, "champion": champ, "seconds": elapsed}
         if not enough:
-            if elapsed < PATIENCE * spec.window_s:
+            if elapsed < spec.patience * spec.window_s:
                 return None
             return self.withdraw(
                 f"v{candidate} withdrawn: {int(seen)} requests in {elapsed:.0f}s, fewer than "

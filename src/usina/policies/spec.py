@@ -51,7 +51,7 @@ FIELDS = {
 }
 RETRAIN_FIELDS = {"pipeline", "params", "data_param", "dataset", "window", "timeout"}
 GATE_FIELDS = {"rules", "holdout", "max_rows"}
-ROLLOUT_FIELDS = {"canary", "shadow", "window", "min_requests", "metric", "margin"}
+ROLLOUT_FIELDS = {"canary", "shadow", "window", "min_requests", "patience", "metric", "margin"}
 ROLLBACK_FIELDS = {"watch", "margin"}
 
 
@@ -145,6 +145,7 @@ class PolicySpec:
     margin: float
     watch_s: float
     rollback_margin: float
+    patience: int = 3
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,6 +175,7 @@ class PolicySpec:
                 "shadow": self.shadow,
                 "window": self.window_s,
                 "min_requests": self.min_requests,
+                "patience": self.patience,
                 "metric": self.metric,
                 "margin": self.margin,
             },
@@ -208,6 +210,7 @@ def spec_from_dict(d: Mapping[str, Any], source: str = "") -> PolicySpec:
         float(o["margin"]),
         float(b["watch"]),
         float(b["margin"]),
+        int(o.get("patience", 3)),
         source,
     )
 
@@ -487,6 +490,7 @@ def check_document(
         margin=c.number(o.get("margin", 0.0), ("rollout", "margin")),
         watch_s=c.duration(b.get("watch", "1d"), ("rollback", "watch"), 0.0),
         rollback_margin=c.number(b.get("margin", 0.02), ("rollback", "margin")),
+        patience=c.integer(o.get("patience", 3), ("rollout", "patience"), 1, 1000),
     )
 
 
