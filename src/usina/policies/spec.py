@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from usina.errors import InvalidInput
 
@@ -25,7 +25,7 @@ GATE_METRICS = (*QUALITY, *LATENCY)
 # Figures where lower is better: a live comparison flips its margin for them.
 LOWER_IS_BETTER = ("log_loss", "mae", "rmse", "mape", *LATENCY)
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,99}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,99}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
 _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
@@ -231,19 +231,20 @@ class Located:
         return self.start
 
 
-class Resolver:
+class Resolver(Protocol):
     """What a spec names, checked against the installation: a store supplies these."""
 
     def monitor_endpoint(self, name: str) -> str:
         """The endpoint the monitor ``name`` watches; ``NotFound`` if none."""
-        raise NotImplementedError
+        ...
 
     def endpoint_model(self, name: str) -> str:
-        raise NotImplementedError
+        """The model the endpoint ``name`` serves; ``NotFound`` if none."""
+        ...
 
     def pipeline_params(self, ref: str) -> dict[str, bool]:
         """The pipeline's parameters, each with whether it is required."""
-        raise NotImplementedError
+        ...
 
 
 def load_documents(text: str, filename: str) -> list[Located]:
@@ -344,7 +345,7 @@ class _Checker:
         return float(value)
 
     def name(self, value: Any, path: tuple[Any, ...], what: str) -> str:
-        if not isinstance(value, str) or not _NAME.fullmatch(value):
+        if not isinstance(value, str) or not NAME.fullmatch(value):
             raise self.fail(path, f"{value!r} is not a {what} name (letters, digits, '._-')")
         return value
 

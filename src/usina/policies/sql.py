@@ -21,7 +21,7 @@ from usina.policies.entities import (
     Policy,
     Rollout,
 )
-from usina.policies.spec import Resolver, changes, check_file, spec_from_dict
+from usina.policies.spec import NAME, changes, check_file, spec_from_dict
 from usina.store import Database
 from usina.store import schema as t
 
@@ -38,7 +38,9 @@ _ROLLOUT_FIELDS = {
 }
 
 
-class _SqlResolver(Resolver):
+class _SqlResolver:
+    """The spec's references checked on the database (``Resolver``)."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
@@ -66,9 +68,7 @@ class _SqlResolver(Resolver):
 
 
 def check_policy_name(name: Any) -> str:
-    from usina.policies.spec import _NAME
-
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidInput(
             f"policy name {name!r} is not valid; use letters, digits and '._-'", field="name"
         )
