@@ -131,6 +131,9 @@ def test_the_loop_runs_by_itself_survives_a_kill_and_records_each_decision_once(
         assert [h.to_version for h in history] == [1, 2, 1]
         assert history[1].actor == f"policy-{POLICY}" and "promoted" in history[1].reason
         assert history[2].actor == f"policy-{POLICY}" and "rolled back" in history[2].reason
+        # The policy acts as its own service account, bound to its role.
+        assert _service_account(sqlite_url) == [("policy-engine", "*")]
+        assert {e.actor for e in client.events.list(policy=POLICY)} == {f"policy-{POLICY}"}
         # A bad candidate: the gate refuses it, and traffic stays as it was.
         mark = last_event_id(client)
         before = client.endpoints.get(ENDPOINT)
@@ -168,6 +171,22 @@ def test_the_loop_runs_by_itself_survives_a_kill_and_records_each_decision_once(
     assert shown.returncode == 0, shown.stderr
     assert "gate      failed (loop" in shown.stdout
     assert "FAIL accuracy >= 0.8:" in shown.stdout
+
+
+def _service_account(db_url: str) -> list[tuple[str, str]]:
+    """The bindings (role, resource) of the policy's service account (identity routes need a
+    token; the test reads the database)."""
+    from usina.identity.sql import SqlIdentityStore
+    from usina.store import Database
+
+    db = Database(db_url)
+    try:
+        identity = SqlIdentityStore(db)
+        account = f"service-account:policy-{POLICY}"
+        assert identity.get_principal(account).kind == "service-account"
+        return [(b.role, b.resource) for b in identity.list_bindings(principal=account)]
+    finally:
+        db.dispose()
 
 
 def _stored(db_url: str) -> tuple[str, int, int]:
