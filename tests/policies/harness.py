@@ -52,7 +52,7 @@ retrain:
 gate:
   rules:
     - accuracy >= champion.accuracy + 0.05
-    - latency_p99 <= 20 * champion
+    - latency_p99 <= 2 * champion + 10
     - accuracy >= 0.8
 rollout:
   canary: 30
