@@ -97,7 +97,12 @@ class PolicyEngine:
     def tick(self, now: float | None = None) -> list[Event]:
         """Move every policy as far as it can go now; the events recorded by this engine."""
         found: list[Event] = []
-        for policy in self.client.policies.list():
+        try:
+            policies = self.client.policies.list()
+        except Exception:  # the store is down, say: the scheduler goes on, the next tick retries
+            log.exception("policies: the tick could not list the policies")
+            return found
+        for policy in policies:
             try:
                 found.extend(self.advance(policy, now))
             except Exception:  # one policy's failure leaves the others running
