@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
     from usina.privacy.keys import PiiKey
+    from usina.policies.base import EventStore, PolicyStore
     from usina.secrets.base import SecretStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
@@ -226,6 +227,19 @@ class Client:
         if callable(self._pii_key):
             self._pii_key = self._pii_key()
         return self._pii_key
+
+    @property
+    def policies(self) -> PolicyStore:
+        """Policies (retrain, gate, canary, promote, roll back) and where each loop stands
+        (``usina.policies.base.PolicyStore``)."""
+        found: PolicyStore = self.installation.store("policies")
+        return found
+
+    @property
+    def events(self) -> EventStore:
+        """The record of the policies' decisions (``usina.policies.base.EventStore``)."""
+        found: EventStore = self.installation.store("events")
+        return found
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Client:

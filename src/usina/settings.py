@@ -304,6 +304,19 @@ class Settings(BaseSettings):
         "before each further try.",
     )
 
+    scheduler_interval: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the checks of `usina scheduler` (and of the one `usina "
+        "server` starts): schedules due fire, and every policy's loop takes its due decisions.",
+    )
+    policies: bool = Field(
+        default=True,
+        description="Whether `usina scheduler` runs the policies' loop (retrain, gate, canary, "
+        "promote, roll back) while it leads.",
+    )
+
     def key_ring(self) -> KeyRing | None:
         """The master key ring from ``USINA_MASTER_KEY`` or ``USINA_MASTER_KEY_FILE``; ``None``
         when neither is set (nothing is encrypted)."""

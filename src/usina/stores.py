@@ -48,6 +48,8 @@ STORES: dict[str, tuple[str, str]] = {
     "topics": ("topics.sql:SqlTopicStore", "topics.http:HttpTopicStore"),
     "secrets": ("secrets.sql:SqlSecretStore", "secrets.http:HttpSecretStore"),
     "datasets": ("datasets.sql:SqlDatasetStore", "datasets.http:HttpDatasetStore"),
+    "policies": ("policies.sql:SqlPolicyStore", "policies.http:HttpPolicyStore"),
+    "events": ("policies.sql:SqlEventStore", "policies.http:HttpEventStore"),
 }
 
 # URL scheme: which column of STORES serves it.

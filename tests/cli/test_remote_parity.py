@@ -61,6 +61,7 @@ TIMES = {
     *("first_seen", "last_seen", "last_sent", "resolved_at", "finished_at", "heartbeat_at"),
     "published_at",  # when a topic's message was published
     "seconds",  # how long a monitor run took
+    *("since", "seen_upto"),  # when a policy's loop entered its state, and its latest window
 }
 # The ids of what commands create (runs of monitors, batch jobs, alerts and their deliveries):
 # each side's own, numbered by the database in the order the two sides happened to write.
@@ -140,6 +141,17 @@ COMMANDS: list[Row] = [
     row("monitors", "history", "mon-{s}", "--json"),
     row("monitors", "reference", "models:/credit-risk/1", "{tmp}/reference.csv", "--json"),
     row("monitors", "reference", "models:/credit-risk/9", "{tmp}/reference.csv", fails=True),
+    # policies on the monitor (their files are written by the fixture)
+    row("policies", "plan", "{tmp}/policy-{s}.yaml", "--json"),
+    row("policies", "apply", "{tmp}/policy-{s}.yaml", "--json"),
+    row("policies", "apply", "{tmp}/policy-{s}.yaml", "--json"),
+    row("policies", "apply", "{tmp}/bad-policy-{s}.yaml", fails=True),
+    row("policies", "list", "--json"),
+    row("policies", "show", "pol-{s}", "--json"),
+    row("policies", "show", "ghost-{s}", fails=True),
+    row("events", "--policy", "pol-{s}", "--json"),
+    row("policies", "delete", "pol-{s}", "--json"),
+    row("policies", "delete", "pol-{s}", fails=True),
     row("alerts", "list", "--monitor", "mon-{s}", "--json"),
     row("alerts", "list", "--state", "sideways", fails=True),
     row("monitors", "delete", "mon-{s}", "--json"),
@@ -365,6 +377,16 @@ def _monitoring_and_batch(client: Client, folder: Path) -> None:
         )
         labels.to_csv(folder / f"labels-{side}.csv", index=False)
         (folder / f"bad-labels-{side}.csv").write_text(f"request_id,label\n{side}1,1\nghost,0\n")
+        policy = (
+            # A batch model of each side's own (a model takes one policy).
+            f"name: pol-{side}\nmonitor: mon-{side}\nendpoint: null\nmodel: m-{side}\n"
+            "retrain:\n"
+            "  pipeline: usina.testing.policies:retraining\n"
+            "gate:\n  rules: [accuracy >= champion.accuracy]\n  holdout: datasets:/h@latest\n"
+            "rollout:\n  canary: 10\n"
+        )
+        (folder / f"policy-{side}.yaml").write_text(policy)
+        (folder / f"bad-policy-{side}.yaml").write_text(policy.replace("10", "100"))
     pd.DataFrame({"age": np.linspace(50, 70, 200), "tenure": np.linspace(0, 10, 200)}).to_csv(
         folder / "reference.csv", index=False
     )
@@ -385,7 +407,7 @@ def _normalise(value: Any, runs: dict[str, str]) -> Any:
         for side, run_id in runs.items():
             value = value.replace(run_id, f"<run-{side}>")
         value = re.sub(
-            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec|ds|dk)-[dr]\b",
+            r"\b(exp|m|e|me|mon|job|ghost|run|sa|g|role|bob|checkpoint|t|sec|ds|dk|pol|policy)-[dr]\b",
             r"\1-*",
             value,
         )

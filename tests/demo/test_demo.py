@@ -88,6 +88,20 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
     assert story.retraining is not None and story.retraining.ok
     assert story.retraining.step("validate").status.value == "done"
 
+    # The loop chapter: the policy retrains, gates, canaries and promotes; a regression is
+    # rolled back; a bad candidate is refused by the gate; each decision once, in order.
+    assert [e.kind for e in story.loop_events] == [
+        "retrain_started",
+        "gate_passed",
+        "canary_started",
+        "promoted",
+        "rolled_back",
+        "retrain_started",
+        "gate_failed",
+    ]
+    assert client.get_version("models:/credit-loop@champion").version == 1
+    assert client.endpoints.get("credit-loop").alias == "champion"
+
     # The champion's lineage reaches the raw applications the pipeline loaded.
     lineage = model_lineage(client.registry, client.pipelines, f"models:/{MODEL}@champion")
     assert lineage.producer is not None
@@ -97,7 +111,7 @@ def test_the_demo_trains_through_a_pipeline_promotes_and_rolls_back(
     # A second demo on the same installation reuses the cached pipeline: nothing is trained or
     # registered again.
     versions = len(client.registry.list_versions(MODEL))
-    again = run_demo(rows=3000, seed=7, client=client)
+    again = run_demo(rows=3000, seed=7, client=client, loop=False)
     assert again.run is not None
     assert {s.status.value for s in again.run.steps} == {"cached"}
     assert again.retraining is not None

@@ -134,6 +134,14 @@ MATRIX: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/monitors/{name}"):                                                 "403 ok  403 ok  ok  404 404 | 404 404 404 404 404 404 404",
     ("POST", "/api/v1/monitors/{name}/runs"):                                              "403 ok  403 ok  ok  404 404 | 404 404 404 404 404 404 404",
     ("GET", "/api/v1/monitors/{name}/runs"):                                               "ok  ok  ok  ok  ok  404 404 | 404 404 404 404 404 404 404",
+    # policies (workspace-wide: a policy acts on a monitor, a pipeline, a model and an endpoint)
+    ("POST", "/api/v1/policies/apply"):                                                    "403 403 403 ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/policies"):                                                           "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/policies/{name}"):                                                    "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("DELETE", "/api/v1/policies/{name}"):                                                 "403 403 403 ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/policies/{name}/rollout"):                                            "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/policies/{name}/transitions"):                                       "403 403 403 ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/api/v1/events"):                                                             "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     # alerts
     ("GET", "/api/v1/alerts"):                                                             "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/api/v1/alerts/{alert_id}"):                                                  "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",

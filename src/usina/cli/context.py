@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from usina.client import Client
+    from usina.settings import Settings
 
 _client: Client | None = None
 _url: str | None = None
@@ -33,15 +34,21 @@ def client() -> Client:
     global _client
     if _client is None:
         from usina.client import Client
-        from usina.settings import Settings
 
-        settings = Settings()
-        if _url:
-            settings = settings.model_copy(update={"url": _url})
-        if settings.url and not settings.token:
-            from usina.cli import credentials
-
-            saved = credentials.load(settings.resolved_config_dir(), settings.url)
-            settings = settings.model_copy(update={"token": saved})
-        _client = Client.from_settings(settings)
+        _client = Client.from_settings(settings())
     return _client
+
+
+def settings() -> Settings:
+    """The ``USINA_*`` settings with ``--url`` and a saved token applied."""
+    from usina.settings import Settings
+
+    found = Settings()
+    if _url:
+        found = found.model_copy(update={"url": _url})
+    if found.url and not found.token:
+        from usina.cli import credentials
+
+        saved = credentials.load(found.resolved_config_dir(), found.url)
+        found = found.model_copy(update={"token": saved})
+    return found

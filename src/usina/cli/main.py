@@ -25,6 +25,7 @@ from usina.cli import (
     monitors,
     pii,
     pipelines,
+    policies,
     principals,
     runs,
     schedules,
@@ -64,6 +65,7 @@ batch.register(app)
 app.add_typer(topics.app, name="topics")
 secrets.register(app)
 datasets.register(app)
+policies.register(app)
 app.add_typer(principals.users, name="users")
 app.add_typer(principals.groups, name="groups")
 app.add_typer(principals.service_accounts, name="service-accounts")

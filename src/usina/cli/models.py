@@ -82,6 +82,7 @@ def show(
         console.print(
             "  metrics   " + ", ".join(f"{k}={fmt_metric(x)}" for k, x in v.metrics.items())
         )
+    _gate(v.name, v.version)
     run = lineage.run
     if run is None:
         console.print("  lineage   no run recorded")
@@ -92,6 +93,33 @@ def show(
     for i in run.inputs:
         rows = f", {i.rows} rows" if i.rows is not None else ""
         console.print(f"            dataset {i.name} sha256:{i.digest[:12]}{rows}")
+
+
+def _gate(name: str, version: int) -> None:
+    """The gate's report on ``version``, when a policy gated it (its gate event)."""
+    found = [
+        e
+        for e in client().events.list(model=name, limit=1000)
+        if e.version == version and e.kind in ("gate_passed", "gate_failed")
+    ]
+    if not found:
+        return
+    report = found[-1].figures.get("gate") or {}
+    verdict = "passed" if found[-1].kind == "gate_passed" else "failed"
+    console.print(
+        f"  gate      {verdict} ({found[-1].policy}, event {found[-1].id}) on "
+        f"{report.get('rows', 0)} rows",
+        markup=False,
+    )
+    for rule in report.get("rules", []):
+        mark = "ok  " if rule.get("passed") else "FAIL"
+        value, bound = rule.get("value"), rule.get("bound")
+        figures = (
+            f"{fmt_metric(value)} vs {fmt_metric(bound)}"
+            if value is not None and bound is not None
+            else rule.get("why", "not measured")
+        )
+        console.print(f"            {mark} {rule.get('rule')}: {figures}", markup=False)
 
 
 @app.command("versions")

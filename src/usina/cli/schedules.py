@@ -114,7 +114,9 @@ def delete(
 
 
 def scheduler(
-    interval: float = typer.Option(15.0, "--interval", min=0.1, help="Seconds between checks."),
+    interval: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--interval", min=0.1, help="Seconds between checks (USINA_SCHEDULER_INTERVAL)."
+    ),
     once: bool = typer.Option(False, "--once", help="Check once, fire what is due, and exit."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Steps run at once."),  # noqa: UP045
     json: bool = typer.Option(False, "--json", help="With --once, print what fired as JSON."),
@@ -125,15 +127,22 @@ def scheduler(
     With USINA_URL (or --url) the lease and the runs go through that server; the pipelines
     run here."""
     from usina.batch.schedules import with_batch
+    from usina.cli.context import settings as current_settings
     from usina.cli.monitors import alerting
     from usina.monitoring.monitors import launcher
     from usina.pipelines.schedules import Scheduler, run_inline
 
     c = alerting(client())
+    settings = current_settings()
+    interval = settings.scheduler_interval if interval is None else interval
     # Monitors' schedules (monitor:NAME) run the monitor, batch ones (batch:NAME) their job;
     # the others run their pipeline.
     pipelines = with_batch(c, run_inline(c, max_workers=workers))
     s = Scheduler(c.schedules, launcher(c.monitors, pipelines))
+    if settings.policies:
+        from usina.cli.policies import engine_for
+
+        s.also = engine_for(c, s.holder, workers).tick
     if once:
         fired = s.run_pending()
         s.release_lease()

@@ -53,6 +53,7 @@ class Story:
     dataset: Any = None  # the data chapter's dataset version, the load it stopped, its run
     stopped: Any = None
     retraining: Any = None
+    loop_events: Any = None  # the loop chapter's events, as they were recorded
     pii_key_file: Path = Path("demo-pii.key")
     chapter: int = 0
 
@@ -534,8 +535,11 @@ def _pii_key_file(client: Client) -> Path:
     return path
 
 
-def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) -> Story:
-    """Run every chapter on ``client`` (by default the one ``USINA_*`` settings describe)."""
+def run_demo(
+    rows: int = 20_000, seed: int = 7, client: Client | None = None, *, loop: bool = True
+) -> Story:
+    """Run every chapter on ``client`` (by default the one ``USINA_*`` settings describe);
+    ``loop=False`` leaves out the last, the policies' closed loop."""
     console = Console(highlight=False)
     if client is None:
         from usina.settings import Settings
@@ -549,6 +553,10 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
     story = Story(client, console, rows, seed, pii_key_file=_pii_key_file(client))
     for chapter in CHAPTERS:
         chapter(story)
+    if loop:
+        from usina.demo.loop import chapter_loop
+
+        chapter_loop(story)
     console.print()
     console.print(
         f"[bold green]Done in {time.perf_counter() - started:.1f} s.[/bold green] "
@@ -575,6 +583,7 @@ def run_demo(rows: int = 20_000, seed: int = 7, client: Client | None = None) ->
         "usina batch jobs",
         'usina sql "select * from credit_scores limit 5"',
         "usina datasets versions applications",
+        "usina events --policy credit-loop",
         "usina lineage datasets:/applications@latest",
         "usina serve        # the endpoint over HTTP on 127.0.0.1:8080 (docs/serving.md)",
     ):

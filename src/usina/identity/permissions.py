@@ -114,6 +114,14 @@ _CATALOGUE = (
         "Create, run and delete monitors; set a model version's reference summary.",
     ),
     Permission("usina.labels.write", DATA_WRITE, "Send labels (ground truth) of logged requests."),
+    Permission(
+        "usina.policies.read", DATA_READ, "See policies, where their loops stand, and their events."
+    ),
+    Permission(
+        "usina.policies.write",
+        ADMIN_WRITE,
+        "Apply and delete policies; move a policy's loop (retrain, gate, canary, promote).",
+    ),
     Permission("usina.secrets.list", DATA_READ, "See secrets' names and history, not values."),
     Permission("usina.secrets.read", SECRET_READ, "Read a secret's value (always audited)."),
     Permission("usina.secrets.write", ADMIN_WRITE, "Set and delete secrets."),
@@ -164,6 +172,7 @@ _VIEW = (
     "usina.batch.read",
     "usina.topics.read",
     "usina.datasets.read",
+    "usina.policies.read",
 )
 _SCIENCE = (
     *_VIEW,
@@ -222,6 +231,7 @@ ROLES: dict[str, RoleSpec] = {
             "usina.alerts.write",
             "usina.batch.run",
             "usina.topics.publish",
+            "usina.policies.write",
         ),
         _role("admin", "Everything, access control and the audit log included.", *PERMISSIONS),
         _role(
@@ -422,6 +432,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/topics/{name}:commit"): _r("usina.topics.consume"),
     ("POST", "/api/v1/topics/{name}:seek"): _r("usina.topics.consume"),
     # secrets (a value is read only at its own route, audited allowed or refused)
+    # policies and the record of their decisions
+    ("POST", "/api/v1/policies/apply"): _r("usina.policies.write"),
+    ("GET", "/api/v1/policies"): _r("usina.policies.read"),
+    ("GET", "/api/v1/policies/{name}"): _r("usina.policies.read"),
+    ("DELETE", "/api/v1/policies/{name}"): _r("usina.policies.write"),
+    ("GET", "/api/v1/policies/{name}/rollout"): _r("usina.policies.read"),
+    ("POST", "/api/v1/policies/{name}/transitions"): _r("usina.policies.write"),
+    ("GET", "/api/v1/events"): _r("usina.policies.read"),
     ("GET", "/api/v1/secrets"): _r("usina.secrets.list"),
     ("GET", "/api/v1/secrets/{name}"): _r("usina.secrets.list", *_SECRET),
     ("GET", "/api/v1/secrets/{name}/value"): _r("usina.secrets.read", *_SECRET),

@@ -64,6 +64,7 @@ class Scheduler:
         holder: this scheduler's name in the lease (host, pid and a random suffix by default).
         lease_s: how long a lease lasts without renewal.
         grace_s: how late a tick may be seen and still count as on time (not missed).
+        also: called after each check while this scheduler leads (the policies' loop).
     """
 
     def __init__(
@@ -74,8 +75,10 @@ class Scheduler:
         holder: str | None = None,
         lease_s: float = 30.0,
         grace_s: float = 60.0,
+        also: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
+        self.also = also
         self.launch = launch
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_s = lease_s
@@ -109,6 +112,8 @@ class Scheduler:
                 if run_id is not None:
                     self.store.link_fire(schedule.name, tick, run_id)
             fired.append(Fire(schedule.name, tick, missed, run_id))
+        if self.also is not None:
+            self.also()
         return fired
 
     def _claim(self, schedule: Schedule, now: float) -> tuple[float, int, bool] | None:

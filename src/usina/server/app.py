@@ -46,6 +46,7 @@ from usina.server import (
     observability,
     pii,
     pipelines,
+    policies,
     registry,
     schedules,
     secrets,
@@ -242,6 +243,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         topics,
         secrets,
         datasets,
+        policies,
     ):
         app.include_router(module.router)
     app.include_router(observability.router)

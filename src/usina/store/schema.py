@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0013"
+HEAD = "0014"
 
 metadata = sa.MetaData()
 
@@ -549,4 +549,56 @@ dataset_versions = sa.Table(
     # The digest of the dataset's PII policy the version was written under; "" for none.
     sa.Column("pii_policy", sa.String(64), nullable=False, server_default=""),
     sa.Index("ix_dataset_versions_digest", "name", "digest"),
+)
+
+
+# -- policies (migration 0013) ------------------------------------------------------------
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),  # JSON: the checked spec and its source text
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("updated_by", sa.String(128), nullable=False),
+)
+
+# One row per policy: where its loop stands. Every change is a compare-and-set on
+# (state, generation), in the transaction that appends the decision's event.
+policy_rollouts = sa.Table(
+    "policy_rollouts",
+    metadata,
+    sa.Column("policy", sa.String(128), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("champion", sa.Integer),
+    sa.Column("candidate", sa.Integer),
+    sa.Column("since", sa.Double, nullable=False),
+    sa.Column("seen_upto", sa.Double, nullable=False),
+    sa.Column("breaches", sa.Integer, nullable=False),
+    sa.Column("last_retrain", sa.Double),
+    sa.Column("holder", sa.String(128)),
+    sa.Column("data", sa.Text, nullable=False),  # JSON
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+# Append-only: one row per decision. (policy, generation) is unique, so a decision taken by
+# two schedulers at once is recorded once.
+policy_events = sa.Table(
+    "policy_events",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("policy", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),  # JSON
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.UniqueConstraint("policy", "generation", name="uq_policy_events_generation"),
+    sa.Index("ix_policy_events_policy", "policy", "id"),
+    sa.Index("ix_policy_events_model", "model", "id"),
 )

@@ -7,10 +7,10 @@
 ``check_tracking_store``, ``check_registry_store``, ``check_endpoint_store``,
 ``check_pipeline_store``, ``check_schedule_store``, ``check_audit_store``,
 ``check_identity_store``, ``check_alert_store``, ``check_label_store``, ``check_monitor_store``,
-``check_batch_job_store``, ``check_topic_store``, ``check_secret_store`` and
-``check_dataset_store`` take a factory of fresh ``usina.Client`` objects, so the same checks
-run on the SQL stores and, through a server, on the HTTP stores. ``check_topic_log`` takes a
-factory of topic logs, and runs on every log backend.
+``check_batch_job_store``, ``check_topic_store``, ``check_secret_store``,
+``check_dataset_store`` and ``check_policy_store`` take a factory of fresh ``usina.Client``
+objects, so the same checks run on the SQL stores and, through a server, on the HTTP stores.
+``check_topic_log`` takes a factory of topic logs, and runs on every log backend.
 """
 
 from usina.testing.alerts import check_alert_store
@@ -22,6 +22,7 @@ from usina.testing.endpoints import check_endpoint_store
 from usina.testing.identity import check_identity_store
 from usina.testing.monitoring import check_label_store, check_monitor_store
 from usina.testing.pipelines import check_pipeline_store, check_schedule_store
+from usina.testing.policies import check_policy_store
 from usina.testing.registry import check_model_round_trip, check_registry_store
 from usina.testing.secrets import check_secret_store
 from usina.testing.topics import check_topic_log, check_topic_store
@@ -40,6 +41,7 @@ __all__ = [
     "check_model_round_trip",
     "check_monitor_store",
     "check_pipeline_store",
+    "check_policy_store",
     "check_registry_store",
     "check_schedule_store",
     "check_secret_store",
