@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from usina.monitoring.labels import LabelStore
     from usina.monitoring.monitors import MonitorStore
     from usina.pipelines.base import PipelineStore, SchedulerStore
-    from usina.privacy.keys import PiiKey
     from usina.policies.base import EventStore, PolicyStore
+    from usina.privacy.keys import PiiKey
     from usina.secrets.base import SecretStore
     from usina.serving import EndpointStore
     from usina.settings import Settings
