@@ -214,6 +214,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/ui/monitors/{name}"):                                                        "ok  ok  ok  ok  ok  404 404 | 404 404 404 404 404 404 404",
     ("GET", "/ui/monitors/{name}/report"):                                                 "ok  ok  ok  ok  ok  404 404 | 404 404 404 404 404 404 404",
     ("GET", "/ui/alerts"):                                                                 "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/ui/policies"):                                                               "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
+    ("GET", "/ui/policies/{name}"):                                                        "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/ui/audit"):                                                                  "403 403 403 403 ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/ui/batch"):                                                                  "ok  ok  ok  ok  ok  403 403 | 403 403 403 403 403 403 403",
     ("GET", "/ui/datasets"):                                                               "ok  ok  ok  ok  ok  403 ok  | 403 403 403 403 403 403 403",

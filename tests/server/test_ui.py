@@ -29,6 +29,7 @@ SHOTS = ROOT / "docs" / "images" / "ui"
 CHROMIUM = os.environ.get("USINA_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "a-long-enough-password"
 MODEL = "credit-risk"
+POLICY = "credit-loop"  # the demo's closed loop, on the model of the same name
 
 
 def _require_browser() -> Any:
@@ -188,6 +189,8 @@ def test_each_page_loads_without_console_errors(browser: Any, console: Console) 
         "monitor": "/ui/monitors/credit-watch",
         "monitor-report": "/ui/monitors/credit-watch/report",
         "alerts": "/ui/alerts",
+        "policies": "/ui/policies",
+        "policy": f"/ui/policies/{POLICY}",
         "audit": "/ui/audit",
         "batch": "/ui/batch",
         "datasets": "/ui/datasets",
@@ -212,6 +215,8 @@ def test_each_page_loads_without_console_errors(browser: Any, console: Console) 
     # Nothing sticks out sideways at a phone's width (tables scroll inside their panel).
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     _shot(phone, "model-phone")
+    phone.goto(f"{console.url}/ui/policies/{POLICY}")  # the spec and gate tables scroll too
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     phone.context.close()
     logged_out = browser.new_context(viewport={"width": 1280, "height": 700}).new_page()
     logged_out.goto(f"{console.url}/ui/models")  # no session: to the login page, and back
@@ -231,6 +236,47 @@ def test_drift_chart_shows_the_breached_feature(browser: Any, console: Console) 
     # A feature that did not drift has no breach mark.
     calm = page.locator('.feature:not(.breached) svg[data-chart="drift"]').first
     assert calm.locator("circle.breach").count() == 0
+    page.context.close()
+
+
+def test_the_policy_pages_show_the_loops_decisions(browser: Any, console: Console) -> None:
+    page = _login(browser, console, "victor")
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    # The overview's recent decisions link to the policy's timeline.
+    decisions = page.locator("#decisions li")
+    assert decisions.count() >= 1
+    assert POLICY in decisions.first.inner_text()
+    page.goto(f"{console.url}/ui/policies")
+    row = page.locator(f'#policies tr[data-policy="{POLICY}"]')
+    assert row.locator(".status").first.inner_text() in {
+        "idle",
+        "retraining",
+        "gating",
+        "canary",
+        "watching",
+    }
+    row.locator(f'a[href="/ui/policies/{POLICY}"]').click()
+    page.wait_for_url(f"**/ui/policies/{POLICY}")
+    kinds = page.locator("#timeline > li").evaluate_all("items => items.map(i => i.dataset.kind)")
+    assert {"promoted", "rolled_back", "gate_failed", "gate_passed"} <= set(kinds), kinds
+    ids = page.locator("#timeline > li").evaluate_all("items => items.map(i => +i.id.slice(6))")
+    assert ids == sorted(ids, reverse=True), ids  # newest first
+    # The refused candidate's gate report, rule by rule.
+    failed = page.locator('#timeline > li[data-kind="gate_failed"]').first
+    assert failed.locator("table.gate tr.breached").count() >= 1
+    assert "refused" in failed.locator("table.gate caption").inner_text()
+    assert "monitor: " in page.locator("#spec").inner_text()
+    # Filtered by kind.
+    page.get_by_label("Kind").select_option("rolled_back")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**kind=rolled_back**")
+    shown = page.locator("#timeline > li").evaluate_all("items => items.map(i => i.dataset.kind)")
+    assert shown and set(shown) == {"rolled_back"}, shown
+    # The model's alias history links the loop's moves to its decisions.
+    page.goto(f"{console.url}/ui/models/{POLICY}")
+    assert page.get_by_role("link", name=f"decisions of {POLICY}").count() >= 1
+    assert problems == [], problems
     page.context.close()
 
 

@@ -490,6 +490,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ui/monitors/{name}"): _r("usina.monitors.read", *_MONITOR),
     ("GET", "/ui/monitors/{name}/report"): _r("usina.monitors.read", *_MONITOR),
     ("GET", "/ui/alerts"): _r("usina.alerts.read"),
+    ("GET", "/ui/policies"): _r("usina.policies.read"),
+    ("GET", "/ui/policies/{name}"): _r("usina.policies.read"),
     ("GET", "/ui/audit"): _r("usina.audit.read"),
     ("GET", "/ui/batch"): _r("usina.batch.read"),
     ("GET", "/ui/datasets"): _r("usina.datasets.read"),

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from usina.server.ui import endpoints, home, models, monitoring, records, runs
+from usina.server.ui import endpoints, home, models, monitoring, policies, records, runs
 from usina.server.ui.render import error_page
 from usina.server.ui.session import ConsoleSession
 
-PAGES = (home, models, endpoints, runs, monitoring, records)
+PAGES = (home, models, endpoints, runs, monitoring, policies, records)
 
 
 def install(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from usina.errors import NotFound, UsinaError
 from usina.identity import SqlIdentityStore
 from usina.monitoring.sql import SqlAlertStore
 from usina.server.deps import backends, endpoints, pipelines, registry, tracking
+from usina.server.ui.policies import newest_events
 from usina.server.ui.render import may, page
 from usina.server.ui.session import FORM, SESSION, cookie_header
 
@@ -24,8 +25,8 @@ _STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
 
 @router.get("")
 def overview(request: Request) -> Response:
-    """Models, endpoints, recent runs and pipeline runs, and open alerts: what the viewer may
-    see of each."""
+    """Models, endpoints, recent runs and pipeline runs, open alerts and the loops' recent
+    decisions: what the viewer may see of each."""
     context: dict[str, object] = {}
     if may(request, "usina.models.read"):
         context["models"] = registry(request, "anonymous").list_models(limit=20)
@@ -37,6 +38,8 @@ def overview(request: Request) -> Response:
         context["pipeline_runs"] = pipelines(request, "anonymous").list_runs(limit=5)
     if may(request, "usina.alerts.read"):
         context["alerts"] = SqlAlertStore(backends(request).db).list(state="firing", limit=20)
+    if may(request, "usina.policies.read"):
+        context["decisions"] = newest_events(backends(request).db, limit=10)
     return page(request, "overview.html", "Overview", context, section="overview")
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from usina.errors import NotFound
 from usina.registry import ModelRef, ModelVersion
 from usina.server.deps import actor, registry, tracking
+from usina.server.ui.policies import policy_of_reason
 from usina.server.ui.render import may, page
 from usina.server.ui.session import FORM
 
@@ -55,10 +56,15 @@ def model(
     compared = _compare(pair[0], pair[1]) if pair[0] and pair[1] else None
     lineage = _lineage(request, pair[0]) if pair[0] else None
     previous = {alias: _previous(history, alias) for alias in found.aliases}
+    shown = list(reversed(history))[:100]
+    # A move made by a policy's loop links to that policy's decisions.
+    readable = may(request, "usina.policies.read")
+    loops = [policy_of_reason(c.reason) if readable else None for c in shown]
     context: dict[str, Any] = {
         "model": found,
         "versions": versions,
-        "history": list(reversed(history))[:100],
+        "history": shown,
+        "loops": loops,
         "history_total": len(history),
         "pair": pair,
         "compared": compared,

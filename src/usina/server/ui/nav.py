@@ -30,6 +30,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("pipelines", "Pipeline runs", "/ui/pipeline-runs", "usina.pipelines.read"),
     Section("monitors", "Monitors", "/ui/monitors", "usina.monitors.read"),
     Section("alerts", "Alerts", "/ui/alerts", "usina.alerts.read"),
+    Section("policies", "Policies", "/ui/policies", "usina.policies.read"),
     Section("batch", "Batch jobs", "/ui/batch", "usina.batch.read"),
     Section("datasets", "Datasets", "/ui/datasets", "usina.datasets.read"),
     Section("audit", "Audit log", "/ui/audit", "usina.audit.read"),
