@@ -5,7 +5,8 @@ alias moves), one experiment with 10,000 runs (3 params, 2 metrics of 20 steps e
 endpoint whose request log holds 1,000,000 rows over the last 24 hours in two versions
 (written as the request-log writer writes them: zstd Parquet under
 ``request-log/endpoint=NAME/date=DAY/``, each file a stretch of time). Rows are inserted in
-bulk, not through the stores: the point is the pages, not the seeding. Pipeline runs,
+bulk, not through the stores: the point is the pages, not the seeding. One policy on the model
+has as many decisions (events) as the experiment has runs. Pipeline runs,
 monitors, alerts, batch jobs and datasets are left empty: the issue's sizes do not name them,
 and their pages read one page of rows (a limit) whatever the table holds.
 
@@ -32,6 +33,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from usina.store import Database
 
 GOAL_MS = 300.0
 
@@ -164,10 +169,113 @@ def seed(root: Path, versions: int, runs: int, requests: int) -> dict[str, str]:
             table, folder / f"bench-{written // per_file:05d}.parquet", compression="zstd"
         )
         written += n
+    seed_policy(db, now, versions, events=runs)
     with db.engine.begin() as conn:
         conn.execute(sa.text("analyze"))
     db.dispose()
     return {"db_url": db_url, "artifacts": str(artifacts)}
+
+
+def seed_policy(db: Database, now: float, versions: int, events: int) -> None:
+    """One policy on the model, its loop's state, and ``events`` decisions (a gate report in
+    every gate event), inserted in bulk."""
+    import orjson
+
+    from usina.store import schema as t
+
+    spec = {
+        "name": "bench-loop",
+        "monitor": "bench-watch",
+        "model": "bench-model",
+        "endpoint": "bench",
+        "on_breach": "retrain",
+        "after": 2,
+        "cooldown": 3600.0,
+        "retrain": {
+            "pipeline": "bench.pipeline:retraining",
+            "params": {},
+            "data_param": "data",
+            "dataset": "bench-window",
+            "window": 86400.0,
+            "timeout": 3600.0,
+        },
+        "gate": {"rules": ["auc >= champion.auc + 0.005"], "holdout": None, "max_rows": 10000},
+        "rollout": {
+            "canary": 10,
+            "shadow": False,
+            "window": 600.0,
+            "min_requests": 200,
+            "patience": 3,
+            "metric": "auc",
+            "margin": 0.01,
+        },
+        "rollback": {"watch": 3600.0, "margin": 0.02},
+    }
+    kinds = (
+        "breach",
+        "retrain_started",
+        "gate_failed",
+        "gate_passed",
+        "canary_started",
+        "promoted",
+        "rolled_back",
+    )
+    report = {
+        "passed": False,
+        "rows": 5000,
+        "candidate": {"auc": 0.81, "accuracy": 0.77, "latency_p99": 1.2},
+        "champion": {"auc": 0.82, "accuracy": 0.78, "latency_p99": 1.1},
+        "rules": [
+            {"rule": "auc >= champion.auc + 0.005", "passed": False, "value": 0.81, "bound": 0.825}
+        ],
+    }
+    with db.engine.begin() as conn:
+        conn.execute(
+            t.policies.insert().values(
+                name="bench-loop",
+                spec=orjson.dumps(spec).decode(),
+                created_at=now,
+                updated_at=now,
+                updated_by="bench",
+            )
+        )
+        conn.execute(
+            t.policy_rollouts.insert().values(
+                policy="bench-loop",
+                state="canary",
+                generation=events,
+                champion=versions - 1,
+                candidate=versions,
+                since=now,
+                seen_upto=now,
+                breaches=0,
+                last_retrain=now,
+                holder=None,
+                data="{}",
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            t.policy_events.insert(),
+            [
+                {
+                    "policy": "bench-loop",
+                    "model": "bench-model",
+                    "version": versions,
+                    "kind": kinds[i % len(kinds)],
+                    "reason": f"policy bench-loop: decision {i}",
+                    "figures": orjson.dumps(
+                        {"gate": report, "champion": versions - 1}
+                        if kinds[i % len(kinds)].startswith("gate")
+                        else {"champion": versions - 1}
+                    ).decode(),
+                    "generation": i + 1,
+                    "at": now - (events - i) * 10,
+                    "actor": "bench",
+                }
+                for i in range(events)
+            ],
+        )
 
 
 PAGES = [
@@ -184,6 +292,9 @@ PAGES = [
     ("audit log", "/ui/audit"),
     ("batch jobs", "/ui/batch"),
     ("datasets", "/ui/datasets"),
+    ("policies", "/ui/policies"),
+    ("policy (10,000 events)", "/ui/policies/bench-loop"),
+    ("policy, older events", "/ui/policies/bench-loop?before=500"),
 ]
 
 
