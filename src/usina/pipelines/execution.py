@@ -301,9 +301,18 @@ class Execution:
         )
         log_path = os.path.join(logdir, f"{node}.{attempt}.log")
         started = time.time()
-        worker = pool.start(task, log_path, step_run.id, self.run_id)
+        try:
+            worker = pool.start(task, log_path, step_run.id, self.run_id)
+        except BaseException:
+            # Not running yet, so not among those an interruption ends: end its run here.
+            self.backend.tracking.end_run(step_run.id, RunStatus.KILLED)
+            raise
         deadline = started + task.step.timeout if task.step.timeout else None
-        return _Running(node, task, key, step_run.id, started, attempt, worker, log_path, deadline)
+        running = _Running(
+            node, task, key, step_run.id, started, attempt, worker, log_path, deadline
+        )
+        self.running[node] = running  # at once: an interruption from here on ends it
+        return running
 
     def _wait(self, pool: WorkerPool, logdir: str) -> None:
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
