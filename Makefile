@@ -37,14 +37,19 @@ lint: $(TEST_STAMP)
 # Two workers (pytest-xdist), a test file's tests on one of them (module fixtures, such as a
 # local Ray, start once): most tests wait on servers and subprocesses, so two run in the time
 # of about one. Tests marked serial (schemathesis makes its tests as it collects, which
-# pytest-xdist's workers cannot share) run after, in one process. pytest's exit status 5 (no
-# tests collected) fails either run.
-PYTEST_CHECK = status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
-	if [ $$status -ne 0 ]; then exit $$status; fi
+# pytest-xdist's workers cannot share) run at the same time in a third process, their output
+# kept in .venv/serial-tests.log and printed when both are done. pytest's exit status 5 (no
+# tests collected) fails either run; so does any other failure of either.
+PYTEST_STATUS = if [ $$1 -eq 5 ]; then echo "pytest collected no tests ($$2): failing"; \
+	return 1; fi; return $$1
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"; $(PYTEST_CHECK)
-	$(BIN)/python -m pytest -m serial; $(PYTEST_CHECK)
+	@checked() { $(PYTEST_STATUS); }; \
+	$(BIN)/python -m pytest -m serial > $(VENV)/serial-tests.log 2>&1 & serial=$$!; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"; main=$$?; \
+	wait $$serial; other=$$?; \
+	echo "--- the serial tests (schemathesis), run alongside:"; cat $(VENV)/serial-tests.log; \
+	checked $$main "two workers"; main=$$?; checked $$other "serial"; other=$$?; \
+	[ $$main -eq 0 ] && [ $$other -eq 0 ]
 
 # The peers (MLflow, kfp) pin their own versions of shared libraries, so benchmarks get
 # their own environment and never change the one `make test` uses.
