@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -81,32 +80,10 @@ def child_limit(workdir: Path, rows: int, kind: str) -> dict[str, Any]:
     start = time.perf_counter()
     model.predict(matrix)
     predict_s = time.perf_counter() - start
-    # The same calls on every core: the matrix in slices of a row group, one thread per core,
-    # as the job scores its batches (scikit-learn's tree code and NumPy release the GIL).
-    from concurrent.futures import ThreadPoolExecutor
-
-    slices = [matrix[i : i + ROW_GROUP] for i in range(0, rows, ROW_GROUP)]
-    cores = os.cpu_count() or 1
-    with ThreadPoolExecutor(cores) as pool:
-        start = time.perf_counter()
-        list(pool.map(fast, slices))
-        fast_cores_s = time.perf_counter() - start
-        start = time.perf_counter()
-        list(pool.map(model.predict, slices))
-        predict_cores_s = time.perf_counter() - start
-    return {
-        "rows": rows,
-        "cores": cores,
-        "fast_s": fast_s,
-        "predict_s": predict_s,
-        "fast_cores_s": fast_cores_s,
-        "predict_cores_s": predict_cores_s,
-    }
+    return {"rows": rows, "fast_s": fast_s, "predict_s": predict_s}
 
 
-def child_usina(
-    workdir: Path, rows: int, kind: str, fast: bool = True, threads: int | None = None
-) -> dict[str, Any]:
+def child_usina(workdir: Path, rows: int, kind: str, fast: bool = True) -> dict[str, Any]:
     import importlib
     import resource
 
@@ -136,7 +113,6 @@ def child_usina(
         ["id"],
         client=client,
         fast_predict=fast,
-        threads=threads,
     )
     elapsed = time.perf_counter() - start
     assert done.rows_out == rows, done
@@ -285,8 +261,6 @@ def main() -> None:
         workdir, kind = Path(args.workdir), kinds[0]
         if args.child == "limit":
             print(json.dumps(child_limit(workdir, args.rows, kind)))
-        elif args.child == "usina-1-thread":
-            print(json.dumps(child_usina(workdir, args.rows, kind, True, threads=1)))
         else:
             print(json.dumps(child_usina(workdir, args.rows, kind, args.child == "usina")))
         return
@@ -299,7 +273,6 @@ def main() -> None:
         for kind in kinds:
             usina: dict[int, dict[str, Any]] = {}
             predict: dict[str, Any] | None = None
-            single: dict[str, Any] | None = None
             limit: dict[str, Any] | None = None
             mlflow = None
             for _ in range(args.repeat):
@@ -310,9 +283,6 @@ def main() -> None:
                 got = in_child("usina-predict", workdir, args.rows, kind)
                 if predict is None or got["seconds"] < predict["seconds"]:
                     predict = got
-                got = in_child("usina-1-thread", workdir, args.rows, kind)
-                if single is None or got["seconds"] < single["seconds"]:
-                    single = got
                 got = in_child("limit", workdir, args.rows, kind)
                 if limit is None or got["fast_s"] < limit["fast_s"]:
                     limit = got
@@ -320,8 +290,8 @@ def main() -> None:
                     got = mlflow_side(workdir, args.mlflow_python, args.mlflow_rows, kind)
                     if got is not None and (mlflow is None or got["seconds"] < mlflow["seconds"]):
                         mlflow = got
-            assert limit is not None and predict is not None and single is not None
-            results[kind] = summarize(args, usina, predict, single, limit, mlflow)
+            assert limit is not None and predict is not None
+            results[kind] = summarize(args, usina, predict, limit, mlflow)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -333,36 +303,21 @@ def summarize(
     args: argparse.Namespace,
     usina: dict[int, dict[str, Any]],
     predict: dict[str, Any],
-    single: dict[str, Any],
     limit: dict[str, Any],
     mlflow: dict[str, Any] | None,
 ) -> dict[str, Any]:
     large = usina[args.rows]
     rate = large["rows"] / large["seconds"]
     predict_job_rate = predict["rows"] / predict["seconds"]
-    single_rate = single["rows"] / single["seconds"]
     fast_rate = limit["rows"] / limit["fast_s"]
     predict_rate = limit["rows"] / limit["predict_s"]
-    fast_cores_rate = limit["rows"] / limit["fast_cores_s"]
-    predict_cores_rate = limit["rows"] / limit["predict_cores_s"]
     result: dict[str, Any] = {
-        "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}, "
-        f"{limit['cores']} cores",
+        "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",
         "usina": {str(n): {**u, "rows_per_s": u["rows"] / u["seconds"]} for n, u in usina.items()},
         "usina, model.predict": {**predict, "rows_per_s": predict_job_rate},
-        "usina, one thread": {**single, "rows_per_s": single_rate},
-        "limit": {
-            **limit,
-            "fast_rows_per_s": fast_rate,
-            "predict_rows_per_s": predict_rate,
-            "fast_cores_rows_per_s": fast_cores_rate,
-            "predict_cores_rows_per_s": predict_cores_rate,
-        },
-        "usina / limit (fast predictor, every core)": rate / fast_cores_rate,
-        "usina, model.predict / limit (model.predict, every core)": (
-            predict_job_rate / predict_cores_rate
-        ),
-        "usina, one thread / limit (fast predictor, one call)": single_rate / fast_rate,
+        "limit": {**limit, "fast_rows_per_s": fast_rate, "predict_rows_per_s": predict_rate},
+        "usina / limit (fast predictor)": rate / fast_rate,
+        "usina, model.predict / limit (model.predict)": predict_job_rate / predict_rate,
         "peak RSS small / large": usina[args.small]["peak_rss_mb"] / large["peak_rss_mb"],
     }
     if mlflow is not None:
@@ -370,7 +325,6 @@ def summarize(
         result["mlflow"] = {**mlflow, "rows_per_s": mlflow_rate}
         result["usina / mlflow"] = rate / mlflow_rate
         result["usina, model.predict / mlflow"] = predict_job_rate / mlflow_rate
-        result["usina, one thread / mlflow"] = single_rate / mlflow_rate
         result["limit (fast predictor) / mlflow"] = fast_rate / mlflow_rate
     return result
 
@@ -388,22 +342,15 @@ def report(kind: str, result: dict[str, Any]) -> None:
         f"{'usina job, fast_predict=False':36}{p['rows']:>12,}{p['seconds']:>10.2f}"
         f"{p['rows_per_s']:>14,.0f}{p['peak_rss_mb']:>14,.0f}"
     )
-    s = result["usina, one thread"]
-    print(
-        f"{'usina job, threads=1':36}{s['rows']:>12,}{s['seconds']:>10.2f}"
-        f"{s['rows_per_s']:>14,.0f}{s['peak_rss_mb']:>14,.0f}"
-    )
     lim = result["limit"]
-    for label, key in (
-        ("limit: fast predictor, one call", "fast"),
-        ("limit: fast predictor, every core", "fast_cores"),
-        ("limit: model.predict, one call", "predict"),
-        ("limit: model.predict, every core", "predict_cores"),
-    ):
-        print(
-            f"{label:36}{lim['rows']:>12,}{lim[key + '_s']:>10.2f}"
-            f"{lim[key + '_rows_per_s']:>14,.0f}"
-        )
+    print(
+        f"{'limit: fast predictor, in memory':36}{lim['rows']:>12,}{lim['fast_s']:>10.2f}"
+        f"{lim['fast_rows_per_s']:>14,.0f}"
+    )
+    print(
+        f"{'limit: model.predict, in memory':36}{lim['rows']:>12,}{lim['predict_s']:>10.2f}"
+        f"{lim['predict_rows_per_s']:>14,.0f}"
+    )
     if "mlflow" in result:
         m = result["mlflow"]
         print(
@@ -411,12 +358,10 @@ def report(kind: str, result: dict[str, Any]) -> None:
             f"{m['rows_per_s']:>14,.0f}"
         )
     print()
-    fast = result["usina / limit (fast predictor, every core)"]
-    print(f"usina / limit (fast predictor, every core): {fast:.2f} (goal >= 0.80)")
-    like = result["usina, model.predict / limit (model.predict, every core)"]
-    print(f"usina with model.predict / limit (model.predict, every core): {like:.2f}")
-    one = result["usina, one thread / limit (fast predictor, one call)"]
-    print(f"usina, one thread / limit (fast predictor, one call): {one:.2f}")
+    fast = result["usina / limit (fast predictor)"]
+    print(f"usina / limit (fast predictor): {fast:.2f} (goal >= 0.80)")
+    like = result["usina, model.predict / limit (model.predict)"]
+    print(f"usina with model.predict / limit (model.predict): {like:.2f}")
     rss = result["usina"]
     sizes = sorted(rss, key=int)
     print(
@@ -430,7 +375,6 @@ def report(kind: str, result: dict[str, Any]) -> None:
             "usina with model.predict / mlflow (like for like): "
             f"{result['usina, model.predict / mlflow']:.1f}"
         )
-        print(f"usina, one thread / mlflow: {result['usina, one thread / mlflow']:.1f}")
         print(
             "the limit (fast predictor, in memory) / mlflow: "
             f"{result['limit (fast predictor) / mlflow']:.1f}"

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,7 +28,6 @@ from usina.serving.runtime import load_version
 # Rows per output file: large enough for efficient Parquet, small enough to bound the local
 # temporary file each part is written to before it is stored.
 ROWS_PER_FILE = 2_000_000
-MAX_THREADS = 8
 ON_ERROR = ("fail", "skip")
 ENGINES = ("local", "ray")
 # The longest wait between two heartbeats of a running job (shorter when the installation's
@@ -108,7 +107,6 @@ def score_table(
     engine: str = "local",
     ray_address: str | None = None,
     fast_predict: bool = True,
-    threads: int | None = None,
 ) -> BatchRun:
     """Score ``input`` with the already resolved ``version`` and publish the output partition.
 
@@ -123,7 +121,6 @@ def score_table(
     check_table_name(output)
     check_on_error(on_error)
     check_engine(engine)
-    threads = check_threads(threads)
     partition = {str(k): str(v) for k, v in (partition or {}).items()}
     partition_path(partition)  # checks names and values before anything is read
     keys = list(keys or [])
@@ -166,9 +163,7 @@ def score_table(
                     )
                 )
             else:
-                scored_batches = engine_context.enter_context(
-                    contextlib.closing(_score_in_threads(scorer, reader, threads))
-                )
+                scored_batches = ((b.num_rows, scorer.score(b)) for b in reader if b.num_rows)
             rows_in, rows_out, rows_rejected = _write_scored(
                 scored_batches, publication, output, partition, on_error, progress
             )
@@ -203,55 +198,6 @@ def score_table(
         id=publication.attempt,
         engine=engine,
     )
-
-
-def check_threads(threads: int | None) -> int:
-    """The scoring threads of the local engine: ``None`` is one per core, at most 8."""
-    if threads is None:
-        return max(1, min(os.cpu_count() or 1, MAX_THREADS))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InvalidInput(
-            f"threads={threads!r} must be a whole number of at least 1 (1 scores in the job's "
-            "own thread; leave it unset for one per core)",
-            field="threads",
-        )
-    return threads
-
-
-def _score_in_threads(
-    scorer: Scorer, reader: Iterable[Any], threads: int
-) -> Generator[tuple[int, Scored], None, None]:
-    """Score the reader's batches on ``threads`` threads, yielding them in input order.
-
-    At most ``threads + 1`` batches are read ahead of the one yielded, so memory stays bounded
-    whatever the input's size. The model's arithmetic (NumPy, scikit-learn's tree code) and
-    Arrow's decoding release the GIL, so the threads use the cores. Closing the iterator
-    cancels what has not started and waits for what has.
-    """
-    if threads == 1:
-        for batch in reader:
-            if batch.num_rows:
-                yield batch.num_rows, scorer.score(batch)
-        return
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="usina-batch-score")
-    pending: collections.deque[tuple[int, Future[Scored]]] = collections.deque()
-    try:
-        for batch in reader:
-            if not batch.num_rows:
-                continue
-            pending.append((batch.num_rows, pool.submit(scorer.score, batch)))
-            while len(pending) > threads:
-                rows, future = pending.popleft()
-                yield rows, future.result()
-        while pending:
-            rows, future = pending.popleft()
-            yield rows, future.result()
-    finally:
-        for _, future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
 
 
 def _write_scored(
@@ -460,7 +406,6 @@ def run(
     engine: str = "local",
     ray_address: str | None = None,
     fast_predict: bool = True,
-    threads: int | None = None,
 ) -> BatchRun:
     """Score ``input`` with the version ``model`` points at and publish the output partition.
 
@@ -492,10 +437,6 @@ def run(
         fast_predict: score with the fast predictor serving compiles for tree ensembles and
             linear models (the same answers, checked when it is built); ``False`` calls the
             model's own ``predict``.
-        threads: with the local engine, how many batches are scored at once, each on its own
-            thread (``None``: one per core, at most 8; ``1``: in the calling thread). The
-            output is the same, in the same order. Set 1 for a custom model whose ``predict``
-            is not safe to call from two threads at once.
 
     Raises:
         InvalidInput: see :func:`score_table`; ``NotFound``: the model or alias does not exist.
@@ -512,7 +453,6 @@ def run(
     check_table_name(output)
     check_on_error(on_error)
     check_engine(engine)
-    check_threads(threads)
     version = resolve(client, model)
     job_id = job_id or uuid.uuid4().hex
     step = _step_of(client)
@@ -555,7 +495,6 @@ def run(
                 engine=engine,
                 ray_address=ray_address,
                 fast_predict=fast_predict,
-                threads=threads,
             )
     except BaseException as exc:
         if jobs is not None:

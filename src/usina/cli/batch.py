@@ -66,30 +66,18 @@ def run_job(
         help="With --engine ray: ray://host:10001; USINA_RAY_ADDRESS by default, empty starts "
         "a local Ray.",
     ),
-    threads: Optional[int] = typer.Option(  # noqa: UP045
-        None,
-        "--threads",
-        help="With --engine local: batches scored at once, one per thread (default one per "
-        "core, at most 8; 1 for a model whose predict is not thread-safe).",
-    ),
     json: bool = typer.Option(False, "--json", help="Print the finished job as JSON."),
 ) -> None:
     """Score a table with the version a model URI points at now, into a partitioned table."""
     from usina.batch import run
-    from usina.batch.job import check_engine, check_threads
+    from usina.batch.job import check_engine
 
     check_engine(engine)
-    check_threads(threads)
     if ray_address is None and engine == "ray":
         from usina.settings import Settings
 
         ray_address = Settings().ray_address
-    on: dict[str, Any] = {
-        "trusted": trusted,
-        "engine": engine,
-        "ray_address": ray_address or None,
-        "threads": threads,
-    }
+    on: dict[str, Any] = {"trusted": trusted, "engine": engine, "ray_address": ray_address or None}
     parts = parse_partition(partition)
     c = client()
     if json or not console.is_terminal:
