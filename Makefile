@@ -34,22 +34,21 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Three workers (pytest-xdist), a test file's tests on one of them (module fixtures, such as a
-# local Ray, start once): most tests wait on servers, subprocesses and polls, so on two cores
-# three keep both busy where two left a third of them idle. Tests marked serial (schemathesis
-# makes its tests as it collects, which pytest-xdist's workers cannot share) run at the same
-# time in a process of their own, their output kept in .venv/serial-tests.log and printed when
-# both are done. pytest's exit status 5 (no tests collected) fails either run; so does any
-# other failure of either.
+# Two workers (pytest-xdist), a test file's tests on one of them (module fixtures, such as a
+# local Ray, start once): most tests wait on servers and subprocesses, so two run in the time
+# of about one. Tests marked serial (schemathesis makes its tests as it collects, which
+# pytest-xdist's workers cannot share) run at the same time in a third process, their output
+# kept in .venv/serial-tests.log and printed when both are done. pytest's exit status 5 (no
+# tests collected) fails either run; so does any other failure of either.
 PYTEST_STATUS = if [ $$1 -eq 5 ]; then echo "pytest collected no tests ($$2): failing"; \
 	return 1; fi; return $$1
 test: lint
 	@checked() { $(PYTEST_STATUS); }; \
 	$(BIN)/python -m pytest -m serial > $(VENV)/serial-tests.log 2>&1 & serial=$$!; \
-	$(BIN)/python -m pytest -n 3 --dist loadfile -m "not serial"; main=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"; main=$$?; \
 	wait $$serial; other=$$?; \
 	echo "--- the serial tests (schemathesis), run alongside:"; cat $(VENV)/serial-tests.log; \
-	checked $$main "three workers"; main=$$?; checked $$other "serial"; other=$$?; \
+	checked $$main "two workers"; main=$$?; checked $$other "serial"; other=$$?; \
 	[ $$main -eq 0 ] && [ $$other -eq 0 ]
 
 # The peers (MLflow, kfp) pin their own versions of shared libraries, so benchmarks get
