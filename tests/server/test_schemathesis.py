@@ -49,7 +49,7 @@ def _cleanup() -> Iterator[None]:
 
 @schema.parametrize()
 @settings(
-    max_examples=20,
+    max_examples=12,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
