@@ -391,3 +391,34 @@ def test_a_stop_does_not_wait_forever_on_a_writer_that_takes_no_rows(
     assert crashed > 0
     assert (log.logged, log.written + crashed) == (3000, 3000)
     assert len(_ids_in(store)) == log.written
+
+
+def test_a_batch_stores_inputs_and_outputs_as_each_row_would_alone() -> None:
+    """Whole batches are turned into JSON columns at once; every mix of rows must read back as
+    the same JSON as the rows one at a time: one signature, two, rows without inputs (errors),
+    outputs as JSON bytes or as values, inputs already protected into JSON bytes."""
+    import pyarrow as pa
+
+    from usina.serving.logfiles import _json, _json_column
+
+    one = ("age", "income")
+    two = ("x",)
+    cases = {
+        "one signature": [(one, b"[[30,5.5]]"), (one, b"[[1,-2.0],[3,null]]")],
+        "rows without inputs": [(one, b"[[30,5.5]]"), None, (one, b'[["a",true]]'), None],
+        "two signatures": [(one, b"[[30,5.5]]"), (two, b"[[1]]")],
+        "no column names": [((), b"[[1,2]]"), ((), b"[[3,4]]")],
+        "JSON bytes": [b"[1]", None, b'{"a":1}'],
+        "values": [[1, 2], None, {"a": "b"}],
+        "none at all": [None, None],
+        "empty": [],
+    }
+    for name, values in cases.items():
+        column = _json_column(tuple(values), pa)
+        assert column.type == pa.string(), name
+        expected = [_json(v) for v in values]
+        got = column.to_pylist()
+        assert [None if e is None else orjson.loads(e) for e in expected] == [
+            None if g is None else orjson.loads(g) for g in got
+        ], name
+        assert got == expected, name

@@ -13,9 +13,10 @@ import datetime as dt
 import io
 import operator
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 
 from usina.serving.inputs import dumps
@@ -26,6 +27,10 @@ DROPS_PREFIX = "request-log-drops"
 # costs ~0.1 ms however small): see ``row_files``.
 CHUNK_ROWS = 32
 SEAL_ROWS = 64
+
+# Columns with few distinct values, dictionary-encoded; the others (request ids, inputs, times)
+# are nearly all distinct, and trying a dictionary on them cost a fifth of a file's write.
+DICTIONARY_COLUMNS = ["endpoint", "model", "version", "shadow", "protocol", "status", "error"]
 
 # Why a row was dropped.
 QUEUE_FULL = "queue_full"
@@ -64,6 +69,7 @@ def row_key(row: LogRow) -> RowKey:
 # The same key and the endpoint alone, as C-level getters for counting many rows at once.
 ROW_KEY: Callable[[LogRow], RowKey] = operator.itemgetter(2, 4, 5)
 ENDPOINT: Callable[[LogRow], str] = operator.itemgetter(2)
+TIME: Callable[[LogRow], float] = operator.itemgetter(1)
 
 
 def file_name(tag: str, seq: int) -> str:
@@ -85,16 +91,27 @@ def _day(seconds: float) -> str:
     return day
 
 
-def row_groups(rows: list[LogRow]) -> dict[tuple[str, str], list[int]]:
-    """Indices of ``rows`` by the file they go to: (endpoint, UTC day)."""
+def row_groups(rows: list[LogRow]) -> dict[tuple[str, str], Sequence[int]]:
+    """Indices of ``rows`` by the file they go to: (endpoint, UTC day).
+
+    The usual case, every row of one endpoint on one day, is told by C-level passes over the
+    rows (their endpoints, their earliest and latest time) and answered with one ``range``.
+    """
+    if rows:
+        endpoints = set(map(ENDPOINT, rows))
+        if len(endpoints) == 1:
+            times = list(map(TIME, rows))
+            first, last = _day(min(times)), _day(max(times))
+            if first == last:
+                return {(endpoints.pop(), first): range(len(rows))}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault((row.endpoint, _day(row.time)), []).append(i)
-    return groups
+    return dict(groups)
 
 
 def row_file(
-    rows: list[LogRow], indices: list[int], pause: float, endpoint: str, day: str, name: str
+    rows: list[LogRow], indices: Sequence[int], pause: float, endpoint: str, day: str, name: str
 ) -> tuple[str, bytes]:
     """The key and Parquet bytes of ``rows[i] for i in indices``.
 
@@ -107,7 +124,8 @@ def row_file(
 
     columns = _Columns()
     if not pause:  # nobody waits on this process's GIL: the file's rows in one batch
-        columns.pending = [rows[i] for i in indices]
+        whole = isinstance(indices, range) and indices == range(len(rows))
+        columns.pending = rows if whole else [rows[i] for i in indices]
     else:
         for start in range(0, len(indices), CHUNK_ROWS):
             for i in indices[start : start + CHUNK_ROWS]:
@@ -116,8 +134,19 @@ def row_file(
             time.sleep(pause)
     columns.seal(pa, at_least=1)
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_batches(columns.batches), buffer, compression="zstd")
+    pq.write_table(
+        pa.Table.from_batches(columns.batches),
+        buffer,
+        compression="zstd",
+        use_dictionary=DICTIONARY_COLUMNS,
+    )
     return f"{PREFIX}/endpoint={endpoint}/date={day}/{name}", buffer.getvalue()
+
+
+def warm_up() -> None:
+    """Make one row file and throw it away, so that what writing loads is loaded now."""
+    row = LogRow("", 0.0, "", "", None, False, "", 0, 0.0, (("x",), b"[[0]]"), b"[0]", None)
+    row_file([row], range(1), 0.0, "", "1970-01-01", "")
 
 
 def drop_files(drops: dict[DropKey, int], tag: str, seq: Iterator[int]) -> list[tuple[str, bytes]]:
@@ -183,7 +212,8 @@ class _Columns:
                 {
                     "request_id": pa.array(request_id, pa.string()),
                     "time": pa.array(
-                        [int(t * 1_000_000) for t in times], pa.timestamp("us", tz="UTC")
+                        (np.array(times, np.float64) * 1_000_000).astype(np.int64),
+                        pa.timestamp("us", tz="UTC"),
                     ),
                     "endpoint": pa.array(endpoint, pa.string()),
                     "model": pa.array(model, pa.string()),
@@ -192,12 +222,47 @@ class _Columns:
                     "protocol": pa.array(protocol, pa.string()),
                     "status": pa.array(status, pa.int16()),
                     "latency_ms": pa.array(latency_ms, pa.float64()),
-                    "inputs": pa.array([_json(v) for v in inputs], pa.string()),
-                    "outputs": pa.array([_json(v) for v in outputs], pa.string()),
+                    "inputs": _json_column(inputs, pa),
+                    "outputs": _json_column(outputs, pa),
                     "error": pa.array(error, pa.string()),
                 }
             )
         )
+
+
+def _json_column(values: tuple[Any, ...], pa: Any) -> Any:
+    """A string column of the values as JSON text (``None`` stays null).
+
+    Values that are JSON bytes already (outputs, and inputs once protected) become the column
+    in one cast, without a Python string per row. Inputs kept as (column names, JSON rows) under
+    one signature, the usual case, are checked once for the batch instead of row by row. Each
+    row's text is decoded as it is made: keeping orjson's bytes instead (over-allocated, then
+    shrunk) left the heap fragmented, a page fault per row or so in the writer process.
+    """
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if kinds <= {bytes}:
+        return pa.array(values, pa.binary()).cast(pa.string())
+    if kinds == {tuple}:
+        present = [v for v in values if v is not None]
+        names = set(map(_NAMES, present))
+        data = list(map(_DATA, present))
+        columns = next(iter(names))
+        if len(names) == 1 and columns and set(map(type, data)) == {bytes}:
+            every = map(orjson.loads, data)
+            text: list[str | None] = [
+                orjson.dumps([dict(zip(columns, r, strict=False)) for r in rows]).decode()
+                for rows in every
+            ]
+            if len(present) < len(values):
+                found = iter(text)
+                text = [None if v is None else next(found) for v in values]
+            return pa.array(text, pa.string())
+    return pa.array([_json(v) for v in values], pa.string())
+
+
+_NAMES: Callable[[tuple[Any, Any]], Any] = operator.itemgetter(0)
+_DATA: Callable[[tuple[Any, Any]], Any] = operator.itemgetter(1)
 
 
 def _json(value: Any) -> str | None:

@@ -14,6 +14,7 @@ the writer never accounted for when it exits, counts ``writer_crash`` drops.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import pickle
@@ -146,7 +147,11 @@ def read_frames(stream: BinaryIO) -> Iterator[Frame]:
         if isinstance(data, dict):
             yield Frame([], Counter(dict(data["drops"])), False)
         else:
-            yield Frame([LogRow(*row) for row in data], Counter(), False)
+            yield Frame(list(map(_new_row, data)), Counter(), False)
+
+
+# A LogRow from a plain tuple, built in C: the named tuple's own constructor is Python code.
+_new_row: Callable[[tuple[Any, ...]], LogRow] = functools.partial(tuple.__new__, LogRow)
 
 
 def status_line(counts: Counter[RowKey], reason: str | None = None) -> bytes:

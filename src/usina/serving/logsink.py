@@ -21,11 +21,12 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from usina.artifacts import ArtifactStore
 from usina.serving.logfiles import (
     QUEUE_FULL,
+    ROW_KEY,
     STORE_ERROR,
     DropKey,
     LogRow,
@@ -150,14 +151,15 @@ class LogSink:
             with self._lock:
                 rows = self._rows[:]
                 drops = Counter(self._drops)
-            done: set[int] = set()
+            done: list[Sequence[int]] = []
             try:
                 for (endpoint, day), indices in row_groups(rows).items():
                     name = file_name(self.tag, next(self._seq))
                     key, data = row_file(rows, indices, pause, endpoint, day, name)
                     self.store.write(key, data)
-                    done.update(indices)
-                    self.on_written(Counter(row_key(rows[i]) for i in indices))
+                    done.append(indices)
+                    written = rows if len(indices) == len(rows) else [rows[i] for i in indices]
+                    self.on_written(Counter(map(ROW_KEY, written)))
                 if drops:
                     for key, data in drop_files(dict(drops), self.tag, self._seq):
                         self.store.write(key, data)
@@ -165,12 +167,12 @@ class LogSink:
                         self._drops.subtract(drops)
                         self._drops = +self._drops  # forget the zero counts
             except Exception as exc:  # noqa: BLE001 - any store failure is retried
-                self._forget(rows, done)
+                count = self._forget(rows, done)
                 self._failed(exc)
-                return len(done)
-            self._forget(rows, done)
+                return count
+            count = self._forget(rows, done)
             self._recovered()
-            return len(done)
+            return count
 
     def close(self, pause: float = 0.0) -> None:
         """Write everything, retrying a failing store for up to ``CLOSE_RETRY_SECONDS``; rows
@@ -198,14 +200,19 @@ class LogSink:
                 lost,
             )
 
-    def _forget(self, rows: list[LogRow], done: set[int]) -> None:
+    def _forget(self, rows: list[LogRow], done: list[Sequence[int]]) -> int:
         """Remove the written rows from the front of the buffer (only ``write`` removes, and
-        ``add`` only appends, so the first ``len(rows)`` are still ``rows``)."""
-        if not done:
-            return
+        ``add`` only appends, so the first ``len(rows)`` are still ``rows``); returns how many."""
+        count = sum(map(len, done))
+        if not count:
+            return 0
         with self._lock:
-            rest = [r for i, r in enumerate(rows) if i not in done]
-            self._rows[: len(rows)] = rest
+            if count == len(rows):
+                del self._rows[:count]
+            else:
+                gone = set().union(*done)
+                self._rows[: len(rows)] = [r for i, r in enumerate(rows) if i not in gone]
+        return count
 
     def _failed(self, exc: Exception) -> None:
         now = time.monotonic()
