@@ -46,6 +46,36 @@ def test_a_parquet_file_is_scored_as_the_model_predicts(scenario: Scenario, tmp_
     assert all(k.startswith("tables/credit_scores/run_date=2026-12-01/part-") for k in done.files)
 
 
+def test_only_the_columns_of_one_value_per_job_are_dictionary_encoded(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    done = run(
+        "nightly",
+        CHAMPION,
+        str(write_parquet(applicants(3000), tmp_path / "in.parquet")),
+        "credit_scores",
+        partition={"run_date": "2026-12-01"},
+        keys=["id"],
+        client=scenario.client,
+    )
+    with scenario.client.artifacts.open(done.files[0]) as data:
+        group = pq.ParquetFile(data).metadata.row_group(0)
+        encoded = {
+            group.column(i).path_in_schema: group.column(i).has_dictionary_page
+            for i in range(group.num_columns)
+        }
+        compressions = {group.column(i).compression for i in range(group.num_columns)}
+    assert compressions == {"ZSTD"}
+    assert {name for name, dictionary in encoded.items() if dictionary} == {
+        "model",
+        "version",
+        "scored_at",
+        "run_date",
+    }
+
+
 def test_a_csv_file_a_parquet_folder_and_a_select_give_the_same_rows(
     scenario: Scenario, tmp_path: Path
 ) -> None:

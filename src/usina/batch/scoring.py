@@ -48,6 +48,18 @@ def _accepts(kind: str, arrow_type: Any) -> bool:
     return True
 
 
+def repeated_columns(partition: dict[str, str] | None) -> list[str]:
+    """The output columns that hold one value per job (the version, the batch's time, the
+    partition): the only ones worth a Parquet dictionary.
+
+    The keys and the predictions are (nearly) unique per row, and a dictionary tried on them
+    is thrown away once it outgrows its page: trying it took half the writer's time on 5M rows
+    of an id and a prediction (0.30 µs a row, 0.14 without, and a file 30% smaller, since
+    the abandoned dictionary pages are written too).
+    """
+    return ["model", "version", "scored_at", *(partition or {})]
+
+
 @dataclass(frozen=True)
 class Scored:
     """One batch's output rows, and its rejected rows with their reasons (or ``None``)."""
