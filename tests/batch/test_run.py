@@ -175,6 +175,32 @@ def test_rows_that_cannot_be_scored_fail_the_job_or_go_to_the_rejects(
     assert 7 not in set(scenario.table("scores")["id"])
 
 
+def test_nan_and_infinity_without_nulls_are_rejected_and_the_other_rows_scored(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # NaN written as a value, not as a null (pandas would turn it into a null), so the batch
+    # takes the path of numeric batches without nulls.
+    rows = applicants(300)
+    income = rows["income"].to_numpy().copy()
+    income[[3, 299]] = [np.nan, -np.inf]
+    table = pa.table({"id": rows["id"].to_numpy(), "age": rows["age"].to_numpy(), "income": income})
+    assert table.column("income").null_count == 0
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+    done = run("j", CHAMPION, str(source), "scores", {"d": "1"}, ["id"], "skip", scenario.client)
+    assert (done.rows_in, done.rows_out, done.rows_rejected) == (300, 298, 2)
+    rejects = scenario.table("scores_rejects")
+    assert rejects["id"].tolist() == [3, 299]
+    assert set(rejects["reason"]) == {"income is NaN or infinite"}
+    kept = rows.drop(index=[3, 299]).reset_index(drop=True)
+    want = expected(scenario, 1, kept)
+    got = scenario.table("scores").sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[list(want.columns)], want, check_dtype=False)
+
+
 def test_every_row_carries_the_version_the_alias_held_at_the_start(
     scenario: Scenario, tmp_path: Path
 ) -> None:
