@@ -46,6 +46,36 @@ def test_a_parquet_file_is_scored_as_the_model_predicts(scenario: Scenario, tmp_
     assert all(k.startswith("tables/credit_scores/run_date=2026-12-01/part-") for k in done.files)
 
 
+def test_only_the_columns_of_one_value_per_job_are_dictionary_encoded(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    done = run(
+        "nightly",
+        CHAMPION,
+        str(write_parquet(applicants(3000), tmp_path / "in.parquet")),
+        "credit_scores",
+        partition={"run_date": "2026-12-01"},
+        keys=["id"],
+        client=scenario.client,
+    )
+    with scenario.client.artifacts.open(done.files[0]) as data:
+        group = pq.ParquetFile(data).metadata.row_group(0)
+        encoded = {
+            group.column(i).path_in_schema: group.column(i).has_dictionary_page
+            for i in range(group.num_columns)
+        }
+        compressions = {group.column(i).compression for i in range(group.num_columns)}
+    assert compressions == {"ZSTD"}
+    assert {name for name, dictionary in encoded.items() if dictionary} == {
+        "model",
+        "version",
+        "scored_at",
+        "run_date",
+    }
+
+
 def test_a_csv_file_a_parquet_folder_and_a_select_give_the_same_rows(
     scenario: Scenario, tmp_path: Path
 ) -> None:
@@ -143,6 +173,32 @@ def test_rows_that_cannot_be_scored_fail_the_job_or_go_to_the_rejects(
     assert rejects["id"].tolist() == [7, 150]
     assert rejects["reason"].tolist() == ["income is null", "income is NaN or infinite"]
     assert 7 not in set(scenario.table("scores")["id"])
+
+
+def test_nan_and_infinity_without_nulls_are_rejected_and_the_other_rows_scored(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # NaN written as a value, not as a null (pandas would turn it into a null), so the batch
+    # takes the path of numeric batches without nulls.
+    rows = applicants(300)
+    income = rows["income"].to_numpy().copy()
+    income[[3, 299]] = [np.nan, -np.inf]
+    table = pa.table({"id": rows["id"].to_numpy(), "age": rows["age"].to_numpy(), "income": income})
+    assert table.column("income").null_count == 0
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+    done = run("j", CHAMPION, str(source), "scores", {"d": "1"}, ["id"], "skip", scenario.client)
+    assert (done.rows_in, done.rows_out, done.rows_rejected) == (300, 298, 2)
+    rejects = scenario.table("scores_rejects")
+    assert rejects["id"].tolist() == [3, 299]
+    assert set(rejects["reason"]) == {"income is NaN or infinite"}
+    kept = rows.drop(index=[3, 299]).reset_index(drop=True)
+    want = expected(scenario, 1, kept)
+    got = scenario.table("scores").sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[list(want.columns)], want, check_dtype=False)
 
 
 def test_every_row_carries_the_version_the_alias_held_at_the_start(

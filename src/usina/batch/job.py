@@ -18,7 +18,7 @@ from usina.artifacts import ArtifactStore
 from usina.artifacts.content import put_bytes, read_bytes
 from usina.artifacts.memory import MemoryArtifactStore
 from usina.batch.entities import JobEnd, JobStart, JobStatus, check_job_name
-from usina.batch.scoring import Scored, Scorer
+from usina.batch.scoring import Scored, Scorer, repeated_columns
 from usina.batch.sources import open_input
 from usina.batch.tables import Publication, check_table_name, partition_path, recover
 from usina.errors import InvalidInput, UsinaError
@@ -212,7 +212,9 @@ def _write_scored(
     rows in, out and rejected. Nothing is published here."""
     rows_in = rows_out = rows_rejected = 0
     background = _Background()
-    outputs = _PartWriter(publication, output, partition, background)
+    outputs = _PartWriter(
+        publication, output, partition, background, dictionary=repeated_columns(partition)
+    )
     rejects = _PartWriter(publication, f"{output}_rejects", partition, background)
     try:
         for batch_rows, scored in scored_batches:
@@ -331,6 +333,8 @@ class _PartWriter:
     """Parquet parts of one table, written to a local temporary file and stored when full.
 
     Writes happen on the background thread, in order; ``close`` queues the last store.
+    ``dictionary`` names the columns dictionary-encoded, ``None`` for every column (Parquet's
+    default, kept for the rejects, whose input columns may repeat values).
     """
 
     def __init__(
@@ -339,11 +343,13 @@ class _PartWriter:
         table: str,
         partition: dict[str, str],
         background: _Background,
+        dictionary: list[str] | None = None,
     ) -> None:
         self.publication = publication
         self.table = table
         self.partition = partition
         self.background = background
+        self.dictionary: list[str] | bool = True if dictionary is None else dictionary
         self.index = 0
         self.rows = 0
         self._writer: Any = None
@@ -358,7 +364,9 @@ class _PartWriter:
         if self._writer is None:
             fd, self._path = tempfile.mkstemp(prefix="usina-batch-", suffix=".parquet")
             os.close(fd)
-            self._writer = pq.ParquetWriter(self._path, batch.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self._path, batch.schema, compression="zstd", use_dictionary=self.dictionary
+            )
         self._writer.write_batch(batch)
         self.rows += batch.num_rows
         if self.rows >= ROWS_PER_FILE:

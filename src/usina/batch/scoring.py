@@ -48,6 +48,18 @@ def _accepts(kind: str, arrow_type: Any) -> bool:
     return True
 
 
+def repeated_columns(partition: dict[str, str] | None) -> list[str]:
+    """The output columns that hold one value per job (the version, the batch's time, the
+    partition): the only ones worth a Parquet dictionary.
+
+    The keys and the predictions are (nearly) unique per row, and a dictionary tried on them
+    is thrown away once it outgrows its page: trying it took half the writer's time on 5M rows
+    of an id and a prediction (0.30 µs a row, 0.14 without, and a file 30% smaller, since
+    the abandoned dictionary pages are written too).
+    """
+    return ["model", "version", "scored_at", *(partition or {})]
+
+
 @dataclass(frozen=True)
 class Scored:
     """One batch's output rows, and its rejected rows with their reasons (or ``None``)."""
@@ -71,6 +83,7 @@ class Scorer:
         self.check = loaded.check
         self.keys = list(keys)
         self.partition = dict(partition or {})
+        self._constant: tuple[int, dict[str, Any]] = (-1, {})
         model = loaded.model
         classes = getattr(model, "classes_", None)
         self.classes = (
@@ -125,18 +138,29 @@ class Scorer:
         """Score one record batch; rows that cannot be scored go to ``rejects`` with a reason."""
         import pyarrow as pa
 
-        bad, reasons = self._bad_rows(batch)
+        # A numeric batch without nulls is checked once, on the matrix the model reads: when
+        # every value is finite, as in nearly every batch, no row is rejected and nothing is
+        # read twice. Otherwise each column is checked for the rows' reasons.
+        matrix = None
+        bad: np.ndarray | None = None
+        if self.check.numeric and not any(batch.column(n).null_count for n in self.check.names):
+            matrix = self._matrix(batch)
+            if not np.isfinite(matrix).all():
+                bad, reasons = self._bad_rows(batch)
+        else:
+            bad, reasons = self._bad_rows(batch)
         good = batch
         rejects = None
         first = -1
         if bad is not None:
             first = int(np.argmax(bad))
-            keep = pa.array(~bad)
+            keep = ~bad
             rejects = self._rejects(batch.filter(pa.array(bad)), reasons[bad])
-            good = batch.filter(keep)
+            good = batch.filter(pa.array(keep))
+            matrix = matrix[keep] if matrix is not None else None
         if good.num_rows == 0:
             return Scored(None, rejects, first)
-        model_input = self._input(good)
+        model_input = self._input(good, matrix)
         prediction = self.loaded.predict(model_input)
         columns: dict[str, Any] = {k: good.column(k) for k in self.keys}
         columns["prediction"] = pa.array(prediction)
@@ -147,29 +171,51 @@ class Scorer:
         columns.update(self._stamp(good.num_rows))
         return Scored(pa.RecordBatch.from_pydict(columns), rejects, first)
 
-    def _stamp(self, rows: int) -> dict[str, Any]:
+    def _stamp(self, rows: int, reuse: bool = True) -> dict[str, Any]:
         import pyarrow as pa
 
-        info = self.loaded.info
+        # The columns of one value per job are the same arrays for every scored batch of the
+        # reader's size (Arrow arrays are immutable), so they are built once, not per batch.
+        # Rejects, of any size, get their own.
+        if reuse and self._constant[0] == rows:
+            constant = self._constant[1]
+        else:
+            info = self.loaded.info
+            constant = {
+                "model": pa.repeat(info.name, rows),
+                "version": pa.array(np.full(rows, info.version, dtype=np.int64)),
+            }
+            for key, value in self.partition.items():
+                constant[key] = pa.repeat(str(value), rows)
+            if reuse:
+                self._constant = (rows, constant)
         now = int(time.time() * 1_000_000)
-        columns: dict[str, Any] = {
-            "model": pa.repeat(info.name, rows),
-            "version": pa.array(np.full(rows, info.version, dtype=np.int64)),
+        columns = {
+            "model": constant["model"],
+            "version": constant["version"],
             "scored_at": pa.array(np.full(rows, now, dtype=np.int64)).cast(
                 pa.timestamp("us", tz="UTC")
             ),
         }
-        for key, value in self.partition.items():
-            columns[key] = pa.repeat(str(value), rows)
+        columns.update((key, constant[key]) for key in self.partition)
         return columns
 
-    def _input(self, batch: Any) -> Any:
+    def _matrix(self, batch: Any) -> np.ndarray:
+        """The numeric columns of the signature as one float64 matrix, in signature order."""
+        names = self.check.names
+        matrix = np.empty((batch.num_rows, len(names)), dtype=np.float64)
+        for j, name in enumerate(names):
+            matrix[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
+        return matrix
+
+    def _input(self, batch: Any, matrix: np.ndarray | None) -> Any:
+        """The model's input for rows that passed :meth:`_bad_rows` (so every number is
+        finite); ``matrix`` when the caller has built it already."""
         check = self.check
         if check.numeric:
-            matrix = np.empty((batch.num_rows, len(check.names)), dtype=np.float64)
-            for j, name in enumerate(check.names):
-                matrix[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
-            return check.array(matrix, "inputs")
+            if matrix is None:
+                matrix = self._matrix(batch)
+            return check.array(matrix, "inputs", finite=True)
         rows = [batch.column(name).to_pylist() for name in check.names]
         return check.records([list(r) for r in zip(*rows, strict=True)], "inputs")
 
@@ -203,5 +249,5 @@ class Scorer:
         for name in dict.fromkeys([*self.keys, *self.check.names]):
             columns[name] = batch.column(name)
         columns["reason"] = pa.array(list(reasons), pa.string())
-        columns.update(self._stamp(batch.num_rows))
+        columns.update(self._stamp(batch.num_rows, reuse=False))
         return pa.RecordBatch.from_pydict(columns)

@@ -157,8 +157,12 @@ class InputCheck:
             matrix.append([row[j] for j in order])
         return self._build(matrix, f"{field}.data")
 
-    def array(self, array: np.ndarray, field: str) -> ModelInput:
-        """A numeric 2-D array in signature order (Open Inference Protocol tensors)."""
+    def array(self, array: np.ndarray, field: str, *, finite: bool = False) -> ModelInput:
+        """A numeric 2-D array in signature order (Open Inference Protocol tensors).
+
+        ``finite=True`` says the caller has already checked every value is finite (the batch
+        scorer, which rejects such rows with a reason first), so the array is not read again.
+        """
         if array.ndim != 2 or array.shape[0] == 0:
             raise InvalidInput(f"'{field}' must be a non-empty 2-D tensor", field=field)
         if self.names and array.shape[1] != len(self.names):
@@ -172,7 +176,7 @@ class InputCheck:
         if array.dtype.kind not in "iuf":
             raise InvalidInput(f"'{field}' must hold numbers", field=field)
         matrix = np.ascontiguousarray(array, dtype=np.float64)
-        if not np.isfinite(matrix).all():
+        if not finite and not np.isfinite(matrix).all():
             raise InvalidInput(f"'{field}' holds NaN or infinite values", field=field)
         return ModelInput(self._frame_of(matrix) if self.wants_frame else matrix, len(matrix))
 
