@@ -146,25 +146,31 @@ def _shot(page: Any, name: str) -> None:
 def test_rollback_button_moves_the_alias_and_history_shows_it(
     browser: Any, console: Console
 ) -> None:
+    # The demo's two candidates register in the order they finish, and the baseline stays
+    # champion unless the challenger wins: champion may be either version. Move it to the
+    # other one, so the rollback has somewhere to go back to.
+    alias = f"/api/v1/models/{MODEL}/aliases/champion"
     with _api(console, "alice") as api:
-        moved = api.put(
-            f"/api/v1/models/{MODEL}/aliases/champion", json={"version": 2, "reason": "try v2"}
-        )
+        before = api.get(alias)
+        assert before.status_code == 200, before.text
+        current = before.json()["version"]
+        other = 1 if current != 1 else 2
+        moved = api.put(alias, json={"version": other, "reason": f"try v{other}"})
         assert moved.status_code == 200, moved.text
     page = _login(browser, console, "alice")
     page.goto(f"{console.url}/ui/models/{MODEL}")
     row = page.locator('#aliases tr[data-alias="champion"]')
-    assert row.locator(".alias-version").inner_text() == "v2"
+    assert row.locator(".alias-version").inner_text() == f"v{other}"
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_label("Reason for rolling back champion").fill("v2 misbehaves")
+    page.get_by_label("Reason for rolling back champion").fill(f"v{other} misbehaves")
     with page.expect_response(lambda r: r.url.endswith("/rollback")) as sent:
         page.get_by_role("button", name="Roll back champion").click()
     assert sent.value.status == 303, sent.value.text()
     page.wait_for_selector("#moved")
-    assert row.locator(".alias-version").inner_text() == "v1"
+    assert row.locator(".alias-version").inner_text() == f"v{current}"
     newest = page.locator("#alias-history tbody tr").first
     assert newest.locator(".action").inner_text() == "rollback"
-    assert "v2 misbehaves" in newest.inner_text()
+    assert f"v{other} misbehaves" in newest.inner_text()
     assert "alice" in newest.inner_text()
     page.context.close()
 
