@@ -33,13 +33,12 @@ predict routes themselves and by an ``AuditTrail`` around each other route.
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,7 +62,7 @@ from usina.serving.endpoints import Endpoint, SqlEndpointStore
 from usina.serving.inputs import ModelInput, dumps, log_inputs
 from usina.serving.logpolicy import LogPolicies, load_log_policies, protect_row
 from usina.serving.metrics import ServingMetrics
-from usina.serving.requestlog import LogRow, RequestLog
+from usina.serving.requestlog import RequestLog
 from usina.serving.runtime import LoadedVersion, Route, Runtime
 from usina.serving.status import StatusRoutes
 from usina.store import Database
@@ -388,22 +387,21 @@ class InferenceService:
                 except Exception:
                     log.exception("request log: the PII policy failed; logging the row empty")
                     inputs, outputs, error = None, None, "the request log's PII policy failed"
+        # A plain tuple, not a ``LogRow``: see ``usina.serving.logfiles.Row``.
         self.log.append(
-            _new_row(
-                (
-                    request_id,
-                    time.time(),
-                    endpoint.name,
-                    endpoint.model,
-                    version,
-                    shadow,
-                    protocol,
-                    status,
-                    elapsed * 1000.0,
-                    inputs,
-                    outputs,
-                    error,
-                )
+            (
+                request_id,
+                time.time(),
+                endpoint.name,
+                endpoint.model,
+                version,
+                shadow,
+                protocol,
+                status,
+                elapsed * 1000.0,
+                inputs,
+                outputs,
+                error,
             )
         )
 
@@ -491,10 +489,6 @@ async def _answer(
         headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-
-
-# A LogRow from a plain tuple, built in C: the named tuple's own constructor is Python code.
-_new_row: Callable[[tuple[Any, ...]], LogRow] = functools.partial(tuple.__new__, LogRow)
 
 
 def _log_policies(settings: Settings) -> dict[str, Protector]:

@@ -56,20 +56,28 @@ class LogRow(NamedTuple):
     error: str | None
 
 
+# A row on its way to a file: the fields of ``LogRow`` in a plain tuple. Serving queues rows
+# in this form: the garbage collector stops tracking a plain tuple of strings, numbers and
+# bytes at its first collection, while it keeps tracking a named tuple (a subclass) for as
+# long as it lives, so a second of queued ``LogRow``s is traversed again by every collection
+# until it is handed over. Code reading a row in either form goes by position (the getters
+# below); ``LogRow`` names the fields where rows are built into files.
+Row = tuple[str, float, str, str, "int | None", bool, str, int, float, Any, Any, "str | None"]
+
 # Rows are counted by (endpoint, version, shadow); dropped ones also by the second they were
 # answered and the reason: (second, endpoint, version, shadow, reason) -> rows.
 RowKey = tuple[str, int | None, bool]
 DropKey = tuple[int, str, int | None, bool, str]
 
 
-def row_key(row: LogRow) -> RowKey:
-    return (row.endpoint, row.version, row.shadow)
+# A row's key, endpoint and time, as C-level getters (by position: rows are plain tuples).
+ROW_KEY: Callable[[Row], RowKey] = operator.itemgetter(2, 4, 5)
+ENDPOINT: Callable[[Row], str] = operator.itemgetter(2)
+TIME: Callable[[Row], float] = operator.itemgetter(1)
 
 
-# The same key and the endpoint alone, as C-level getters for counting many rows at once.
-ROW_KEY: Callable[[LogRow], RowKey] = operator.itemgetter(2, 4, 5)
-ENDPOINT: Callable[[LogRow], str] = operator.itemgetter(2)
-TIME: Callable[[LogRow], float] = operator.itemgetter(1)
+def row_key(row: Row) -> RowKey:
+    return ROW_KEY(row)
 
 
 def file_name(tag: str, seq: int) -> str:
@@ -91,7 +99,7 @@ def _day(seconds: float) -> str:
     return day
 
 
-def row_groups(rows: list[LogRow]) -> dict[tuple[str, str], Sequence[int]]:
+def row_groups(rows: Sequence[Row]) -> dict[tuple[str, str], Sequence[int]]:
     """Indices of ``rows`` by the file they go to: (endpoint, UTC day).
 
     The usual case, every row of one endpoint on one day, is told by C-level passes over the
@@ -106,12 +114,12 @@ def row_groups(rows: list[LogRow]) -> dict[tuple[str, str], Sequence[int]]:
                 return {(endpoints.pop(), first): range(len(rows))}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, row in enumerate(rows):
-        groups.setdefault((row.endpoint, _day(row.time)), []).append(i)
+        groups.setdefault((ENDPOINT(row), _day(TIME(row))), []).append(i)
     return dict(groups)
 
 
 def row_file(
-    rows: list[LogRow], indices: Sequence[int], pause: float, endpoint: str, day: str, name: str
+    rows: Sequence[Row], indices: Sequence[int], pause: float, endpoint: str, day: str, name: str
 ) -> tuple[str, bytes]:
     """The key and Parquet bytes of ``rows[i] for i in indices``.
 
@@ -125,7 +133,7 @@ def row_file(
     columns = _Columns()
     if not pause:  # nobody waits on this process's GIL: the file's rows in one batch
         whole = isinstance(indices, range) and indices == range(len(rows))
-        columns.pending = rows if whole else [rows[i] for i in indices]
+        columns.pending = list(rows) if whole else [rows[i] for i in indices]
     else:
         for start in range(0, len(indices), CHUNK_ROWS):
             for i in indices[start : start + CHUNK_ROWS]:
@@ -145,7 +153,7 @@ def row_file(
 
 def warm_up() -> None:
     """Make one row file and throw it away, so that what writing loads is loaded now."""
-    row = LogRow("", 0.0, "", "", None, False, "", 0, 0.0, (("x",), b"[[0]]"), b"[0]", None)
+    row: Row = ("", 0.0, "", "", None, False, "", 0, 0.0, (("x",), b"[[0]]"), b"[0]", None)
     row_file([row], range(1), 0.0, "", "1970-01-01", "")
 
 
@@ -183,9 +191,9 @@ class _Columns:
 
     def __init__(self) -> None:
         self.batches: list[Any] = []
-        self.pending: list[LogRow] = []
+        self.pending: list[Row] = []
 
-    def add(self, row: LogRow) -> None:
+    def add(self, row: Row) -> None:
         self.pending.append(row)
 
     def seal(self, pa: Any, at_least: int = SEAL_ROWS) -> None:

@@ -14,7 +14,6 @@ the writer never accounted for when it exits, counts ``writer_crash`` drops.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import pickle
@@ -28,7 +27,7 @@ from typing import IO, Any, BinaryIO, NamedTuple
 import orjson
 
 from usina.artifacts import ArtifactStore
-from usina.serving.logfiles import ROW_KEY, DropKey, LogRow, RowKey
+from usina.serving.logfiles import ROW_KEY, DropKey, Row, RowKey
 
 log = logging.getLogger("usina.serving")
 
@@ -43,7 +42,7 @@ END_OF_BATCH = struct.pack("<I", 0)
 class Frame(NamedTuple):
     """One frame from the worker: rows, drop records, or the end of a batch."""
 
-    rows: list[LogRow]
+    rows: list[Row]
     drops: Counter[DropKey]
     end: bool
 
@@ -99,9 +98,9 @@ def _frame(payload: Any) -> bytes:
 
 def send(
     process: subprocess.Popen[bytes],
-    rows: list[LogRow],
+    rows: list[Row],
     drops: Counter[DropKey],
-    handed: Callable[[list[LogRow]], None],
+    handed: Callable[[list[Row]], None],
 ) -> int:
     """Hand ``drops`` then ``rows`` to the writer, ``SEND_ROWS`` rows a frame, and end the
     batch. ``handed`` is called with each frame's rows once it is in the pipe. Returns how many
@@ -119,7 +118,7 @@ def send(
     try:
         for start in range(0, len(rows), SEND_ROWS):
             chunk = rows[start : start + SEND_ROWS]
-            pipe.write(_frame(list(map(tuple, chunk))))
+            pipe.write(_frame(chunk))
             sent += len(chunk)
             handed(chunk)
         pipe.write(END_OF_BATCH)
@@ -147,11 +146,7 @@ def read_frames(stream: BinaryIO) -> Iterator[Frame]:
         if isinstance(data, dict):
             yield Frame([], Counter(dict(data["drops"])), False)
         else:
-            yield Frame(list(map(_new_row, data)), Counter(), False)
-
-
-# A LogRow from a plain tuple, built in C: the named tuple's own constructor is Python code.
-_new_row: Callable[[tuple[Any, ...]], LogRow] = functools.partial(tuple.__new__, LogRow)
+            yield Frame(data, Counter(), False)
 
 
 def status_line(counts: Counter[RowKey], reason: str | None = None) -> bytes:
@@ -181,5 +176,5 @@ def read_status(
             dropped(counts, str(message["dropped"]))
 
 
-def keys_of(rows: list[LogRow]) -> Counter[RowKey]:
+def keys_of(rows: list[Row]) -> Counter[RowKey]:
     return Counter(map(ROW_KEY, rows))

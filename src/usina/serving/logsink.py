@@ -28,8 +28,9 @@ from usina.serving.logfiles import (
     QUEUE_FULL,
     ROW_KEY,
     STORE_ERROR,
+    TIME,
     DropKey,
-    LogRow,
+    Row,
     RowKey,
     drop_files,
     file_name,
@@ -77,7 +78,7 @@ class LogSink:
         self.retry_max = retry_max
         self.on_written = on_written
         self.on_dropped = on_dropped
-        self._rows: list[LogRow] = []
+        self._rows: list[Row] = []
         self._drops: Counter[DropKey] = Counter()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -89,7 +90,7 @@ class LogSink:
         self._said_full: float = -SAY_EVERY_SECONDS
         self._said: float = -SAY_EVERY_SECONDS
 
-    def add(self, rows: list[LogRow]) -> None:
+    def add(self, rows: list[Row]) -> None:
         """Buffer ``rows``; those beyond ``max_buffered`` are dropped and counted."""
         with self._lock:
             room = max(self.max_buffered - len(self._rows), 0)
@@ -98,13 +99,13 @@ class LogSink:
             failing = self._failing_since is not None
             self.drop(rows[room:], STORE_ERROR if failing else QUEUE_FULL)
 
-    def drop(self, rows: list[LogRow], reason: str) -> None:
+    def drop(self, rows: list[Row], reason: str) -> None:
         """Count ``rows`` as dropped for ``reason``, and keep their drop records."""
         counts = Counter(row_key(r) for r in rows)
         self.on_dropped(counts, reason)
         with self._lock:
             for row in rows:
-                self._drops[(int(row.time), *row_key(row), reason)] += 1
+                self._drops[(int(TIME(row)), *row_key(row), reason)] += 1
             if self._failing_since is not None:
                 self._dropped_while_failing += len(rows)
             now = time.monotonic()
@@ -200,7 +201,7 @@ class LogSink:
                 lost,
             )
 
-    def _forget(self, rows: list[LogRow], done: list[Sequence[int]]) -> int:
+    def _forget(self, rows: list[Row], done: list[Sequence[int]]) -> int:
         """Remove the written rows from the front of the buffer (only ``write`` removes, and
         ``add`` only appends, so the first ``len(rows)`` are still ``rows``); returns how many."""
         count = sum(map(len, done))

@@ -1,8 +1,8 @@
 """The request log: what each sampled request asked and got, written off the request path.
 
-A request appends one tuple to an in-memory queue (thread-safe, no lock, no serialization on
-the request path). The queue is bounded: it holds at most ``max_queued`` rows, counting those
-being handed over; a row that arrives when it is full is dropped and counted (reason
+A request appends one plain tuple (a ``Row``) to an in-memory queue (thread-safe, no lock, no
+serialization on the request path). The queue is bounded: it holds at most ``max_queued`` rows,
+counting those being handed over; a row that arrives when it is full is dropped and counted (reason
 ``queue_full``), so memory stays bounded and a request never waits for the log.
 
 A thread wakes every ``flush_interval`` seconds, or as soon as ``max_rows`` are waiting, and
@@ -44,9 +44,11 @@ from usina.serving.logfiles import (
     ENDPOINT,
     PREFIX,
     QUEUE_FULL,
+    TIME,
     WRITER_CRASH,
     DropKey,
     LogRow,
+    Row,
     RowKey,
     row_key,
 )
@@ -92,7 +94,7 @@ class RequestLog:
         self.logged = 0
         self.written = 0
         self.dropped: Counter[str] = Counter()
-        self._rows: collections.deque[LogRow] = collections.deque()
+        self._rows: collections.deque[Row] = collections.deque()
         self._in_flight = 0
         self._full: Counter[DropKey] = Counter()
         self._full_lock = threading.Lock()
@@ -117,7 +119,7 @@ class RequestLog:
         self._process: subprocess.Popen[bytes] | None = None
         self._status: threading.Thread | None = None
 
-    def append(self, row: LogRow) -> None:
+    def append(self, row: Row) -> None:
         """Queue a row, or drop and count it when the queue is full; called on the request
         path, so it only appends."""
         if len(self._rows) + self._in_flight >= self.max_queued:
@@ -221,9 +223,9 @@ class RequestLog:
             )
             process.kill()
 
-    def _refuse(self, row: LogRow) -> None:
+    def _refuse(self, row: Row) -> None:
         with self._full_lock:
-            self._full[(int(row.time), *row_key(row), QUEUE_FULL)] += 1
+            self._full[(int(TIME(row)), *row_key(row), QUEUE_FULL)] += 1
             now = time.monotonic()
             say = now - self._full_said >= SAY_EVERY_SECONDS
             if say:
@@ -265,7 +267,7 @@ class RequestLog:
 
     # -- counting ----------------------------------------------------------------------------
 
-    def _hand(self, rows: list[LogRow]) -> None:
+    def _hand(self, rows: list[Row]) -> None:
         with self._count_lock:
             self._handed.update(keys_of(rows))
 
@@ -279,7 +281,7 @@ class RequestLog:
             self._acked.update(counts)
         self._count_dropped(counts, reason)
 
-    def _count_taken(self, rows: list[LogRow], full: Counter[DropKey]) -> None:
+    def _count_taken(self, rows: list[Row], full: Counter[DropKey]) -> None:
         by_endpoint: Counter[str] = Counter(map(ENDPOINT, rows))
         refused: Counter[RowKey] = Counter()
         for (_second, endpoint, version, shadow, _reason), n in full.items():
