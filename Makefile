@@ -19,7 +19,14 @@ $(TEST_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The environment may set PYTHONDONTWRITEBYTECODE, and an editable install compiles nothing: then
+# every usina process (each CLI command, server worker and request-log writer the tests start)
+# compiles usina's source again. compileall writes the bytecode once (again only for what
+# changed); Python reads it whatever that variable says.
+BYTECODE = $(BIN)/python -m compileall -q src
+
 demo: $(STAMP)
+	$(BYTECODE)
 	$(BIN)/usina demo
 
 # Debian's Chromium, which the web console's browser tests drive through Playwright (no
@@ -43,6 +50,7 @@ lint: $(TEST_STAMP)
 PYTEST_STATUS = if [ $$1 -eq 5 ]; then echo "pytest collected no tests ($$2): failing"; \
 	return 1; fi; return $$1
 test: lint
+	@$(BYTECODE)
 	@checked() { $(PYTEST_STATUS); }; \
 	$(BIN)/python -m pytest -m serial > $(VENV)/serial-tests.log 2>&1 & serial=$$!; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"; main=$$?; \

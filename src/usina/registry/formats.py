@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from usina.errors import InvalidInput, MissingDependency, UnsafeModel
-from usina.registry.fitted_trees import check_fitted_trees
 from usina.registry.lightgbm_text import check_lightgbm_text
 from usina.registry.trust import platform_trusts
 
@@ -85,6 +84,8 @@ def _load_skops(data: bytes, model_class: str) -> Any:
             f"the stored {model_class} could not be rebuilt from its skops file "
             f"({type(exc).__name__}: {exc}); it was not loaded"
         ) from None
+    from usina.registry.fitted_trees import check_fitted_trees  # numpy: only when loading
+
     check_fitted_trees(model, model_class)
     return model
 
