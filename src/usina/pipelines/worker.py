@@ -8,20 +8,32 @@ C extensions and subprocesses too) go to a log file the runner stores with the s
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
+import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
+from urllib.parse import quote
 
 from usina.artifacts import ArtifactStore
 from usina.pipelines.datasets import check_input
 from usina.pipelines.graph import StepSpec
 from usina.pipelines.step_context import StepContext, running_step
 from usina.pipelines.types import DATASET, Artifact, decode, encode
+from usina.store.database import sqlite_files
+
+log = logging.getLogger("usina.pipelines")
+
+# A new worker first says it is ready; one that has not within ``READY_SECONDS`` is killed and
+# forked again, at most ``FORK_ATTEMPTS`` times (see ``WorkerPool._fork``).
+READY = "ready"
+READY_SECONDS = 20.0
+FORK_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ class WorkerPool:
     coordinator had imported. It runs one step at a time and stays for the next, which saves a
     fork per step; one that timed out or died is killed and replaced. With a ``memory://``
     store a worker cannot see artifacts stored after it was forked, so each runs one step.
+
+    A fork copies the locks other threads of the coordinator hold at that moment (a server or
+    the demo runs pipelines beside threads that use SQLite), and a copied lock is never
+    released in the child. So a new worker first opens the SQLite files the coordinator uses
+    and says it is ready; one that has not within ``ready_seconds`` is killed and forked again.
     """
 
     def __init__(
@@ -76,8 +93,10 @@ class WorkerPool:
         keep_bytes: bool,
         *,
         backend: Any = None,
+        ready_seconds: float = READY_SECONDS,
     ) -> None:
         self.ctx = multiprocessing.get_context("fork")
+        self.ready_seconds = ready_seconds
         self.steps = steps
         self.store = store
         self.keep_bytes = keep_bytes
@@ -116,15 +135,34 @@ class WorkerPool:
             self.stop(self.idle.pop())
 
     def _fork(self) -> Worker:
-        here, there = self.ctx.Pipe()
-        process = self.ctx.Process(
-            target=_serve,
-            args=(there, self.steps, self.store, self.keep_bytes, self.backend),
-            daemon=True,
+        for attempt in range(1, FORK_ATTEMPTS + 1):
+            here, there = self.ctx.Pipe()
+            process = self.ctx.Process(
+                target=_serve,
+                args=(there, self.steps, self.store, self.keep_bytes, self.backend),
+                daemon=True,
+            )
+            process.start()
+            there.close()
+            worker = Worker(process, here)
+            with contextlib.suppress(EOFError, OSError):
+                if here.poll(self.ready_seconds) and here.recv() == READY:
+                    return worker
+            self.kill(worker)
+            log.warning(
+                "a pipeline worker process did not start within %g s (attempt %d of %d); it "
+                "was killed%s",
+                self.ready_seconds,
+                attempt,
+                FORK_ATTEMPTS,
+                ", forking another" if attempt < FORK_ATTEMPTS else "",
+            )
+        files = ", ".join(sqlite_files()) or "none"
+        raise RuntimeError(
+            f"no pipeline worker process started in {FORK_ATTEMPTS} attempts of "
+            f"{self.ready_seconds:g} s each (a new worker first opens the SQLite files this "
+            f"process uses: {files})"
         )
-        process.start()
-        there.close()
-        return Worker(process, here)
 
 
 def _one_openmp_thread_if_inherited() -> None:
@@ -142,6 +180,20 @@ def _one_openmp_thread_if_inherited() -> None:
         return
     if any(info.get("user_api") == "openmp" for info in threadpool_info()):
         threadpool_limits(1, user_api="openmp")
+
+
+def _open_sqlite_files() -> None:
+    """Open and read each SQLite file the coordinator uses, as its steps will: this is where a
+    worker forked while another thread held SQLite's lock on that file would hang (the
+    coordinator then kills it and forks another). Any other failure is left to the step."""
+    for path in sqlite_files():
+        with contextlib.suppress(sqlite3.Error, OSError):
+            # mode=rw: a file that is not there is not created.
+            connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=0.1)
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                connection.close()
 
 
 @dataclass
@@ -163,6 +215,8 @@ def _serve(
     sys.stdout.flush()
     sys.stderr.flush()
     _one_openmp_thread_if_inherited()
+    _open_sqlite_files()
+    conn.send(READY)
     while True:
         try:
             message = conn.recv()

@@ -170,6 +170,22 @@ class Database:
 _OPEN: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
+def sqlite_files() -> list[str]:
+    """The SQLite database files of this process's live ``Database`` objects (absolute paths).
+
+    A process forked from this one opens each before it does anything else
+    (``usina.pipelines.worker``): SQLite keeps one record per open file in a process, with a
+    mutex, and a fork copies that mutex held if another thread was inside SQLite on the same
+    file at that moment.
+    """
+    files = set()
+    for db in list(_OPEN):
+        database = db.engine.url.database
+        if db.dialect == "sqlite" and database and database != ":memory:":
+            files.add(str(Path(database).expanduser().absolute()))
+    return sorted(files)
+
+
 def _forget_inherited_connections() -> None:
     """In a forked child, drop the parent's pooled connections without closing them (closing
     would end the parent's PostgreSQL sessions); the child opens its own on first use. The
