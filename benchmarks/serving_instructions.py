@@ -10,6 +10,11 @@ the same JSON row as ``benchmarks/serving.py``) and prints them per request:
   usina       ``usina serve``, one worker, the endpoint that logs every request
   usina -log  the same process through the endpoint with log sampling 0
 
+With ``--predict``, the like-for-like pair without the fast predictor is counted as well:
+
+  bare             the bare handler calling ``model.predict``
+  usina predict()  ``usina serve`` with ``USINA_SERVE_FAST_PREDICT=false``, the logged endpoint
+
 Threads are counted apart (``--separate-threads``): the event loop's thread answers requests;
 the others are the request log's hand-over and the endpoint poller. Their work is paced by
 the clock (a flush a second, a poll every interval), and under valgrind a second covers far
@@ -18,6 +23,7 @@ writer process is not counted (callgrind does not follow it); serving.py gives i
 
     python benchmarks/serving_instructions.py                 # 1000 requests a server, ~5 min
     python benchmarks/serving_instructions.py --requests 300  # a smoke run
+    python benchmarks/serving_instructions.py --predict       # also bare and usina predict()
 
 Needs valgrind (Debian's ``valgrind`` package).
 """
@@ -107,6 +113,11 @@ def count(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="Requests counted per server.")
+    parser.add_argument(
+        "--predict",
+        action="store_true",
+        help="Also count bare (model.predict) and usina predict() (no fast predictor).",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
@@ -127,24 +138,40 @@ def main() -> None:
         "fast",
         "httptools",
     ]
+    # (server, command, environment, path, the like-for-like server it is compared with)
     runs = [
-        ("bare+fast", bare, env, "/predict"),
-        ("usina", [usina, "serve"], usina_env, "/v1/endpoints/bench:predict"),
-        ("usina -log", [usina, "serve"], usina_env, "/v1/endpoints/bench-nolog:predict"),
+        ("bare+fast", bare, env, "/predict", None),
+        ("usina", [usina, "serve"], usina_env, "/v1/endpoints/bench:predict", "bare+fast"),
+        (
+            "usina -log",
+            [usina, "serve"],
+            usina_env,
+            "/v1/endpoints/bench-nolog:predict",
+            "bare+fast",
+        ),
     ]
+    if args.predict:
+        predict_env = {**usina_env, "USINA_SERVE_FAST_PREDICT": "false"}
+        runs += [
+            ("bare", [*bare[:-2], "predict", bare[-1]], env, "/predict", None),
+            (
+                "usina predict()",
+                [usina, "serve"],
+                predict_env,
+                "/v1/endpoints/bench:predict",
+                "bare",
+            ),
+        ]
     print(f"instructions per request, {args.requests} requests at c=1 (callgrind)")
-    print(f"{'server':<12} {'event loop':>11} {'other threads':>14} {'all':>9}  / bare+fast")
-    base = None
-    for name, command, run_env, path in runs:
+    print(f"{'server':<16} {'event loop':>11} {'other threads':>14} {'all':>9}  like for like")
+    totals: dict[str, int] = {}
+    for name, command, run_env, path, against in runs:
         threads = count(name, command, run_env, path, args.requests, work)
         main_thread = threads.get("01", 0)
         others = sum(v for k, v in threads.items() if k != "01")
-        if base is None:
-            base = main_thread + others
-        ratio = (main_thread + others) / base
-        print(
-            f"{name:<12} {main_thread:>11,} {others:>14,} {main_thread + others:>9,}  {ratio:.3f}"
-        )
+        totals[name] = main_thread + others
+        ratio = f"{totals[name] / totals[against]:.3f} of {against}" if against else ""
+        print(f"{name:<16} {main_thread:>11,} {others:>14,} {totals[name]:>9,}  {ratio}")
     shutil.rmtree(work, ignore_errors=True)
 
 
