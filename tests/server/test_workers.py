@@ -17,6 +17,7 @@ STEPS = 40
 
 
 @pytest.mark.slow
+@pytest.mark.empty_database
 def test_four_workers_serve_sixteen_clients(db_url: str, start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sklearn.linear_model import LogisticRegression
 

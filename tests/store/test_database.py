@@ -22,6 +22,7 @@ def test_head_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(cfg).get_current_head() == schema.HEAD
 
 
+@pytest.mark.empty_database
 def test_migrations_create_every_table(db_url: str) -> None:
     db = Database(db_url)
     db.migrate()
@@ -41,6 +42,7 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
     db.dispose()
 
 
+@pytest.mark.empty_database
 def test_migrations_run_once_when_processes_start_together(db_url: str, processes) -> None:  # type: ignore[no-untyped-def]
     script = (
         "import sys; from usina.store import Database; import sqlalchemy as sa\n"
