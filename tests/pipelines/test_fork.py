@@ -62,8 +62,10 @@ def test_every_worker_forked_beside_sqlite_readers_runs_its_step(
     for reader in readers:
         reader.start()
     steps = {n.name: n.step for n in p.parallel.graph}
-    # One step per worker (as with a memory:// store), so each step needs a new fork.
-    pool = WorkerPool(steps, open_artifact_store(str(tmp_path / "art")), True, ready_seconds=2)
+    # One step per worker (as with a memory:// store), so each step needs a new fork. A worker
+    # that hangs is killed after ``ready_seconds``; 8 s leaves a loaded CI host room for a
+    # healthy start (this test process has many SQLite files open, each one opened again).
+    pool = WorkerPool(steps, open_artifact_store(str(tmp_path / "art")), True, ready_seconds=8)
     task = Task("nap", steps["nap"], {}, {"workdir": str(tmp_path), "name": "a", "seconds": 0})
     done = 0
     try:

@@ -145,9 +145,14 @@ class WorkerPool:
             process.start()
             there.close()
             worker = Worker(process, here)
-            with contextlib.suppress(EOFError, OSError):
-                if here.poll(self.ready_seconds) and here.recv() == READY:
-                    return worker
+            try:
+                with contextlib.suppress(EOFError, OSError):
+                    if here.poll(self.ready_seconds) and here.recv() == READY:
+                        return worker
+            except BaseException:
+                # Ctrl-C while the worker starts: it is not the pool's yet, so end it here.
+                self.kill(worker)
+                raise
             self.kill(worker)
             log.warning(
                 "a pipeline worker process did not start within %g s (attempt %d of %d); it "
