@@ -28,9 +28,20 @@ are measured that way only: the request log's cost is the median over ``--pairs`
 1 - (log on) / (log off), beside the serving process's and the log writer's CPU time per
 request (from /proc). ``--compare-http`` pairs usina's two HTTP parsers the same way.
 
+Runs one after the other, paired or not, still differ by what the host did in between. So the
+two c=32 throughput goals are measured a third way, head to head: both servers of a pair at
+the same time on CPU 0 (every thread of their process trees), each driven at c=32 by its own
+wrk on CPU 1, for ``--pairs`` rounds. A slow moment of the host slows both alike, and the
+ratio of requests answered per CPU second (each side charged for all of its process tree,
+usina's log writer included) moves by about 1% between rounds where the others move by 10% or
+more. The ratio of requests per second, where the scheduler shares the core between the two
+(usina's log writer, a process of its own, gets its own share), is printed beside it.
+``--pin`` runs every server on CPU 0 and wrk on CPU 1 for the other measurements too.
+
     python benchmarks/serving.py --mlflow-python /work/mlflow-venv/bin/python --repeat 5
     python benchmarks/serving.py --duration 2 --repeat 1 --pairs 2     # a smoke run
     python benchmarks/serving.py --compare-http --json
+    python benchmarks/serving.py --pin                                 # servers on CPU 0
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -198,6 +210,73 @@ def paired(
     }
 
 
+def head_to_head(
+    a: Target, b: Target, concurrency: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """``--pairs`` rounds of ``a`` and ``b`` driven at the same time, both on CPU 0 (every
+    thread of their process trees) and their two wrk processes on CPU 1; the spread of b/a in
+    requests per second and in requests per CPU second of each process tree.
+
+    Whatever slows the host in a round slows both sides alike, so the ratio is steady where
+    runs one after the other are not. Requests per CPU second charge each side for all of its
+    work, usina's log writer included; requests per second let the scheduler share the core
+    (a second process, such as the log writer, gets its own share)."""
+    pids = [servers.process_tree(t.process.pid) for t in (a, b)]
+    saved = {pid: os.sched_getaffinity(pid) for tree in pids for pid in tree}
+    rates, per_cpu = [], []
+    try:
+        for tree in pids:
+            servers.set_affinity(tree, {0})
+        for round_ in range(args.pairs):
+            pair = (a, b) if round_ % 2 == 0 else (b, a)
+            before = {t.name: servers.tree_cpu_seconds(t.process.pid) for t in pair}
+            with ThreadPoolExecutor(2) as pool:
+                futures = {
+                    t.name: pool.submit(
+                        wrk, t, concurrency, args.pair_duration, workdir / f"h2h-{i}", "1"
+                    )
+                    for i, t in enumerate(pair)
+                }
+                runs = {name: f.result() for name, f in futures.items()}
+            cpu = {t.name: servers.tree_cpu_seconds(t.process.pid) - before[t.name] for t in pair}
+            rates.append(runs[b.name].rate / runs[a.name].rate)
+            per_cpu.append(
+                (runs[b.name].requests / cpu[b.name]) / (runs[a.name].requests / cpu[a.name])
+            )
+            print(
+                f"  head to head {round_ + 1} c={concurrency:<3} {a.name} "
+                f"{runs[a.name].rate:6.0f} req/s, {1e6 * cpu[a.name] / runs[a.name].requests:4.0f}"
+                f" µs CPU/req  {b.name} {runs[b.name].rate:6.0f} req/s, "
+                f"{1e6 * cpu[b.name] / runs[b.name].requests:4.0f} µs CPU/req  "
+                f"ratio {rates[-1]:.3f}, per CPU second {per_cpu[-1]:.3f}",
+                file=sys.stderr,
+            )
+    finally:
+        for pid, cpus in saved.items():
+            servers.set_affinity([pid], cpus)
+    return {
+        "a": a.name,
+        "b": b.name,
+        "concurrency": concurrency,
+        "rounds": len(rates),
+        "rate": spread(rates),
+        "per_cpu": spread(per_cpu),
+    }
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """The median, quartiles and range of ``values``."""
+    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return {
+        "values": values,
+        "median": statistics.median(values),
+        "q1": q[0],
+        "q3": q[2],
+        "min": min(values),
+        "max": max(values),
+    }
+
+
 def goal_rows(measures: list[Measure]) -> list[dict[str, Any]]:
     by = {(m.server, m.concurrency): m for m in measures}
     rows = []
@@ -241,7 +320,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"\nOnline serving, one-row GradientBoostingClassifier; Python {result['python']}, "
         f"{os.cpu_count()} CPUs, uvicorn parser {args.http}; {result['note']}; best of "
-        f"{args.repeat} rounds of {args.duration:g} s; load average {result['load_start']} "
+        f"{args.repeat} rounds of {args.duration:g} s; "
+        + ("servers on CPU 0, wrk on CPU 1; " if args.pin else "")
+        + f"load average {result['load_start']} "
         f"at start, {result['load_end']} at end\n"
     )
     print(
@@ -265,6 +346,12 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         name = f"{p['b']} / {p['a']} throughput, paired median (c={p['concurrency']})"
         met = "yes" if p["median"] >= RATIO_GOAL else "NO"
         print(f"{name:<58} {p['median']:>8.3f} {RATIO_GOAL:>7g}  {met}")
+    for p in result["head_to_head"]:
+        for measure, label in (("per_cpu", "per CPU second"), ("rate", "req/s")):
+            name = f"{p['b']} / {p['a']} head to head, {label} (c={p['concurrency']})"
+            median = p[measure]["median"]
+            met = "yes" if median >= RATIO_GOAL else "NO"
+            print(f"{name:<58} {median:>8.3f} {RATIO_GOAL:>7g}  {met}")
     for p in result["log_cost"]:
         cost = 1 - p["median"]
         print(
@@ -294,6 +381,17 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             print(f"  {who}: server process CPU {us:.0f} µs/request")
         for who, us in p["writer_cpu_us_per_row"].items():
             print(f"  {who}: log writer CPU {us:.1f} µs/row")
+    for p in result["head_to_head"]:
+        print(
+            f"\n{p['b']} / {p['a']} head to head on one core, c={p['concurrency']}, "
+            f"{p['rounds']} rounds of {args.pair_duration:g} s:"
+        )
+        for measure, label in (("per_cpu", "per CPU second"), ("rate", "requests per second")):
+            m = p[measure]
+            print(
+                f"  {label}: median {m['median']:.3f}, range {m['min']:.3f} to {m['max']:.3f}, "
+                f"IQR {m['q1']:.3f} to {m['q3']:.3f}"
+            )
 
 
 def main() -> None:
@@ -303,7 +401,10 @@ def main() -> None:
         "--repeat", type=int, default=5, help="Rounds over all servers; each keeps its best."
     )
     parser.add_argument(
-        "--pairs", type=int, default=10, help="Alternating paired rounds for small effects."
+        "--pairs",
+        type=int,
+        default=10,
+        help="Rounds of each paired and head-to-head measurement.",
     )
     parser.add_argument(
         "--pair-duration", type=float, default=None, help="Seconds per paired run (default 5)."
@@ -324,8 +425,18 @@ def main() -> None:
         default=os.environ.get("USINA_BENCH_MLFLOW_PYTHON"),
         help="Python of a virtualenv with mlflow (for 'mlflow models serve').",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="Run every server (and its log writer) on CPU 0 and wrk on CPU 1, so the sides "
+        "do not differ by where the scheduler puts them.",
+    )
     parser.add_argument("--json", action="store_true", help="Print results as JSON.")
     args = parser.parse_args()
+    if args.pin:
+        if (os.cpu_count() or 1) < 2:
+            sys.exit("--pin needs two CPUs")
+        servers.SERVER_CPUS, servers.WRK_CPUS = "0", "1"
     if args.pair_duration is None:
         args.pair_duration = min(5.0, args.duration)
     if shutil.which("wrk") is None:
@@ -357,6 +468,12 @@ def main() -> None:
                 paired(named[peer], named[mine], 32, args, workdir, (mine,))
                 for mine, peer in (("usina", "bare+fast"), ("usina predict()", "bare"))
             ]
+            # And head to head: both at once on one core, so a slow moment slows both.
+            h2h = [
+                head_to_head(named[peer], named[mine], 32, args, workdir)
+                for mine, peer in (("usina", "bare+fast"), ("usina predict()", "bare"))
+                if (os.cpu_count() or 1) >= 2
+            ]
             log_cost = [
                 paired(named["usina -log"], named["usina"], c, args, workdir, ("usina",))
                 for c in (1, 32)
@@ -374,12 +491,14 @@ def main() -> None:
     result = {
         "python": platform.python_version(),
         "http": args.http,
+        "pinned": args.pin,
         "note": note,
         "load_start": load_start,
         "load_end": servers.load_average(),
         "measures": [asdict(m) for m in measures],
         "goals": goal_rows(measures),
         "like_pairs": like,
+        "head_to_head": h2h,
         "log_cost": log_cost,
         "http_pairs": http,
         "info": info_rows(measures),

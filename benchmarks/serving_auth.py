@@ -56,7 +56,7 @@ def main() -> None:
 
     print(f"load average at start: {servers.load_average()}", file=sys.stderr)
     if args.pin:
-        servers.WRK_CPUS = "1"
+        servers.SERVER_CPUS, servers.WRK_CPUS = "0", "1"
     model = servers.train()
     with tempfile.TemporaryDirectory(prefix="usina-bench-auth-") as tmp:
         workdir = Path(tmp)
@@ -85,9 +85,11 @@ def main() -> None:
                     "USINA_SERVE_PORT": str(port),
                     "USINA_SERVE_WORKERS": "1",
                 }
-                pinned = ["taskset", "-c", "0"] if args.pin else []
                 process = subprocess.Popen(
-                    [*pinned, usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL
+                    servers.pinned([usina, "serve"]),
+                    env=env,
+                    cwd=workdir,
+                    stdout=subprocess.DEVNULL,
                 )
                 url = f"http://127.0.0.1:{port}"
                 headers = (

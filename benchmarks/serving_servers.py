@@ -141,13 +141,24 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+# CPUs the servers run on (``taskset -c``; children such as usina's log writer inherit it), or
+# None for anywhere; with ``WRK_CPUS`` on the other CPU, the load generator and the servers
+# never share a core (``--pin`` in serving.py and serving_auth.py).
+SERVER_CPUS: str | None = None
+
+
+def pinned(command: list[str]) -> list[str]:
+    """``command`` run on ``SERVER_CPUS`` when set."""
+    return ["taskset", "-c", SERVER_CPUS, *command] if SERVER_CPUS is not None else command
+
+
 def start_bare(model: Any, workdir: Path, fast: bool, http: str) -> Target:
     model_path = workdir / "model.pkl"
     model_path.write_bytes(pickle.dumps(model))
     port = free_port()
     mode = "fast" if fast else "predict"
     process = subprocess.Popen(
-        [sys.executable, __file__, "--bare", str(port), str(model_path), mode, http]
+        pinned([sys.executable, __file__, "--bare", str(port), str(model_path), mode, http])
     )
     body = json.dumps({"instances": [ROW]}).encode()
     url = f"http://127.0.0.1:{port}/predict"
@@ -205,7 +216,7 @@ def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) ->
             "USINA_SERVE_HTTP": parser,
         }
         process = subprocess.Popen(
-            [usina, "serve"], env=env, cwd=workdir, stdout=subprocess.DEVNULL
+            pinned([usina, "serve"]), env=env, cwd=workdir, stdout=subprocess.DEVNULL
         )
         wait_ready(f"http://127.0.0.1:{port}/v2/models/bench/ready", process)
         base = f"http://127.0.0.1:{port}/v1/endpoints"
@@ -236,7 +247,7 @@ def start_mlflow(workdir: Path, python: str | None) -> tuple[Target | None, str]
     mlflow = str(Path(python).parent / "mlflow")
     command = [mlflow, "models", "serve", "-m", str(model_dir), "-h", "127.0.0.1"]
     process = subprocess.Popen(
-        [*command, "-p", str(port), "--env-manager", "local", "-w", "1"],
+        pinned([*command, "-p", str(port), "--env-manager", "local", "-w", "1"]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         # MLflow starts uvicorn by name, so its virtualenv's bin must come first on PATH.
@@ -266,7 +277,11 @@ class Run:
 WRK_CPUS: str | None = None
 
 
-def wrk(target: Target, concurrency: int, duration: float, workdir: Path) -> Run:
+def wrk(
+    target: Target, concurrency: int, duration: float, workdir: Path, cpus: str | None = None
+) -> Run:
+    """One wrk run against ``target``, on ``cpus`` (``taskset -c``) or else ``WRK_CPUS``."""
+    workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
@@ -276,8 +291,9 @@ def wrk(target: Target, concurrency: int, duration: float, workdir: Path) -> Run
     )
     threads = 1 if concurrency == 1 else 2
     command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration))}s"]
-    if WRK_CPUS is not None:
-        command = ["taskset", "-c", WRK_CPUS, *command]
+    cpus = cpus or WRK_CPUS
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
     out = subprocess.run(
         [*command, "--latency", "-s", str(script), target.url],
         capture_output=True,
@@ -303,9 +319,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time so far of a process and every live descendant (MLflow's server is a child of
-    the ``mlflow`` command; usina's includes its request log writer)."""
+def process_tree(pid: int) -> list[int]:
+    """A process and every live descendant (MLflow's server is a child of the ``mlflow``
+    command; usina's includes its request log writer)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -314,15 +330,37 @@ def tree_cpu_seconds(pid: int) -> float:
             except OSError:
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0.0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of a process and every live descendant."""
+    total = 0.0
+    for current in process_tree(pid):
         try:
             total += cpu_seconds(current)
         except OSError:
             continue
-        todo += children.get(current, [])
     return total
+
+
+def set_affinity(pids: list[int], cpus: set[int]) -> None:
+    """Run every thread of the processes ``pids`` on ``cpus`` (an affinity is per thread)."""
+    for pid in pids:
+        try:
+            threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:
+                continue
 
 
 def writer_pid(server_pid: int) -> int | None:
