@@ -55,7 +55,6 @@ class Dataset:
     def to_arrow(self) -> Any:
         """The table as a ``pyarrow.Table``."""
         if self._table is None:
-
             # A BufferReader, not io.BytesIO: Arrow's read-ahead threads must not hold a
             # Python object (one released at interpreter exit aborts the process).
             data = read_bytes(self._store, self.digest)

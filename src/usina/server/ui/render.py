@@ -144,4 +144,3 @@ def error_page(status: int, message: str) -> bytes:
         path="",
     )
     return html.encode("utf-8")
-
