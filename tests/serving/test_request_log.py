@@ -406,6 +406,17 @@ def test_a_batch_stores_inputs_and_outputs_as_each_row_would_alone() -> None:
     cases = {
         "one signature": [(one, b"[[30,5.5]]"), (one, b"[[1,-2.0],[3,null]]")],
         "rows without inputs": [(one, b"[[30,5.5]]"), None, (one, b'[["a",true]]'), None],
+        "one row of numbers each": [
+            # serving writes inputs with orjson: the same text comes out, as written
+            (one, orjson.dumps([[1e-7, -0.0]])),
+            (one, orjson.dumps([[None, True]])),
+            (one, orjson.dumps([[12345678901234567890, 1.7976931348623157e308]])),
+            (one, b"[[1,[2,3]]]"),  # nested: parsed
+            (one, b'[["a,b",1]]'),  # a comma in a string: parsed
+            (one, b"[[1]]"),  # fewer values than columns
+            (one, b"[[1,{}]]"),
+        ],
+        "odd column names": [(("a%s", 'b"q'), b"[[1,2]]"), (("x", "x"), b"[[1,2]]")],
         "two signatures": [(one, b"[[30,5.5]]"), (two, b"[[1]]")],
         "no column names": [((), b"[[1,2]]"), ((), b"[[3,4]]")],
         "JSON bytes": [b"[1]", None, b'{"a":1}'],

@@ -257,16 +257,47 @@ def _json_column(values: tuple[Any, ...], pa: Any) -> Any:
         data = list(map(_DATA, present))
         columns = next(iter(names))
         if len(names) == 1 and columns and set(map(type, data)) == {bytes}:
-            every = map(orjson.loads, data)
-            text: list[str | None] = [
-                orjson.dumps([dict(zip(columns, r, strict=False)) for r in rows]).decode()
-                for rows in every
-            ]
+            text: list[str | None] = _rows_as_objects(columns, data)
             if len(present) < len(values):
                 found = iter(text)
                 text = [None if v is None else next(found) for v in values]
             return pa.array(text, pa.string())
     return pa.array([_json(v) for v in values], pa.string())
+
+
+def _rows_as_objects(columns: Sequence[str], data: list[bytes]) -> list[str | None]:
+    """Each request's JSON rows (``[[1.5,2]]``) as JSON objects under ``columns``
+    (``[{"a":1.5,"b":2}]``): the text ``_json`` makes, in less time for the usual request.
+
+    A request of one row of numbers (no string, no nested list: ``"``, ``[`` and ``]`` appear
+    only around the row) is split at its commas and its values' text goes into a template of
+    the keys as it is, which is the text orjson writes for those values again. That is half
+    the time of parsing the row and encoding it again, which is otherwise the most a writer
+    process spends on a row. Any other request is parsed and encoded.
+    """
+    template = None
+    if len(set(columns)) == len(columns) and all(type(c) is str for c in columns):
+        keys = (orjson.dumps(c).decode().replace("%", "%%") + ":%s" for c in columns)
+        template = "[{" + ",".join(keys) + "}]"
+    width = len(columns)
+    found: list[str | None] = []
+    for raw in data:
+        text = raw.decode()
+        if (
+            template is not None
+            and text.count("[") == 2
+            and text.startswith("[[")
+            and text.endswith("]]")
+            and '"' not in text
+            and " " not in text
+        ):
+            values = text[2:-2].split(",")
+            if len(values) == width and all(values):
+                found.append(template % tuple(values))
+                continue
+        rows = orjson.loads(raw)
+        found.append(orjson.dumps([dict(zip(columns, r, strict=False)) for r in rows]).decode())
+    return found
 
 
 _NAMES: Callable[[tuple[Any, Any]], Any] = operator.itemgetter(0)
