@@ -193,16 +193,25 @@ def usina_env(home: Path) -> dict[str, str]:
     }
 
 
+OWN_PROCESS = "usina -log, own process"
+
+
 def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) -> list[Target]:
     """``usina serve`` processes, one worker each, on one database: ``bench`` logs every
     request and ``bench-nolog`` none, so the log's price is measured in one process; a second
-    process has the fast predictor off; with ``other_http``, a third is the first with the
-    other HTTP parser."""
+    process has the fast predictor off; a third is the first again, driven through
+    ``bench-nolog`` only (``usina -log, own process``), so the log's price is also measured
+    with both sides at once; with ``other_http``, a fourth is the first with the other HTTP
+    parser."""
     home = prepare_usina(model, workdir)
     body = json.dumps({"instances": [ROW]}).encode()
     usina = shutil.which("usina", path=str(Path(sys.executable).parent)) or "usina"
     targets = []
-    runs = [("usina", "true", http), ("usina predict()", "false", http)]
+    runs = [
+        ("usina", "true", http),
+        ("usina predict()", "false", http),
+        (OWN_PROCESS, "true", http),
+    ]
     if other_http:
         runs.append((f"usina {other_http}", "true", other_http))
     for name, fast, parser in runs:
@@ -220,7 +229,8 @@ def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) ->
         )
         wait_ready(f"http://127.0.0.1:{port}/v2/models/bench/ready", process)
         base = f"http://127.0.0.1:{port}/v1/endpoints"
-        targets.append(Target(name, f"{base}/bench:predict", body, process))
+        endpoint = "bench-nolog" if name == OWN_PROCESS else "bench"
+        targets.append(Target(name, f"{base}/{endpoint}:predict", body, process))
         if name == "usina":
             targets.append(Target("usina -log", f"{base}/bench-nolog:predict", body, process))
     return targets
