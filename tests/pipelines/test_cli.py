@@ -148,10 +148,12 @@ def test_ctrl_c_stops_the_run_and_leaves_nothing_running(
     env.pop("USINA_DB_URL", None)
     env.pop("USINA_ARTIFACTS", None)
     # A process group of its own: the runner and the step processes it forks, all ended by
-    # the fixture if the test fails half-way.
+    # the fixture if the test fails half-way. Interruptible: SIGINT reaches it as Ctrl-C in a
+    # terminal would, even when this test runs where SIGINT is ignored (a background job).
     proc = processes.start(
         [str(exe), "run", f"{PIPELINES}:parallel", "-p", f"workdir={workdir}", "-p", "seconds=60"],
         own_group=True,
+        interruptible=True,
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -11,8 +11,28 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
+
+# Run before the command, in the process that becomes it (exec keeps the pid): SIGINT back to its
+# default disposition and unblocked, then exec. Both are inherited across exec, so a pytest
+# started where SIGINT is ignored (a background job of a non-interactive shell, `trap "" INT`)
+# passes the ignored SIGINT on, and Python keeps an inherited ignored SIGINT instead of raising
+# KeyboardInterrupt. Done in a process of its own rather than in a ``preexec_fn``, which runs
+# Python between fork and exec and may deadlock when the test process has threads.
+_RESTORE_SIGINT = (
+    "import os, signal, sys;"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT});"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def with_sigint_restored(args: Sequence[str]) -> list[str]:
+    """``args`` to be started with SIGINT as a command typed in a terminal has it:
+    default disposition, not blocked, whatever the test process inherited."""
+    return [sys.executable, "-S", "-c", _RESTORE_SIGINT, *args]
 
 
 def end_process(process: subprocess.Popen[Any], grace: float = 15, group: bool = False) -> None:
@@ -50,6 +70,8 @@ class StartedProcesses:
 
     ``start(args, own_group=True)`` makes the process the leader of a new process group, so
     ending it also ends the processes it forked (pipeline steps, server workers).
+    ``interruptible=True`` starts it with SIGINT restored (``with_sigint_restored``), for a test
+    that interrupts it as Ctrl-C would.
     """
 
     def __init__(self, grace: float = 15) -> None:
@@ -57,9 +79,16 @@ class StartedProcesses:
         self._started: list[tuple[subprocess.Popen[Any], bool]] = []
 
     def start(
-        self, args: Sequence[str], *, own_group: bool = False, **popen: Any
+        self,
+        args: Sequence[str],
+        *,
+        own_group: bool = False,
+        interruptible: bool = False,
+        **popen: Any,
     ) -> subprocess.Popen[Any]:
         """``subprocess.Popen(args, **popen)``, remembered to be ended with the test."""
+        if interruptible:
+            args = with_sigint_restored(args)
         process: subprocess.Popen[Any] = subprocess.Popen(
             args, start_new_session=own_group, **popen
         )

@@ -10,6 +10,10 @@ acks: a JetStream ack means the stream stored the message. ``poll`` fetches from
 durable consumer, whose ack wait is the lease, so JetStream itself redelivers what a dead
 member held. ``commit`` acks the messages this instance leased (a message leased by another
 process can only be acked there) and flushes, so the acks reached the server when it returns.
+An ack after the ack wait ran out still ends the message, but JetStream applies acks apart
+from the fetches it answers: a message due for redelivery may still go to a fetch waiting then
+or made right after the commit, this instance's own included, and that copy is handed out. A
+commit after the lease is at-least-once, as on every backend.
 ``seek`` recreates the consumer with a start sequence or time. The consumer name is the
 group; a poll's ``consumer`` argument names nothing in JetStream (the member is the
 connection that fetched).
