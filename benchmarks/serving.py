@@ -33,9 +33,10 @@ two c=32 throughput goals are measured a third way, head to head: both servers o
 the same time on CPU 0 (every thread of their process trees), each driven at c=32 by its own
 wrk on CPU 1, for ``--pairs`` rounds. A slow moment of the host slows both alike, and the
 ratio of requests answered per CPU second (each side charged for all of its process tree,
-usina's log writer included) moves by about 1% between rounds where the others move by 10% or
-more. The ratio of requests per second, where the scheduler shares the core between the two
-(usina's log writer, a process of its own, gets its own share), is printed beside it.
+usina's log writer included) spreads over a few points across rounds where the others spread
+over tens of points. The ratio of requests per second, where the scheduler shares the core
+between the two (usina's log writer, a process of its own, gets its own share), is printed
+beside it.
 ``--pin`` runs every server on CPU 0 and wrk on CPU 1 for the other measurements too.
 
     python benchmarks/serving.py --mlflow-python /work/mlflow-venv/bin/python --repeat 5
