@@ -86,3 +86,58 @@ def test_every_worker_forked_beside_sqlite_readers_runs_its_step(
     # Each replaced worker was said, with the attempt it was.
     replaced = [m for m in said.messages if "did not start" in m]
     assert all("forking another" in m for m in replaced), replaced
+
+
+# A Ctrl-C that lands while the coordinator forks a worker: sent from an at-fork callback of
+# the parent, the exact moment where Python would run the handler inside the callback, print
+# "Exception ignored" and go on with the run.
+CTRL_C_DURING_FORK = """
+import multiprocessing, os, signal, sys
+from resources import pipelines as p
+from usina.artifacts import open_artifact_store
+from usina.pipelines.worker import Task, WorkerPool
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+workdir = sys.argv[1]
+steps = {n.name: n.step for n in p.parallel.graph}
+pool = WorkerPool(steps, open_artifact_store(workdir + "/art"), True)
+task = Task("nap", steps["nap"], {}, {"workdir": workdir, "name": "a", "seconds": 0})
+sent = []
+
+def interrupt():
+    if not sent:
+        sent.append(True)
+        os.kill(os.getpid(), signal.SIGINT)
+
+os.register_at_fork(after_in_parent=interrupt)
+try:
+    pool.start(task, workdir + "/nap.log", "run", "pipeline-run")
+except KeyboardInterrupt:
+    print("interrupted; workers left:", len(multiprocessing.active_children()))
+    sys.exit(0)
+print("the run went on")
+sys.exit(1)
+"""
+
+
+def test_a_ctrl_c_during_a_fork_interrupts_the_coordinator(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    tests = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_DURING_FORK, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "interrupted; workers left: 0", result.stdout
+    assert "Exception ignored" not in result.stderr

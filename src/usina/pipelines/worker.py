@@ -11,8 +11,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -34,6 +36,8 @@ log = logging.getLogger("usina.pipelines")
 READY = "ready"
 READY_SECONDS = 20.0
 FORK_ATTEMPTS = 3
+# What stops a run (Ctrl-C, a terminate): held while a worker is forked.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 @dataclass(frozen=True)
@@ -137,15 +141,21 @@ class WorkerPool:
     def _fork(self) -> Worker:
         for attempt in range(1, FORK_ATTEMPTS + 1):
             here, there = self.ctx.Pipe()
-            process = self.ctx.Process(
-                target=_serve,
-                args=(there, self.steps, self.store, self.keep_bytes, self.backend),
-                daemon=True,
-            )
-            process.start()
+            mask = _hold_stop_signals()
+            try:
+                process = self.ctx.Process(
+                    target=_serve,
+                    args=(there, self.steps, self.store, self.keep_bytes, self.backend, mask),
+                    daemon=True,
+                )
+                process.start()
+            except BaseException:
+                _release_stop_signals(mask)
+                raise
             there.close()
             worker = Worker(process, here)
             try:
+                _release_stop_signals(mask)  # a Ctrl-C that came during the fork is raised here
                 with contextlib.suppress(EOFError, OSError):
                     if here.poll(self.ready_seconds) and here.recv() == READY:
                         return worker
@@ -168,6 +178,26 @@ class WorkerPool:
             f"{self.ready_seconds:g} s each (a new worker first opens the SQLite files this "
             f"process uses: {files})"
         )
+
+
+def _hold_stop_signals() -> set[int | signal.Signals] | None:
+    """Hold Ctrl-C and SIGTERM at the OS while the coordinator forks a worker, and return the
+    signal mask to restore (None off the main thread, where Python runs no handler).
+
+    Python runs a signal's handler at the next bytecode, and during a fork that can be inside
+    an at-fork callback (``logging`` releases its lock in one), where the ``KeyboardInterrupt``
+    is printed as "Exception ignored" and lost: the run would go on as if never interrupted.
+    Held, the signal waits until ``_release_stop_signals``, outside the fork; the child starts
+    with none pending and restores the mask itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _release_stop_signals(mask: set[int | signal.Signals] | None) -> None:
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _one_openmp_thread_if_inherited() -> None:
@@ -215,8 +245,11 @@ def _serve(
     store: ArtifactStore,
     keep_bytes: bool,
     backend: Any,
+    mask: set[int | signal.Signals] | None = None,
 ) -> None:
-    """A worker's life: run each step it is sent, writing its output to the step's log file."""
+    """A worker's life: run each step it is sent, writing its output to the step's log file.
+    ``mask`` is the signal mask the coordinator had before it forked this process."""
+    _release_stop_signals(mask)
     sys.stdout.flush()
     sys.stderr.flush()
     _one_openmp_thread_if_inherited()
