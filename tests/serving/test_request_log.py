@@ -403,6 +403,7 @@ def test_a_batch_stores_inputs_and_outputs_as_each_row_would_alone() -> None:
 
     one = ("age", "income")
     two = ("x",)
+    forty = tuple(f"c{i}" for i in range(40))
     cases = {
         "one signature": [(one, b"[[30,5.5]]"), (one, b"[[1,-2.0],[3,null]]")],
         "rows without inputs": [(one, b"[[30,5.5]]"), None, (one, b'[["a",true]]'), None],
@@ -417,6 +418,16 @@ def test_a_batch_stores_inputs_and_outputs_as_each_row_would_alone() -> None:
             (one, b"[[1,{}]]"),
         ],
         "odd column names": [(("a%s", 'b"q'), b"[[1,2]]"), (("x", "x"), b"[[1,2]]")],
+        "column names with commas and brackets": [
+            (('k,"[[', "]]y"), b"[[1,2]]"),
+            (('k,"[[', "]]y"), b"[[3,-4.5e-7]]"),
+            (('k,"[[', "]]y"), b'[["a,b",1]]'),
+        ],
+        "one column": [(("x",), b"[[1]]"), (("x",), b"[[2.5]]"), (("x",), b"[[null]]")],
+        "forty columns": [(forty, orjson.dumps([list(range(i, i + 40))])) for i in range(3)],
+        "a second of numeric rows": [
+            None if i % 97 == 0 else (one, orjson.dumps([[i * 0.37, -i]])) for i in range(3_000)
+        ],
         "two signatures": [(one, b"[[30,5.5]]"), (two, b"[[1]]")],
         "no column names": [((), b"[[1,2]]"), ((), b"[[3,4]]")],
         "JSON bytes": [b"[1]", None, b'{"a":1}'],
