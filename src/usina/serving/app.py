@@ -250,7 +250,8 @@ class InferenceService:
         if request_id is None:
             # 128 random bits from the process's generator: uuid4 reads the OS entropy pool on
             # every call, ~20 us a request on a busy host. Ids need to be unique, not secret.
-            request_id = f"{random.getrandbits(128):032x}"
+            # As 32 hex digits by way of bytes: half the time of formatting the int.
+            request_id = random.getrandbits(128).to_bytes(16, "big").hex()
         params = scope.get("path_params") or {}
         gate = self.gate
         verdict: Verdict | None = None
