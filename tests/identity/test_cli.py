@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from resources.cli_session import CliSession
+
 PASSWORD = "a long enough passphrase"
 on_sqlite = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -42,69 +44,78 @@ def fails(out: subprocess.CompletedProcess[str], *words: str) -> str:
     return out.stderr
 
 
+def session(env: dict[str, str], cwd: Path) -> CliSession:
+    """Commands in one process of their own (``resources/cli_session.py``), with the
+    environment ``usina`` gives a command: the test's own USINA_* settings left out."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("USINA_")}
+    return CliSession({**base, "COLUMNS": "200", **env}, cwd)
+
+
 @on_sqlite
 def test_admin_login_and_tokens(live_server, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The commands on the database run in turn in one process, those through the server in
+    # another: each would otherwise pay a Python start and the CLI's imports.
     db = {"USINA_DB_URL": db_url, "USINA_ARTIFACTS": str(tmp_path / "a")}
-    fails(usina(db, "admin", "create", "root", "--json", stdin="short\n"), "password", "12")
-    made = ok(usina(db, "admin", "create", "root", "--json", stdin=PASSWORD + "\n"))
-    assert made["user"] == "user:root" and made["binding"]["role"] == "admin"  # type: ignore[index]
-    fails(usina(db, "admin", "create", "root", stdin=PASSWORD + "\n"), "already exists")
-
     config = tmp_path / "config"
     remote = {"USINA_URL": live_server.url, "USINA_CONFIG_DIR": str(config)}
-    fails(usina(remote, "admin", "create", "y", stdin=PASSWORD + "\n"), "database itself")
-    fails(usina(remote, "users", "list"), "valid token")
-    fails(usina(remote, "auth", "login", "--user", "root", stdin="wrong password!\n"), "wrong")
-    ok(usina(remote, "auth", "login", "--user", "root", "--json", stdin=PASSWORD + "\n"))
-    saved = config / "tokens.json"
-    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-    assert stat.S_IMODE(config.stat().st_mode) == 0o700
+    with session(db, tmp_path) as on_db, session(remote, tmp_path) as through:
+        fails(on_db.run("admin", "create", "root", "--json", stdin="short\n"), "password", "12")
+        made = ok(on_db.run("admin", "create", "root", "--json", stdin=PASSWORD + "\n"))
+        assert made["user"] == "user:root" and made["binding"]["role"] == "admin"  # type: ignore[index]
+        fails(on_db.run("admin", "create", "root", stdin=PASSWORD + "\n"), "already exists")
 
-    me = ok(usina(remote, "auth", "whoami", "--json"))
-    assert me["principal"] == "user:root"  # type: ignore[index]
-    ok(usina(remote, "users", "create", "bob", "--json", stdin=PASSWORD + "\n"))
-    ok(usina(remote, "service-accounts", "create", "scorer", "--json"))
-    group = ok(usina(remote, "groups", "create", "ds", "--member", "user:bob", "--json"))
-    assert group["members"] == ["user:bob"]  # type: ignore[index]
-    binding = ok(
-        usina(remote, "bindings", "create", "group:ds", "viewer", "-r", "models/credit", "--json")
-    )
-    assert binding["resource"] == "models/credit"  # type: ignore[index]
-    fails(usina(remote, "bindings", "create", "ds", "viewer"), "KIND:NAME")
+        fails(through.run("admin", "create", "y", stdin=PASSWORD + "\n"), "database itself")
+        fails(through.run("users", "list"), "valid token")
+        fails(through.run("auth", "login", "--user", "root", stdin="wrong password!\n"), "wrong")
+        ok(through.run("auth", "login", "--user", "root", "--json", stdin=PASSWORD + "\n"))
+        saved = config / "tokens.json"
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert stat.S_IMODE(config.stat().st_mode) == 0o700
 
-    issued = ok(
-        usina(
-            remote,
-            "tokens",
-            "create",
-            "--for",
-            "service-account:scorer",
-            "--expires",
-            "7d",
-            "--scope",
-            "usina.endpoints.predict",
-            "--json",
+        me = ok(through.run("auth", "whoami", "--json"))
+        assert me["principal"] == "user:root"  # type: ignore[index]
+        ok(through.run("users", "create", "bob", "--json", stdin=PASSWORD + "\n"))
+        ok(through.run("service-accounts", "create", "scorer", "--json"))
+        group = ok(through.run("groups", "create", "ds", "--member", "user:bob", "--json"))
+        assert group["members"] == ["user:bob"]  # type: ignore[index]
+        binding = ok(
+            through.run("bindings", "create", "group:ds", "viewer", "-r", "models/credit", "--json")
         )
-    )
-    secret, token_id = issued["secret"], issued["token"]["id"]  # type: ignore[index]
-    assert issued["token"]["scope"] == ["usina.endpoints.predict"]  # type: ignore[index]
-    fails(usina(remote, "tokens", "create", "--expires", "7x"), "--expires")
-    fails(usina(remote, "tokens", "create", "--expires", "91d"), "expires_in", "90 days")
-    fails(usina(remote, "tokens", "create", "--expires", "1d", "--scope", "usina.x"), "scope")
-    listed = ok(usina(remote, "tokens", "list", "--for", "service-account:scorer", "--json"))
-    assert [t["id"] for t in listed] == [token_id]  # type: ignore[union-attr,index]
-    assert secret not in json.dumps(listed)
+        assert binding["resource"] == "models/credit"  # type: ignore[index]
+        fails(through.run("bindings", "create", "ds", "viewer"), "KIND:NAME")
 
-    # USINA_TOKEN wins over the saved login: the scorer's token may not list users.
-    as_scorer = {**remote, "USINA_TOKEN": secret}
-    fails(usina(as_scorer, "users", "list"), "usina.identity.read")
-    revoked = ok(usina(remote, "tokens", "revoke", token_id, "--json"))
-    assert revoked["revoked_at"] is not None  # type: ignore[index]
+        issued = ok(
+            through.run(
+                "tokens",
+                "create",
+                "--for",
+                "service-account:scorer",
+                "--expires",
+                "7d",
+                "--scope",
+                "usina.endpoints.predict",
+                "--json",
+            )
+        )
+        secret, token_id = issued["secret"], issued["token"]["id"]  # type: ignore[index]
+        assert issued["token"]["scope"] == ["usina.endpoints.predict"]  # type: ignore[index]
+        fails(through.run("tokens", "create", "--expires", "7x"), "--expires")
+        fails(through.run("tokens", "create", "--expires", "91d"), "expires_in", "90 days")
+        fails(through.run("tokens", "create", "--expires", "1d", "--scope", "usina.x"), "scope")
+        listed = ok(through.run("tokens", "list", "--for", "service-account:scorer", "--json"))
+        assert [t["id"] for t in listed] == [token_id]  # type: ignore[union-attr,index]
+        assert secret not in json.dumps(listed)
 
-    roles = ok(usina(remote, "roles", "list", "--json"))
-    assert [r["name"] for r in roles][:2] == ["viewer", "data-scientist"]  # type: ignore[union-attr,index]
-    ok(usina(remote, "auth", "logout", "--json"))
-    fails(usina(remote, "auth", "whoami"), "valid token")
+        # USINA_TOKEN wins over the saved login: the scorer's token may not list users.
+        as_scorer = {**remote, "USINA_TOKEN": secret}
+        fails(usina(as_scorer, "users", "list"), "usina.identity.read")
+        revoked = ok(through.run("tokens", "revoke", token_id, "--json"))
+        assert revoked["revoked_at"] is not None  # type: ignore[index]
+
+        roles = ok(through.run("roles", "list", "--json"))
+        assert [r["name"] for r in roles][:2] == ["viewer", "data-scientist"]  # type: ignore[union-attr,index]
+        ok(through.run("auth", "logout", "--json"))
+        fails(through.run("auth", "whoami"), "valid token")
 
 
 def test_tokens_on_the_database_need_for(tmp_path: Path) -> None:

@@ -63,9 +63,12 @@ def test_every_worker_forked_beside_sqlite_readers_runs_its_step(
         reader.start()
     steps = {n.name: n.step for n in p.parallel.graph}
     # One step per worker (as with a memory:// store), so each step needs a new fork. A worker
-    # that hangs is killed after ``ready_seconds``; 8 s leaves a loaded CI host room for a
-    # healthy start (this test process has many SQLite files open, each one opened again).
-    pool = WorkerPool(steps, open_artifact_store(str(tmp_path / "art")), True, ready_seconds=8)
+    # that hangs is killed after ``ready_seconds``, and each hang costs the test that long:
+    # several of the 120 forks hang. A healthy start takes a tenth of a second or so (this
+    # test process has many SQLite files open, each one opened again); 3 s leaves a loaded CI
+    # host room for it, and a healthy worker killed for being slow is only forked again (the
+    # test fails only when three attempts in a row do not start).
+    pool = WorkerPool(steps, open_artifact_store(str(tmp_path / "art")), True, ready_seconds=3)
     task = Task("nap", steps["nap"], {}, {"workdir": str(tmp_path), "name": "a", "seconds": 0})
     done = 0
     try:

@@ -12,9 +12,10 @@ next command builds its own from the settings, as a new process does), threads t
 left running are waited for (as a process's exit waits for them), and the environment is the
 one the session started with.
 
-Protocol: one JSON array of arguments per line on the process's stdin; one JSON object
-``{"code", "stdout", "stderr"}`` per command on its stdout. Commands see neither: their stdin
-is empty (``/dev/null``), their output goes to temporary files.
+Protocol: one JSON object ``{"args", "stdin"}`` per line on the process's stdin; one JSON
+object ``{"code", "stdout", "stderr"}`` per command on its stdout. Commands see neither: their
+stdin is a file holding the ``stdin`` text given to ``run`` (empty unless given: a password a
+command reads, say), their output goes to temporary files.
 """
 
 from __future__ import annotations
@@ -41,16 +42,27 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _run_one(args: list[str]) -> tuple[int, bytes, bytes]:
+def _run_one(args: list[str], stdin: str = "") -> tuple[int, bytes, bytes]:
     from usina.cli import context
     from usina.cli.main import main
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        saved = os.dup(1), os.dup(2)
+    with (
+        tempfile.TemporaryFile() as given,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        given.write(stdin.encode())
+        given.flush()
+        given.seek(0)
+        saved = os.dup(0), os.dup(1), os.dup(2)
+        saved_stdin = sys.stdin
         sys.stdout.flush()
         sys.stderr.flush()
+        os.dup2(given.fileno(), 0)
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
+        # A fresh reader of file descriptor 0: the previous one may have buffered or hit its end.
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.argv = ["usina", *args]
         try:
             try:
@@ -74,9 +86,10 @@ def _run_one(args: list[str]) -> tuple[int, bytes, bytes]:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
+            sys.stdin.close()
+            sys.stdin = saved_stdin
+            for target, fd in enumerate(saved):
+                os.dup2(fd, target)
                 os.close(fd)
         out.seek(0)
         err.seek(0)
@@ -90,10 +103,11 @@ def _serve() -> None:
 
     requests = os.fdopen(os.dup(0), encoding="utf-8")
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    with open(os.devnull) as nothing:  # a command reading its stdin reads nothing
+    with open(os.devnull) as nothing:  # between commands, nothing is there to read
         os.dup2(nothing.fileno(), 0)
     for line in requests:
-        code, out, err = _run_one(json.loads(line))
+        request = json.loads(line)
+        code, out, err = _run_one(request["args"], request["stdin"])
         answer = {"code": code, "stdout": out.decode(), "stderr": err.decode()}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
@@ -105,8 +119,8 @@ def _serve() -> None:
 class CliSession:
     """A process that runs ``usina`` commands in turn, with the environment ``env``.
 
-    ``run(*args)`` returns a ``subprocess.CompletedProcess`` with the command's exit status
-    and its stdout and stderr as text; ``close()`` ends the process (also on ``with`` exit).
+    ``run(*args, stdin="")`` returns a ``subprocess.CompletedProcess`` with the command's exit
+    status and its stdout and stderr as text (``stdin`` is what the command reads); ``close()`` ends the process (also on ``with`` exit).
     One session serves one thread at a time.
     """
 
@@ -121,10 +135,10 @@ class CliSession:
             text=True,
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        stdin, stdout = self._pipes()
-        stdin.write(json.dumps(list(args)) + "\n")
-        stdin.flush()
+    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        requests, stdout = self._pipes()
+        requests.write(json.dumps({"args": list(args), "stdin": stdin}) + "\n")
+        requests.flush()
         # A command that hangs past the timeout gets its session killed, ending the read.
         watchdog = threading.Timer(self.timeout, self._process.kill)
         watchdog.start()

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 
 from usina.errors import InvalidInput
 from usina.registry import Signature
+from usina.serving.jsonbytes import dumps
 
 _FLOAT = ("double", "float", "float64", "float32", "halffloat", "float16")
 _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -312,16 +312,6 @@ class InputCheck:
         )
 
 
-def _fallback(value: Any) -> Any:
-    if isinstance(value, np.ndarray):  # object or string arrays orjson cannot take directly
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
 def log_inputs(check: InputCheck, data: Any) -> tuple[tuple[str, ...], bytes]:
     """The model input as the request log keeps it until written: column names and JSON rows.
 
@@ -332,8 +322,3 @@ def log_inputs(check: InputCheck, data: Any) -> tuple[tuple[str, ...], bytes]:
     if type(data) is not np.ndarray and hasattr(data, "to_numpy"):
         data = data.to_numpy()
     return check.column_names, dumps(data)
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes for responses and log rows: numpy arrays directly, anything else as text."""
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback)

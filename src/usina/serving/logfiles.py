@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 
-from usina.serving.inputs import dumps
+from usina.serving.jsonbytes import dumps
 
 PREFIX = "request-log"
 DROPS_PREFIX = "request-log-drops"
