@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from resources.servers import ThreadServer
+from resources.waiting import wait_until
 from usina.artifacts import blob_key
 from usina.audit import SqlAuditStore
 from usina.identity import SqlIdentityStore
@@ -249,7 +250,13 @@ def test_each_audited_call_is_one_record_and_the_log_verifies(
         assert response.headers["x-request-id"] == request_id
         if is_audited:
             audited.add(request_id)
-    records = guarded.audit()
+
+    # The last answer can reach the client a moment before its event is queued.
+    def every_one() -> list[Any] | None:
+        found = guarded.audit()
+        return found if audited <= {r.request_id for r in found} else None
+
+    records = wait_until(every_one, 30, "an audit record of every audited call")
     counts = Counter(r.request_id for r in records)
     assert set(counts) == audited, "audited calls, and only those"
     assert set(counts.values()) == {1}, "exactly one record each"
@@ -285,7 +292,15 @@ def test_login_brute_force_locks_the_name_and_each_failure_is_audited(guarded: G
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 3, statuses
     right = {"user": "bob", "password": "a-long-password-1"}
     assert guarded.call("POST", "/api/v1/auth/login", json=right).status_code == 429, "locked"
-    logins = [r for r in guarded.audit() if r.action == "auth.login"]
+    # A request's audit event is queued once its answer has gone out, so the client can see
+    # the answer a moment before the event is there to flush.
+    logins: list[Any] = []
+
+    def all_nine() -> bool:
+        logins[:] = [r for r in guarded.audit() if r.action == "auth.login"]
+        return len(logins) >= 9
+
+    wait_until(all_nine, 30, "the audit records of the nine logins")
     assert len(logins) == 9
     assert {(r.resource, r.decision, r.actor) for r in logins} == {
         ("users/bob", "deny", "anonymous")
