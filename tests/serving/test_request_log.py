@@ -416,6 +416,10 @@ def test_a_batch_stores_inputs_and_outputs_as_each_row_would_alone() -> None:
             (one, b'[["a,b",1]]'),  # a comma in a string: parsed
             (one, b"[[1]]"),  # fewer values than columns
             (one, b"[[1,{}]]"),
+            (one, b"[[1, 2]]"),  # white space: parsed, so the text is orjson's
+            (one, b"[[1,\t2]]"),
+            (one, b"[[1,2]\n]"),
+            (one, b"[[true,false]]"),
         ],
         "odd column names": [(("a%s", 'b"q'), b"[[1,2]]"), (("x", "x"), b"[[1,2]]")],
         "column names with commas and brackets": [

@@ -272,27 +272,33 @@ def _objects(columns: Sequence[str], data: list[bytes], pa: Any) -> Any:
     (``[{"a":1.5,"b":2}]``), as an Arrow string column: the text ``_json`` makes, in a
     fraction of the time for the usual request.
 
-    A request of one row of numbers (no string, no nested list: ``"``, ``[`` and ``]`` appear
-    only around the row) is rewritten as it is: the opening ``[[`` becomes ``[{`` and the first
-    key, each comma a comma and the next key, the closing ``]]`` becomes ``}]``. The values'
-    text stays as it is, which is the text orjson writes for those values again. The requests
-    are checked together (numpy) and rewritten together, as one byte string split at its
-    commas, with no Python string per request: parsing each request and encoding it again is
-    otherwise the most a writer process spends on a row. Any other request is parsed and
-    encoded.
+    A request of one row of numbers (no string, no nested list, no white space: ``[`` and
+    ``]`` appear only around the row) is rewritten as it is: its values, split at the commas,
+    are joined again between the keys, ``[{`` and ``}]``. The values' text stays as it is,
+    which is the text orjson writes for those values again. The requests are checked and
+    rewritten together by Arrow's string kernels, with no Python string per request: parsing
+    each request and encoding it again is otherwise the most a writer process spends on a
+    row. Any other request is parsed and encoded.
     """
+    import pyarrow.compute as pc
+
     width = len(columns)
-    keys = [orjson.dumps(c) + b":" for c in columns if type(c) is str]
-    if not data or not width or len(set(columns)) < width or len(keys) < width:
-        return pa.array([_object_text(columns, raw) for raw in data], pa.string())
+    keys = [orjson.dumps(c).decode() + ":" for c in columns if type(c) is str]
     lengths = np.fromiter(map(len, data), np.int64, len(data))
-    whole = b"".join(data)
-    text = np.frombuffer(whole, np.uint8)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    simple = _one_numeric_row(text, starts, lengths, width)
-    out_lengths = lengths + sum(map(len, keys))  # each request gains its keys, no more
-    if int(out_lengths[simple].sum()) > MAX_REWRITE_BYTES:
+    out_bytes = int(lengths.sum()) + len(data) * sum(map(len, keys))
+    if (
+        not data
+        or not width
+        or len(set(columns)) < width
+        or len(keys) < width
+        or out_bytes > MAX_REWRITE_BYTES
+    ):
         return pa.array([_object_text(columns, raw) for raw in data], pa.string())
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    text = pa.StringArray.from_buffers(
+        len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data))
+    )
+    simple = _one_numeric_row(text, offsets, width, pc)
     if not simple.all():
         if not simple.any():
             return pa.array([_object_text(columns, raw) for raw in data], pa.string())
@@ -306,46 +312,29 @@ def _objects(columns: Sequence[str], data: list[bytes], pa: Any) -> Any:
             ],
             pa.string(),
         )
-    # "[[" becomes "[{," and "]]" becomes "}]", so that splitting at the commas leaves the
-    # values with the brackets stuck to them; between two pieces goes the next key (a comma
-    # before all but a request's first), and the keys, which may hold commas, come last.
-    pieces = whole.replace(b"]]", b"}]").replace(b"[[", b"[{,").split(b",")
-    between = [keys[0], *(b"," + k for k in keys[1:])] * len(data)
-    merged: list[bytes] = [b""] * (len(pieces) + len(between))
-    merged[0::2] = pieces
-    merged[1::2] = between
-    offsets = np.concatenate(([0], np.cumsum(out_lengths))).astype(np.int32)
-    return pa.StringArray.from_buffers(
-        len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(merged))
-    )
+    values = pc.split_pattern(pc.utf8_slice_codeunits(text, 2, -2), ",").flatten()
+    parts: list[Any] = ["[{"]
+    for j, key in enumerate(keys):
+        parts += ["," + key if j else key, values.take(np.arange(j, len(values), width))]
+    return pc.binary_join_element_wise(*parts, "}]", "")
 
 
-def _one_numeric_row(text: Any, starts: Any, lengths: Any, width: int) -> Any:
-    """Which requests (``text[starts[i] : starts[i] + lengths[i]]``) are one row of exactly
-    ``width`` non-empty values without strings or nesting: ``[[v,v,...]]``."""
-    ok = lengths >= 2 * width + 3  # "[[" + values and commas + "]]"
-    if not ok.any():
-        return ok
-    safe = np.where(ok, starts, 0)
-    last = np.where(ok, starts + lengths - 1, 0)
-    ok &= (text[safe] == ord("[")) & (text[safe + 1] == ord("["))
-    ok &= (text[last] == ord("]")) & (text[last - 1] == ord("]"))
-    opening, closing, comma = text == ord("["), text == ord("]"), text == ord(",")
-    odd = (text == ord('"')) | (text == ord(" ")) | (text == ord("{"))
-    # An empty value: a separator right after "[[" or a comma.
-    after = np.zeros(len(text), bool)
-    after[1:] = comma[:-1] | opening[:-1]
-    odd |= after & (comma | closing)
+# One row of non-empty values with no string, object or nested list in it: ``[[v,v,...]]``.
+_ONE_ROW = r'^\[\[[^,\[\]"{}\s]+(?:,[^,\[\]"{}\s]+)*\]\]$'
 
-    def per_request(flags: Any) -> Any:
-        counts = np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
-        return counts[starts + lengths] - counts[starts]
 
-    ok &= per_request(opening) == 2
-    ok &= per_request(closing) == 2
-    ok &= per_request(comma) == width - 1
-    ok &= per_request(odd) == 0
-    return ok
+def _one_numeric_row(text: Any, offsets: Any, width: int, pc: Any) -> Any:
+    """Which requests of ``text`` (an Arrow string array whose value ``i`` spans
+    ``offsets[i]`` to ``offsets[i + 1]`` of its data) are one row of exactly ``width`` non-empty
+    values without strings or nesting: ``[[v,v,...]]``."""
+    simple = pc.match_substring_regex(text, _ONE_ROW).to_numpy(zero_copy_only=False)
+    size = int(offsets[-1])
+    flags = np.zeros(size + 1, bool)  # one byte more, so that every start is an index
+    flags[:size] = np.frombuffer(text.buffers()[2], np.uint8, size) == ord(",")
+    commas = np.add.reduceat(flags, offsets[:-1], dtype=np.int64)
+    commas[offsets[:-1] == offsets[1:]] = 0  # reduceat gives an empty slice its next byte
+    simple &= commas == width - 1
+    return simple
 
 
 def _object_text(columns: Sequence[str], raw: bytes) -> str:
