@@ -60,6 +60,7 @@ from usina.serving.batching import MicroBatcher
 from usina.serving.codec import JSON, Codec
 from usina.serving.endpoints import Endpoint, SqlEndpointStore
 from usina.serving.inputs import ModelInput, dumps, log_inputs
+from usina.serving.jsonbytes import json_inputs
 from usina.serving.logpolicy import LogPolicies, load_log_policies, protect_row
 from usina.serving.metrics import ServingMetrics
 from usina.serving.requestlog import RequestLog
@@ -280,15 +281,37 @@ class InferenceService:
             outputs = await self._predict(route, version, batch)
             endpoint = route.endpoint
             number = version.version
-            content, media, extra = codec.encode(parsed, name, endpoint.model, number, outputs)
+            rate = endpoint.sample_rate  # whether this request goes to the log
+            sampled = rate >= 1.0 or (rate > 0.0 and random.random() < rate)
+            outputs_json = dumps(outputs) if sampled else None  # for the answer and the log
+            content, media, extra = codec.encode(
+                parsed, name, endpoint.model, number, outputs, outputs_json
+            )
             elapsed = time.perf_counter() - start
             self.metrics.observe(name, str(number), codec.name, 200, elapsed)
-            if _sampled(endpoint):
+            if sampled:
                 inputs = log_inputs(version.check, batch.data)
-                outputs_json = dumps(outputs)
-                self._log(
-                    request_id, endpoint, number, codec.name, 200, elapsed, inputs, outputs_json
-                )
+                if self._log_policies.fixed or endpoint.log_policy is not None:  # ``applies``
+                    self._log(
+                        request_id, endpoint, number, codec.name, 200, elapsed, inputs, outputs_json
+                    )
+                else:  # the usual row, queued as ``_log`` would, without its look-ups
+                    self.log.append(
+                        (
+                            request_id,
+                            time.time(),
+                            endpoint.name,
+                            endpoint.model,
+                            number,
+                            False,
+                            codec.name,
+                            200,
+                            elapsed * 1000.0,
+                            inputs,
+                            outputs_json,
+                            None,
+                        )
+                    )
         except Exception as exc:  # noqa: BLE001
             status, content = self._failure(exc, name, codec, version, start, request_id)
             await _answer(send, status, content, JSON, request_id, None, None)
@@ -384,7 +407,9 @@ class InferenceService:
                 inputs, outputs, error = None, None, protector
             elif protector is not None:
                 try:
-                    inputs, outputs, error = protect_row(protector, inputs, outputs, error)
+                    inputs, outputs, error = protect_row(
+                        protector, json_inputs(inputs), outputs, error
+                    )
                 except Exception:
                     log.exception("request log: the PII policy failed; logging the row empty")
                     inputs, outputs, error = None, None, "the request log's PII policy failed"

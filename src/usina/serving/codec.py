@@ -68,9 +68,18 @@ class Codec(Protocol[R]):
         """The request id the body carries, if the protocol has one."""
         ...
 
-    def encode(self, request: R, endpoint: str, model: str, version: int, outputs: Any) -> Encoded:
+    def encode(
+        self,
+        request: R,
+        endpoint: str,
+        model: str,
+        version: int,
+        outputs: Any,
+        outputs_json: bytes | None = None,
+    ) -> Encoded:
         """The answer to ``request``: ``version`` of ``model``, behind ``endpoint``, predicted
-        ``outputs``."""
+        ``outputs``; ``outputs_json``, when given, is their JSON (``jsonbytes.dumps``), made
+        once for the answer and the request log."""
         ...
 
     def error(self, status: int, message: str, field: str | None) -> bytes:

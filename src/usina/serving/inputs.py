@@ -20,7 +20,7 @@ import numpy as np
 
 from usina.errors import InvalidInput
 from usina.registry import Signature
-from usina.serving.jsonbytes import dumps
+from usina.serving.jsonbytes import RawRows, dumps
 
 _FLOAT = ("double", "float", "float64", "float32", "halffloat", "float16")
 _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -312,13 +312,24 @@ class InputCheck:
         )
 
 
-def log_inputs(check: InputCheck, data: Any) -> tuple[tuple[str, ...], bytes]:
-    """The model input as the request log keeps it until written: column names and JSON rows.
+# numpy's float64 type (native byte order): arrays made as float64 share it.
+_FLOAT64 = np.dtype(np.float64)
 
-    Serializing here (a few microseconds for a row) means a queued log row holds only strings
-    and bytes, which the garbage collector stops tracking, instead of arrays and DataFrames it
-    would scan on every collection until the row is written.
+
+def log_inputs(check: InputCheck, data: Any) -> tuple[tuple[str, ...], bytes] | RawRows:
+    """The model input as the request log keeps it until written: column names and JSON rows,
+    or for a 2-D float64 array (the usual input), column names, the array's bytes and its
+    width (``usina.serving.jsonbytes.RawRows``), which the writer turns into JSON off the
+    request path.
+
+    Either way a queued log row holds only strings and bytes, which the garbage collector
+    stops tracking, instead of arrays and DataFrames it would scan on every collection until
+    the row is written.
     """
-    if type(data) is not np.ndarray and hasattr(data, "to_numpy"):
+    if type(data) is not np.ndarray:
+        if not hasattr(data, "to_numpy"):
+            return check.column_names, dumps(data)
         data = data.to_numpy()
+    if data.dtype is _FLOAT64 and data.ndim == 2:
+        return check.column_names, data.tobytes(), data.shape[1]
     return check.column_names, dumps(data)

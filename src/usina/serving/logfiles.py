@@ -13,13 +13,15 @@ import datetime as dt
 import io
 import operator
 import time
+from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 
-from usina.serving.jsonbytes import dumps
+from usina.serving.jsonbytes import dumps, json_inputs, raw_rows
 
 PREFIX = "request-log"
 DROPS_PREFIX = "request-log-drops"
@@ -31,6 +33,9 @@ SEAL_ROWS = 64
 # Columns with few distinct values, dictionary-encoded; the others (request ids, inputs, times)
 # are nearly all distinct, and trying a dictionary on them cost a fifth of a file's write.
 DICTIONARY_COLUMNS = ["endpoint", "model", "version", "shadow", "protocol", "status", "error"]
+# Columns whose minimum and maximum a file records, for readers to skip files by: not the
+# request ids, inputs and outputs, whose bounds would tell a query nothing.
+STATISTICS_COLUMNS = [*DICTIONARY_COLUMNS, "time", "latency_ms"]
 
 # Why a row was dropped.
 QUEUE_FULL = "queue_full"
@@ -131,7 +136,6 @@ def row_file(
     a ``pause`` sleep every ``CHUNK_ROWS`` rows, so a request waits for at most one chunk.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     columns = _Columns()
     if not pause:  # nobody waits on this process's GIL: the file's rows in one batch
@@ -144,14 +148,65 @@ def row_file(
                 columns.seal(pa)
             time.sleep(pause)
     columns.seal(pa, at_least=1)
+    return table_file(pa.Table.from_batches(columns.batches), endpoint, day, name)
+
+
+def table_file(table: Any, endpoint: str, day: str, name: str) -> tuple[str, bytes]:
+    """The key and Parquet bytes of a table of rows (``packed_batch``'s schema)."""
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
     pq.write_table(
-        pa.Table.from_batches(columns.batches),
+        table,
         buffer,
         compression="zstd",
         use_dictionary=DICTIONARY_COLUMNS,
+        write_statistics=STATISTICS_COLUMNS,
     )
     return f"{PREFIX}/endpoint={endpoint}/date={day}/{name}", buffer.getvalue()
+
+
+def table_groups(table: Any) -> dict[tuple[str, str], Any]:
+    """The rows of ``table`` by the file they go to: (endpoint, UTC day), as tables."""
+    import pyarrow.compute as pc
+
+    if not table.num_rows:
+        return {}
+    seconds = pc.divide(table["time"].cast("int64"), 1_000_000).to_numpy()
+    days = seconds // 86_400
+    endpoints = pc.unique(table["endpoint"])
+    if len(endpoints) == 1 and days.min() == days.max():
+        return {(endpoints[0].as_py(), _day(float(seconds[0]))): table}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, (endpoint, second) in enumerate(
+        zip(table["endpoint"].to_pylist(), seconds.tolist(), strict=True)
+    ):
+        groups.setdefault((endpoint, _day(second)), []).append(i)
+    return {key: table.take(indices) for key, indices in groups.items()}
+
+
+def table_keys(table: Any) -> Counter[RowKey]:
+    """The rows of ``table`` counted by key (endpoint, version, shadow)."""
+    import pyarrow.compute as pc
+
+    names = ("endpoint", "version", "shadow")
+    only = [pc.unique(table[c]) for c in names]
+    if all(len(u) == 1 for u in only):  # the usual table: one key
+        return Counter({tuple(u[0].as_py() for u in only): table.num_rows})
+    columns = [table[c].to_pylist() for c in names]
+    return Counter(zip(*columns, strict=True))
+
+
+def table_drops(table: Any, reason: str) -> Counter[DropKey]:
+    """The drop records of the rows of ``table``, dropped for ``reason``."""
+    import pyarrow.compute as pc
+
+    seconds = pc.divide(table["time"].cast("int64"), 1_000_000).to_pylist()
+    columns = [table[c].to_pylist() for c in ("endpoint", "version", "shadow")]
+    return Counter(
+        (second, endpoint, version, shadow, reason)
+        for second, endpoint, version, shadow in zip(seconds, *columns, strict=True)
+    )
 
 
 def warm_up() -> None:
@@ -203,42 +258,195 @@ class _Columns:
         """Move the pending rows into a record batch once there are ``at_least`` of them."""
         if not self.pending or len(self.pending) < at_least:
             return
-        (
-            request_id,
-            times,
-            endpoint,
-            model,
-            version,
-            shadow,
-            protocol,
-            status,
-            latency_ms,
-            inputs,
-            outputs,
-            error,
-        ) = zip(*self.pending, strict=True)
-        self.pending = []
-        self.batches.append(
-            pa.record_batch(
-                {
-                    "request_id": pa.array(request_id, pa.string()),
-                    "time": pa.array(
-                        (np.array(times, np.float64) * 1_000_000).astype(np.int64),
-                        pa.timestamp("us", tz="UTC"),
-                    ),
-                    "endpoint": pa.array(endpoint, pa.string()),
-                    "model": pa.array(model, pa.string()),
-                    "version": pa.array(version, pa.int32()),
-                    "shadow": pa.array(shadow, pa.bool_()),
-                    "protocol": pa.array(protocol, pa.string()),
-                    "status": pa.array(status, pa.int16()),
-                    "latency_ms": pa.array(latency_ms, pa.float64()),
-                    "inputs": _json_column(inputs, pa),
-                    "outputs": _json_column(outputs, pa),
-                    "error": pa.array(error, pa.string()),
-                }
+        rows, self.pending = self.pending, []
+        self.batches.append(packed_batch(pack_rows(rows), pa))
+
+
+# -- rows as columns ------------------------------------------------------------------------
+#
+# A batch of rows crosses the pipe to the writer process as columns (``pack_rows``), which
+# costs the serving process less than pickling each row and the writer almost nothing to
+# read: times as float64 bytes, request ids joined by NUL, a column whose rows all hold one
+# value as that value once, raw float inputs joined; the writer makes the record batch
+# (``packed_batch``) without a Python object per row. Rows written in the serving process take
+# the same way, without the pipe.
+
+Packed = dict[str, Any]
+
+
+def pack_rows(rows: Sequence[Row]) -> Packed:
+    """``rows`` as columns: see ``packed_batch`` for the record batch they make."""
+    n = len(rows)
+    if not n:
+        return {"n": 0}
+    (
+        request_id,
+        times,
+        endpoint,
+        model,
+        version,
+        shadow,
+        protocol,
+        status,
+        latency_ms,
+        inputs,
+        outputs,
+        error,
+    ) = zip(*rows, strict=True)
+    ids = "\x00".join(request_id)
+    return {
+        "n": n,
+        # An id holding NUL itself (one a request body named) goes as the column it is.
+        "request_id": ids if ids.count("\x00") == n - 1 else request_id,
+        "time": array("d", times).tobytes(),
+        "latency_ms": array("d", latency_ms).tobytes(),
+        "endpoint": _same(endpoint, n),
+        "model": _same(model, n),
+        "version": _same(version, n),
+        "shadow": _same(shadow, n),
+        "protocol": _same(protocol, n),
+        "status": _same(status, n),
+        "error": _same(error, n),
+        "inputs": _pack_inputs(inputs),
+        "outputs": _pack_outputs(outputs),
+    }
+
+
+def packed_keys(packed: Packed) -> Counter[RowKey]:
+    """The rows of ``packed`` counted by key (endpoint, version, shadow)."""
+    n = packed["n"]
+    if not n:
+        return Counter()
+    columns = [packed["endpoint"], packed["version"], packed["shadow"]]
+    if all(len(c) == 1 for c in columns):
+        return Counter({(columns[0][0], columns[1][0], columns[2][0]): n})
+    endpoint, version, shadow = (c * n if len(c) == 1 else c for c in columns)
+    return Counter(zip(endpoint, version, shadow, strict=True))
+
+
+def packed_batch(packed: Packed, pa: Any) -> Any:
+    """The record batch of a ``pack_rows`` result, in the log's schema."""
+    n = packed["n"]
+    if not n:
+        return pa.RecordBatch.from_pylist([], schema=_schema(pa))
+    ids = packed["request_id"]
+    if isinstance(ids, str):
+        import pyarrow.compute as pc
+
+        request_id = pc.split_pattern(pa.array([ids], pa.string()), "\x00").flatten()
+    else:
+        request_id = pa.array(ids, pa.string())
+    times = np.frombuffer(packed["time"], np.float64)
+    return pa.record_batch(
+        {
+            "request_id": request_id,
+            "time": pa.array((times * 1_000_000).astype(np.int64), pa.timestamp("us", tz="UTC")),
+            "endpoint": _unpack(packed["endpoint"], n, pa.string(), pa),
+            "model": _unpack(packed["model"], n, pa.string(), pa),
+            "version": _unpack(packed["version"], n, pa.int32(), pa),
+            "shadow": _unpack(packed["shadow"], n, pa.bool_(), pa),
+            "protocol": _unpack(packed["protocol"], n, pa.string(), pa),
+            "status": _unpack(packed["status"], n, pa.int16(), pa),
+            "latency_ms": pa.array(np.frombuffer(packed["latency_ms"], np.float64), pa.float64()),
+            "inputs": _unpack_inputs(packed["inputs"], pa),
+            "outputs": _unpack_outputs(packed["outputs"], pa),
+            "error": _unpack(packed["error"], n, pa.string(), pa),
+        }
+    )
+
+
+def _schema(pa: Any) -> Any:
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("time", pa.timestamp("us", tz="UTC")),
+            ("endpoint", pa.string()),
+            ("model", pa.string()),
+            ("version", pa.int32()),
+            ("shadow", pa.bool_()),
+            ("protocol", pa.string()),
+            ("status", pa.int16()),
+            ("latency_ms", pa.float64()),
+            ("inputs", pa.string()),
+            ("outputs", pa.string()),
+            ("error", pa.string()),
+        ]
+    )
+
+
+def _same(column: tuple[Any, ...], n: int) -> tuple[Any, ...]:
+    """A column whose rows all hold one value, as that value once."""
+    first = column[0]
+    return (first,) if column.count(first) == n else column
+
+
+def _unpack(column: tuple[Any, ...], n: int, kind: Any, pa: Any) -> Any:
+    if len(column) == 1 and n > 1:
+        return pa.repeat(pa.scalar(column[0], kind), n)
+    return pa.array(column, kind)
+
+
+def _pack_inputs(inputs: tuple[Any, ...]) -> Any:
+    """Raw float inputs of one signature (``jsonbytes.RawRows``) as their names, width and
+    joined bytes; any other mix as the column it is."""
+    first = inputs[0]
+    n = len(inputs)
+    if (
+        type(first) is tuple
+        and len(first) == 3
+        and set(map(type, inputs)) == {tuple}
+        and set(map(len, inputs)) == {3}
+        and list(map(_NAMES, inputs)).count(first[0]) == n
+        and list(map(_WIDTH, inputs)).count(first[2]) == n
+    ):
+        data = list(map(_DATA, inputs))
+        return {"names": first[0], "width": first[2], "raw": b"".join(data), "sizes": _sizes(data)}
+    return inputs
+
+
+def _unpack_inputs(inputs: Any, pa: Any) -> Any:
+    if isinstance(inputs, dict):
+        sizes = _unsizes(inputs["sizes"], len(inputs["raw"]))
+        return _raw_objects(inputs["names"], inputs["width"], inputs["raw"], sizes, pa)
+    return _json_column(inputs, pa)
+
+
+def _pack_outputs(outputs: tuple[Any, ...]) -> Any:
+    """Outputs that are all JSON bytes, joined, with their sizes; any other mix as it is."""
+    if set(map(type, outputs)) == {bytes}:
+        return {"json": b"".join(outputs), "sizes": _sizes(outputs)}
+    return outputs
+
+
+def _unpack_outputs(outputs: Any, pa: Any) -> Any:
+    if isinstance(outputs, dict):
+        data = outputs["json"]
+        sizes = _unsizes(outputs["sizes"], len(data))
+        if len(data) <= MAX_REWRITE_BYTES:
+            offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int32)
+            column = pa.BinaryArray.from_buffers(
+                pa.binary(), len(sizes), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
             )
-        )
+            return column.cast(pa.string())
+        ends = np.cumsum(sizes).tolist()
+        starts = [0, *ends[:-1]]
+        return pa.array([data[a:b] for a, b in zip(starts, ends, strict=True)], pa.string())
+    return _json_column(outputs, pa)
+
+
+def _sizes(values: Sequence[bytes]) -> tuple[int, int] | bytes:
+    """The lengths of ``values``: (length, count) when they are all one length (the usual
+    batch), or int64 bytes."""
+    lengths = list(map(len, values))
+    if lengths.count(lengths[0]) == len(lengths):
+        return (lengths[0], len(lengths))
+    return array("q", lengths).tobytes()
+
+
+def _unsizes(sizes: tuple[int, int] | bytes, total: int) -> Any:
+    if isinstance(sizes, tuple):
+        return np.full(sizes[1], sizes[0], np.int64)
+    return np.frombuffer(sizes, np.int64)
 
 
 def _json_column(values: tuple[Any, ...], pa: Any) -> Any:
@@ -246,8 +454,10 @@ def _json_column(values: tuple[Any, ...], pa: Any) -> Any:
 
     Values that are JSON bytes already (outputs, and inputs once protected) become the column
     in one cast, without a Python string per row. Inputs kept as (column names, JSON rows) under
-    one signature, the usual case, are checked once for the batch instead of row by row, and
-    one-row numeric requests are rewritten as objects by array operations (``_objects``).
+    one signature are checked once for the batch instead of row by row, and one-row numeric
+    requests are rewritten as objects by array operations (``_objects``); inputs kept raw
+    (``jsonbytes.RawRows``) under one signature are encoded a column at a time
+    (``_raw_objects``).
     """
     kinds = set(map(type, values))
     kinds.discard(type(None))
@@ -258,8 +468,14 @@ def _json_column(values: tuple[Any, ...], pa: Any) -> Any:
         names = set(map(_NAMES, present))
         data = list(map(_DATA, present))
         columns = next(iter(names))
-        if len(names) == 1 and columns and set(map(type, data)) == {bytes}:
+        forms = set(map(len, present))
+        column = None
+        if len(names) == 1 and columns and forms == {2} and set(map(type, data)) == {bytes}:
             column = _objects(columns, data, pa)
+        elif len(names) == 1 and columns and forms == {3} and len(set(map(_WIDTH, present))) == 1:
+            sizes = np.fromiter(map(len, data), np.int64, len(data))
+            column = _raw_objects(columns, present[0][2], b"".join(data), sizes, pa)
+        if column is not None:
             if len(present) == len(values):
                 return column
             found = iter(column.to_pylist())
@@ -313,9 +529,58 @@ def _objects(columns: Sequence[str], data: list[bytes], pa: Any) -> Any:
             pa.string(),
         )
     values = pc.split_pattern(pc.utf8_slice_codeunits(text, 2, -2), ",").flatten()
+    return _join_objects(keys, values, pc)
+
+
+def _join_objects(keys: list[str], values: Any, pc: Any) -> Any:
+    """One ``[{...}]`` text per row of ``values`` (the rows' value texts, one after another,
+    ``len(keys)`` to a row), each value after its key."""
+    width = len(keys)
     parts: list[Any] = ["[{"]
     for j, key in enumerate(keys):
         parts += ["," + key if j else key, values.take(np.arange(j, len(values), width))]
+    return pc.binary_join_element_wise(*parts, "}]", "")
+
+
+def _raw_objects(columns: Sequence[str], width: int, raw: bytes, sizes: Any, pa: Any) -> Any:
+    """Raw float inputs (``jsonbytes.RawRows``: ``sizes`` bytes each, one after another in
+    ``raw``) as JSON objects under ``columns``, the text ``_json`` makes.
+
+    When every request is one row, which is the usual case, each column is encoded by one
+    call of orjson, its values split out of the text and joined again between the keys by
+    Arrow's string kernels. Requests of several rows are encoded one by one.
+    """
+    import pyarrow.compute as pc
+
+    n = len(sizes)
+    keys = [orjson.dumps(c).decode() + ":" for c in columns if type(c) is str]
+    if not n:
+        return pa.array([], pa.string())
+    one_row = bool((sizes == 8 * width).all())
+    fits = len(raw) * 4 + n * sum(map(len, keys)) <= MAX_REWRITE_BYTES  # ~25 bytes a value
+    if (
+        not one_row
+        or not fits
+        or not width
+        or len(columns) != width
+        or len(keys) < width
+        or len(set(columns)) < width
+    ):
+        ends = np.cumsum(sizes).tolist()
+        starts = [0, *ends[:-1]]
+        return pa.array(
+            [
+                _object_text(columns, dumps(raw_rows(raw[a:b], width)))
+                for a, b in zip(starts, ends, strict=True)
+            ],
+            pa.string(),
+        )
+    by_column = np.ascontiguousarray(raw_rows(raw, width).T)
+    parts: list[Any] = ["[{"]
+    for j, key in enumerate(keys):
+        text = dumps(by_column[j])  # [v,v,...]: numbers or null
+        values = pc.split_pattern(pa.array([text[1:-1]], pa.binary()).cast(pa.string()), ",")
+        parts += ["," + key if j else key, values.flatten()]
     return pc.binary_join_element_wise(*parts, "}]", "")
 
 
@@ -344,6 +609,7 @@ def _object_text(columns: Sequence[str], raw: bytes) -> str:
 
 _NAMES: Callable[[tuple[Any, Any]], Any] = operator.itemgetter(0)
 _DATA: Callable[[tuple[Any, Any]], Any] = operator.itemgetter(1)
+_WIDTH: Callable[[tuple[Any, Any, Any]], Any] = operator.itemgetter(2)
 
 
 def _json(value: Any) -> str | None:
@@ -352,7 +618,7 @@ def _json(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, tuple):  # (column names, JSON rows): rows as objects
-        names, data = value
+        names, data = json_inputs(value)
         rows = orjson.loads(data) if isinstance(data, bytes) else data
         value = [dict(zip(names, row, strict=False)) for row in rows] if names else rows
     return dumps(value).decode()

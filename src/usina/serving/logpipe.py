@@ -1,9 +1,9 @@
 """The pipes between a serving worker and its request log writer process.
 
 Worker to writer (the writer's stdin): frames, each a 4-byte little-endian length and a pickle
-of either a list of plain row tuples (at most ``SEND_ROWS``) or a dict ``{"drops": [...]}`` of
-drop records the worker counted (its queue was full); an empty frame ends a batch, so the
-writer writes it. The writer exits when its stdin ends.
+of either at most ``SEND_ROWS`` rows as columns (``usina.serving.logfiles.pack_rows``) or a
+dict ``{"drops": [...]}`` of drop records the worker counted (its queue was full); an empty
+frame ends a batch, so the writer writes it. The writer exits when its stdin ends.
 
 Writer to worker (the writer's stdout): one JSON line per file written or rows dropped,
 ``{"written": [[endpoint, version, shadow, rows], ...]}`` or ``{"dropped": REASON, "rows":
@@ -27,22 +27,22 @@ from typing import IO, Any, BinaryIO, NamedTuple
 import orjson
 
 from usina.artifacts import ArtifactStore
-from usina.serving.logfiles import ROW_KEY, DropKey, Row, RowKey
+from usina.serving.logfiles import DropKey, Packed, Row, RowKey, pack_rows, packed_keys
 
 log = logging.getLogger("usina.serving")
 
 # Artifact stores a writer process can open again from their URI.
 OUT_OF_PROCESS_SCHEMES = ("file", "gs", "gcs", "s3")
-SEND_ROWS = 256
+SEND_ROWS = 16_384
 # The environment variable that hands the writer process the master key ring.
 WRITER_KEYS = "USINA_LOG_WRITER_KEYS"
 END_OF_BATCH = struct.pack("<I", 0)
 
 
 class Frame(NamedTuple):
-    """One frame from the worker: rows, drop records, or the end of a batch."""
+    """One frame from the worker: rows (as columns), drop records, or the end of a batch."""
 
-    rows: list[Row]
+    rows: Packed | None
     drops: Counter[DropKey]
     end: bool
 
@@ -100,12 +100,12 @@ def send(
     process: subprocess.Popen[bytes],
     rows: list[Row],
     drops: Counter[DropKey],
-    handed: Callable[[list[Row]], None],
+    handed: Callable[[Counter[RowKey]], None],
 ) -> int:
     """Hand ``drops`` then ``rows`` to the writer, ``SEND_ROWS`` rows a frame, and end the
-    batch. ``handed`` is called with each frame's rows once it is in the pipe. Returns how many
-    rows were handed: fewer than ``len(rows)`` (or -1 when not even the drop records went)
-    when the writer is gone."""
+    batch. ``handed`` is called with each frame's rows counted by key once it is in the pipe.
+    Returns how many rows were handed: fewer than ``len(rows)`` (or -1 when not even the drop
+    records went) when the writer is gone."""
     pipe = process.stdin
     if pipe is None or process.poll() is not None:
         return -1
@@ -118,9 +118,10 @@ def send(
     try:
         for start in range(0, len(rows), SEND_ROWS):
             chunk = rows[start : start + SEND_ROWS]
-            pipe.write(_frame(chunk))
+            packed = pack_rows(chunk)
+            pipe.write(_frame(packed))
             sent += len(chunk)
-            handed(chunk)
+            handed(packed_keys(packed))
         pipe.write(END_OF_BATCH)
         pipe.flush()
     except OSError:
@@ -137,14 +138,14 @@ def read_frames(stream: BinaryIO) -> Iterator[Frame]:
             return
         (size,) = struct.unpack("<I", header)
         if size == 0:
-            yield Frame([], Counter(), True)
+            yield Frame(None, Counter(), True)
             continue
         payload = stream.read(size)
         if len(payload) < size:
             return
         data = pickle.loads(payload)
-        if isinstance(data, dict):
-            yield Frame([], Counter(dict(data["drops"])), False)
+        if "drops" in data:
+            yield Frame(None, Counter(dict(data["drops"])), False)
         else:
             yield Frame(data, Counter(), False)
 
@@ -174,7 +175,3 @@ def read_status(
             written(counts)
         else:
             dropped(counts, str(message["dropped"]))
-
-
-def keys_of(rows: list[Row]) -> Counter[RowKey]:
-    return Counter(map(ROW_KEY, rows))

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from usina.artifacts import ArtifactStore
 from usina.serving.logfiles import (
@@ -37,6 +38,10 @@ from usina.serving.logfiles import (
     row_file,
     row_groups,
     row_key,
+    table_drops,
+    table_file,
+    table_groups,
+    table_keys,
 )
 
 log = logging.getLogger("usina.serving")
@@ -79,6 +84,9 @@ class LogSink:
         self.on_written = on_written
         self.on_dropped = on_dropped
         self._rows: list[Row] = []
+        # Rows the writer process read from its pipe, as Arrow tables; written before ``_rows``.
+        self._tables: list[Any] = []
+        self._table_rows = 0
         self._drops: Counter[DropKey] = Counter()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -99,15 +107,35 @@ class LogSink:
             failing = self._failing_since is not None
             self.drop(rows[room:], STORE_ERROR if failing else QUEUE_FULL)
 
+    def add_table(self, table: Any) -> None:
+        """Buffer a table of rows (``logfiles.packed_batch``'s schema), as ``add`` does rows."""
+        with self._lock:
+            room = max(self.max_buffered - len(self._rows) - self._table_rows, 0)
+            kept = table if table.num_rows <= room else table.slice(0, room)
+            if kept.num_rows:
+                self._tables.append(kept)
+                self._table_rows += kept.num_rows
+        if table.num_rows > room:
+            failing = self._failing_since is not None
+            self.drop_table(table.slice(room), STORE_ERROR if failing else QUEUE_FULL)
+
+    def drop_table(self, table: Any, reason: str) -> None:
+        """Count the rows of ``table`` as dropped for ``reason``, as ``drop`` does rows."""
+        self.on_dropped(table_keys(table), reason)
+        self._dropped(table_drops(table, reason), table.num_rows, reason)
+
     def drop(self, rows: list[Row], reason: str) -> None:
         """Count ``rows`` as dropped for ``reason``, and keep their drop records."""
         counts = Counter(row_key(r) for r in rows)
         self.on_dropped(counts, reason)
+        records = Counter((int(TIME(row)), *row_key(row), reason) for row in rows)
+        self._dropped(records, len(rows), reason)
+
+    def _dropped(self, records: Counter[DropKey], count: int, reason: str) -> None:
         with self._lock:
-            for row in rows:
-                self._drops[(int(TIME(row)), *row_key(row), reason)] += 1
+            self._drops.update(records)
             if self._failing_since is not None:
-                self._dropped_while_failing += len(rows)
+                self._dropped_while_failing += count
             now = time.monotonic()
             say = now - self._said_full >= SAY_EVERY_SECONDS
             if say:
@@ -116,7 +144,7 @@ class LogSink:
             log.warning(
                 "request log: %d rows dropped (%s): %d rows are waiting for the store already; "
                 "counted in usina_request_log_rows_dropped_total",
-                len(rows),
+                count,
                 reason,
                 self.max_buffered,
             )
@@ -129,7 +157,7 @@ class LogSink:
     @property
     def pending(self) -> int:
         """Rows waiting for the store."""
-        return len(self._rows)
+        return len(self._rows) + self._table_rows
 
     @property
     def failing(self) -> bool:
@@ -138,7 +166,7 @@ class LogSink:
 
     def wait_time(self) -> float | None:
         """Seconds until the next write is due; ``None`` when there is nothing to write."""
-        if not self._rows and not self._drops:
+        if not self._rows and not self._tables and not self._drops:
             return None
         return max(self._next_try - time.monotonic(), 0.0)
 
@@ -151,8 +179,14 @@ class LogSink:
                 return 0
             with self._lock:
                 rows = self._rows[:]
+                tables = self._tables[:]
                 drops = Counter(self._drops)
             done: list[Sequence[int]] = []
+            try:
+                count = self._write_tables(tables)
+            except Exception as exc:  # noqa: BLE001 - any store failure is retried
+                self._failed(exc)
+                return 0
             try:
                 for (endpoint, day), indices in row_groups(rows).items():
                     name = file_name(self.tag, next(self._seq))
@@ -168,12 +202,36 @@ class LogSink:
                         self._drops.subtract(drops)
                         self._drops = +self._drops  # forget the zero counts
             except Exception as exc:  # noqa: BLE001 - any store failure is retried
-                count = self._forget(rows, done)
+                count += self._forget(rows, done)
                 self._failed(exc)
                 return count
-            count = self._forget(rows, done)
+            count += self._forget(rows, done)
             self._recovered()
             return count
+
+    def _write_tables(self, tables: list[Any]) -> int:
+        """Write ``tables`` (the first of ``_tables``), one file per (endpoint, UTC day), and
+        forget them; on a failure, those not written yet stay first in ``_tables``. Returns
+        the rows written."""
+        if not tables:
+            return 0
+        import pyarrow as pa
+
+        groups = list(table_groups(pa.concat_tables(tables)).items())
+        done = written = 0
+        try:
+            for (endpoint, day), table in groups:
+                name = file_name(self.tag, next(self._seq))
+                key, data = table_file(table, endpoint, day, name)
+                self.store.write(key, data)
+                done += 1
+                written += table.num_rows
+                self.on_written(table_keys(table))
+        finally:
+            with self._lock:
+                self._tables[: len(tables)] = [table for _, table in groups[done:]]
+                self._table_rows -= written
+        return written
 
     def close(self, pause: float = 0.0) -> None:
         """Write everything, retrying a failing store for up to ``CLOSE_RETRY_SECONDS``; rows
@@ -186,13 +244,18 @@ class LogSink:
             time.sleep(min(self._backoff, max(deadline - time.monotonic(), 0.0)))
         with self._lock:
             rows, self._rows = self._rows, []
-        if rows:
+            tables, self._tables, self._table_rows = self._tables, [], 0
+        lost = len(rows) + sum(t.num_rows for t in tables)
+        if lost:
             log.error(
                 "request log: the store is still failing at shutdown; dropping the %d rows "
                 "waiting for it",
-                len(rows),
+                lost,
             )
+        if rows:
             self.drop(rows, STORE_ERROR)
+        for table in tables:
+            self.drop_table(table, STORE_ERROR)
         if self._drops:
             lost = sum(self._drops.values())
             log.error(

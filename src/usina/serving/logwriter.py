@@ -1,9 +1,10 @@
 """The request log's writer process: ``python -m usina.serving.logwriter STORE_URI [options]``.
 
 A serving worker started with the writer out of process (the default for a folder, ``gs://``
-or ``s3://`` store) hands it each flush interval's rows over a pipe, as pickled tuples, and this
-process turns them into Parquet files in the store. The serving process then spends about a
-microsecond of its GIL per logged request instead of ten, and requests never wait on Parquet.
+or ``s3://`` store) hands it each flush interval's rows over a pipe, as columns (a few joined
+buffers, see ``usina.serving.logfiles.pack_rows``), and this process turns them into Arrow
+tables and Parquet files in the store. The serving process then spends well under a
+microsecond of its GIL per logged request on the hand-over, and requests never wait on Parquet.
 
 A thread reads the pipe into a :class:`~usina.serving.logsink.LogSink` as frames arrive, so the
 worker is never held up by a slow or failing store: the sink holds at most ``--max-buffered``
@@ -29,7 +30,7 @@ from typing import BinaryIO
 
 from usina.artifacts import open_artifact_store
 from usina.crypto.keys import KeyRing
-from usina.serving.logfiles import RowKey, warm_up
+from usina.serving.logfiles import RowKey, packed_batch, warm_up
 from usina.serving.logpipe import WRITER_KEYS, read_frames, status_line
 from usina.serving.logsink import LogSink
 
@@ -98,18 +99,19 @@ def main(argv: list[str]) -> int:
                 if frame.drops:
                     sink.add_drops(frame.drops)
                 if frame.rows:
-                    sink.add(frame.rows)
+                    sink.add_table(pa.Table.from_batches([packed_batch(frame.rows, pa)]))
                 if frame.end:
                     wake.set()
         finally:
             ended.set()
             wake.set()
 
-    # The rows held between two writes are many small tuples that the collector would scan
-    # again and again as they age (a third of this process's time under load); they hold no
-    # cycles. So this process collects once after each write, when the rows are gone. What a
-    # first file loads (pyarrow, and pandas, which pyarrow imports) is loaded here, by a file
-    # made and thrown away, then frozen: no collection ever scans it.
+    # Rows arrive as Arrow tables, which hold no cycles; the collector has nothing to find
+    # between two writes, so this process collects once after each write. What a first file
+    # loads (pyarrow, and pandas, which pyarrow imports) is loaded here, by a file made and
+    # thrown away, then frozen: no collection ever scans it.
+    import pyarrow as pa
+
     warm_up()
     gc.collect()
     gc.freeze()

@@ -147,7 +147,10 @@ class MlflowCodec:
         model: str,
         version: int,
         outputs: np.ndarray,
+        outputs_json: bytes | None = None,
     ) -> Encoded:
+        if outputs_json is not None:
+            return b'{"predictions":' + outputs_json + b"}", JSON, None
         return dumps({"predictions": outputs}), JSON, None
 
     def error(self, status: int, message: str, field: str | None) -> bytes:

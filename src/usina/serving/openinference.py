@@ -308,7 +308,13 @@ class OpenInferenceCodec:
         return request.id
 
     def encode(
-        self, request: InferRequest, endpoint: str, model: str, version: int, outputs: Any
+        self,
+        request: InferRequest,
+        endpoint: str,
+        model: str,
+        version: int,
+        outputs: Any,
+        outputs_json: bytes | None = None,
     ) -> Encoded:
         content, extra = encode(endpoint, version, request.id, outputs, request.binary_output)
         if extra:

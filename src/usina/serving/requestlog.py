@@ -31,6 +31,7 @@ input ends. A SIGKILL of the writer process alone loses the rows it held, counte
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import os
 import subprocess
@@ -52,7 +53,7 @@ from usina.serving.logfiles import (
     RowKey,
     row_key,
 )
-from usina.serving.logpipe import end_writer, keys_of, read_status, send, spawn_writer
+from usina.serving.logpipe import end_writer, read_status, send, spawn_writer
 from usina.serving.logsink import SAY_EVERY_SECONDS, LogSink
 from usina.serving.metrics import ServingMetrics
 
@@ -96,6 +97,9 @@ class RequestLog:
         self.dropped: Counter[str] = Counter()
         self._rows: collections.deque[Row] = collections.deque()
         self._in_flight = 0
+        # Rows ``append`` queues before it checks the limits (a full queue, ``max_rows``
+        # waiting): one less than the nearer of them, with the rows being handed over.
+        self._room = min(max_rows, max_queued) - 1
         self._full: Counter[DropKey] = Counter()
         self._full_lock = threading.Lock()
         self._full_said = -SAY_EVERY_SECONDS
@@ -121,12 +125,16 @@ class RequestLog:
 
     def append(self, row: Row) -> None:
         """Queue a row, or drop and count it when the queue is full; called on the request
-        path, so it only appends."""
-        if len(self._rows) + self._in_flight >= self.max_queued:
+        path, so it only appends while there is room before the next limit (``_room``)."""
+        rows = self._rows
+        if len(rows) < self._room:
+            rows.append(row)
+            return
+        if len(rows) + self._in_flight >= self.max_queued:
             self._refuse(row)
             return
-        self._rows.append(row)
-        if len(self._rows) >= self.max_rows:
+        rows.append(row)
+        if len(rows) >= self.max_rows:
             self._wake.set()
 
     def start(self) -> None:
@@ -183,8 +191,10 @@ class RequestLog:
                 self._writer_gone()
             n = len(self._rows)
             self._in_flight = n
+            self._room = min(self.max_rows, self.max_queued - n) - 1
             try:
-                rows = [self._rows.popleft() for _ in range(n)]
+                # ``n`` rows off the front, by C calls (rows queued meanwhile stay)
+                rows = list(itertools.islice(iter(self._rows.popleft, None), n))
                 with self._full_lock:
                     full, self._full = self._full, Counter()
                 self._count_taken(rows, full)
@@ -200,6 +210,7 @@ class RequestLog:
                 self.sink.add(rows)
             finally:
                 self._in_flight = 0
+                self._room = min(self.max_rows, self.max_queued) - 1
             if self.sink.wait_time() is None:
                 return 0
             return self.sink.write(pause)
@@ -267,9 +278,9 @@ class RequestLog:
 
     # -- counting ----------------------------------------------------------------------------
 
-    def _hand(self, rows: list[Row]) -> None:
+    def _hand(self, counts: Counter[RowKey]) -> None:
         with self._count_lock:
-            self._handed.update(keys_of(rows))
+            self._handed.update(counts)
 
     def _acked_written(self, counts: Counter[RowKey]) -> None:
         with self._count_lock:

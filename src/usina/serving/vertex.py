@@ -88,7 +88,13 @@ class VertexCodec:
         return None
 
     def encode(
-        self, request: Any, endpoint: str, model: str, version: int, outputs: np.ndarray
+        self,
+        request: Any,
+        endpoint: str,
+        model: str,
+        version: int,
+        outputs: np.ndarray,
+        outputs_json: bytes | None = None,
     ) -> Encoded:
         key = (endpoint, model, version)
         tail = _TAILS.get(key)
@@ -97,7 +103,9 @@ class VertexCodec:
             if len(_TAILS) >= MAX_TAILS:
                 _TAILS.clear()
             _TAILS[key] = tail
-        return b'{"predictions":' + dumps(outputs) + tail, JSON, None
+        if outputs_json is None:
+            outputs_json = dumps(outputs)
+        return b'{"predictions":' + outputs_json + tail, JSON, None
 
     def error(self, status: int, message: str, field: str | None) -> bytes:
         error: dict[str, Any] = {
