@@ -578,10 +578,21 @@ def _raw_objects(columns: Sequence[str], width: int, raw: bytes, sizes: Any, pa:
     by_column = np.ascontiguousarray(raw_rows(raw, width).T)
     parts: list[Any] = ["[{"]
     for j, key in enumerate(keys):
-        text = dumps(by_column[j])  # [v,v,...]: numbers or null
-        values = pc.split_pattern(pa.array([text[1:-1]], pa.binary()).cast(pa.string()), ",")
-        parts += ["," + key if j else key, values.flatten()]
+        parts += ["," + key if j else key, _number_texts(dumps(by_column[j]), n, pa)]
     return pc.binary_join_element_wise(*parts, "}]", "")
+
+
+def _number_texts(text: bytes, n: int, pa: Any) -> Any:
+    """The ``n`` values of ``text``, orjson's ``[v,v,...]`` of numbers (or null), as an Arrow
+    string array: the commas found by NumPy, the values' bytes without them as its data."""
+    inner = text[1:-1]
+    commas = np.flatnonzero(np.frombuffer(inner, np.uint8) == ord(","))
+    offsets = np.empty(n + 1, np.int32)
+    offsets[0] = 0
+    offsets[1:-1] = commas - np.arange(n - 1)  # each value ends at its comma, less those before
+    offsets[-1] = len(inner) - (n - 1)
+    data = inner.replace(b",", b"")
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 # One row of non-empty values with no string, object or nested list in it: ``[[v,v,...]]``.
