@@ -36,7 +36,11 @@ ratio of requests answered per CPU second (each side charged for all of its proc
 usina's log writer included) spreads over a few points across rounds where the others spread
 over tens of points. The ratio of requests per second, where the scheduler shares the core
 between the two (usina's log writer, a process of its own, gets its own share), is printed
-beside it.
+beside it. The request log's cost is measured head to head as well, between two processes
+of the same usina, and both ways round: every other round the two swap endpoints (the one
+that logged answers through the unlogged endpoint and the other way round), because two
+processes of the same code can differ by a couple of points on their own; the figure is the
+geometric mean of the two halves' medians.
 ``--pin`` runs every server on CPU 0 and wrk on CPU 1 for the other measurements too.
 
     python benchmarks/serving.py --mlflow-python /work/mlflow-venv/bin/python --repeat 5
@@ -212,7 +216,12 @@ def paired(
 
 
 def head_to_head(
-    a: Target, b: Target, concurrency: int, args: argparse.Namespace, workdir: Path
+    a: Target,
+    b: Target,
+    concurrency: int,
+    args: argparse.Namespace,
+    workdir: Path,
+    swapped: tuple[Target, Target] | None = None,
 ) -> dict[str, Any]:
     """``--pairs`` rounds of ``a`` and ``b`` driven at the same time, both on CPU 0 (every
     thread of their process trees) and their two wrk processes on CPU 1; the spread of b/a in
@@ -221,7 +230,14 @@ def head_to_head(
     Whatever slows the host in a round slows both sides alike, so the ratio is steady where
     runs one after the other are not. Requests per CPU second charge each side for all of its
     work, usina's log writer included; requests per second let the scheduler share the core
-    (a second process, such as the log writer, gets its own share)."""
+    (a second process, such as the log writer, gets its own share).
+
+    ``swapped`` is ``a`` and ``b`` served by each other's process (the request log's cost:
+    the unlogged endpoint of ``b``'s process, the logged one of ``a``'s). Every other round
+    drives those instead, so a process's own speed counts for one side in half the rounds
+    and for the other in the rest; the figure is then the geometric mean of the two halves'
+    medians, and ``offset`` says how far the two processes differed."""
+    first = (a, b)
     pids = [servers.process_tree(t.process.pid) for t in (a, b)]
     saved = {pid: os.sched_getaffinity(pid) for tree in pids for pid in tree}
     rates, per_cpu = [], []
@@ -229,7 +245,9 @@ def head_to_head(
         for tree in pids:
             servers.set_affinity(tree, {0})
         for round_ in range(args.pairs):
-            pair = (a, b) if round_ % 2 == 0 else (b, a)
+            a, b = first if round_ % 2 == 0 or swapped is None else swapped
+            turn = round_ // 2 if swapped is not None else round_  # who starts first
+            pair = (a, b) if turn % 2 == 0 else (b, a)
             before = {t.name: servers.tree_cpu_seconds(t.process.pid) for t in pair}
             with ThreadPoolExecutor(2) as pool:
                 futures = {
@@ -255,14 +273,22 @@ def head_to_head(
     finally:
         for pid, cpus in saved.items():
             servers.set_affinity([pid], cpus)
-    return {
+    a, b = first
+    result = {
         "a": a.name,
         "b": b.name,
         "concurrency": concurrency,
         "rounds": len(rates),
         "rate": spread(rates),
         "per_cpu": spread(per_cpu),
+        "swapped": swapped is not None,
     }
+    if swapped is not None and len(rates) >= 2:
+        for measure, values in (("rate", rates), ("per_cpu", per_cpu)):
+            one, other = statistics.median(values[0::2]), statistics.median(values[1::2])
+            result[measure]["median"] = (one * other) ** 0.5
+            result[measure]["offset"] = (one / other) ** 0.5
+    return result
 
 
 def spread(values: list[float]) -> dict[str, Any]:
@@ -392,11 +418,18 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"\n{p['b']} / {p['a']} head to head on one core, c={p['concurrency']}, "
             f"{p['rounds']} rounds of {args.pair_duration:g} s:"
         )
+        if p.get("swapped"):
+            print(
+                "  (the two processes swapped endpoints every other round: the figure is the "
+                "geometric mean of the two halves' medians; offset: the first process's speed "
+                "over the second's)"
+            )
         for measure, label in (("per_cpu", "per CPU second"), ("rate", "requests per second")):
             m = p[measure]
             print(
-                f"  {label}: median {m['median']:.3f}, range {m['min']:.3f} to {m['max']:.3f}, "
-                f"IQR {m['q1']:.3f} to {m['q3']:.3f}"
+                f"  {label}: {'both ways' if p.get('swapped') else 'median'} {m['median']:.3f}"
+                f", range {m['min']:.3f} to {m['max']:.3f}, IQR {m['q1']:.3f} to {m['q3']:.3f}"
+                + (f", offset {m['offset']:.3f}" if "offset" in m else "")
             )
 
 
@@ -466,7 +499,7 @@ def main() -> None:
             for t in targets:  # warm-up, excluded; then the log writers' first flush
                 wrk(t, 4, max(2.0, args.duration / 3), workdir)
             time.sleep(2.5)
-            apart = (f"usina {other}", servers.OWN_PROCESS)
+            apart = (f"usina {other}", servers.OWN_PROCESS, servers.OWN_PROCESS_LOGGED)
             main_targets = [t for t in targets if t.name not in apart]
             measures += best_of(main_targets, args, workdir)
             # The throughput goals at c=32 once more, as paired medians, which the host's
@@ -477,12 +510,18 @@ def main() -> None:
             ]
             # And head to head: both at once on one core, so a slow moment slows both.
             pairs = [("usina", "bare+fast"), ("usina predict()", "bare")]
-            pairs.append(("usina", servers.OWN_PROCESS))  # the log's cost
             h2h = [
                 head_to_head(named[peer], named[mine], 32, args, workdir)
                 for mine, peer in pairs
                 if (os.cpu_count() or 1) >= 2
             ]
+            if (os.cpu_count() or 1) >= 2:  # the log's cost, both ways round
+                swapped = (named["usina -log"], named[servers.OWN_PROCESS_LOGGED])
+                h2h.append(
+                    head_to_head(
+                        named[servers.OWN_PROCESS], named["usina"], 32, args, workdir, swapped
+                    )
+                )
             log_cost = [
                 paired(named["usina -log"], named["usina"], c, args, workdir, ("usina",))
                 for c in (1, 32)

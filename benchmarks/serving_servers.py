@@ -194,15 +194,18 @@ def usina_env(home: Path) -> dict[str, str]:
 
 
 OWN_PROCESS = "usina -log, own process"
+# The same process through its logging endpoint: the log's cost head to head is measured both
+# ways round, so that whatever one process does faster than the other cancels out.
+OWN_PROCESS_LOGGED = "usina, own process"
 
 
 def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) -> list[Target]:
     """``usina serve`` processes, one worker each, on one database: ``bench`` logs every
     request and ``bench-nolog`` none, so the log's price is measured in one process; a second
-    process has the fast predictor off; a third is the first again, driven through
-    ``bench-nolog`` only (``usina -log, own process``), so the log's price is also measured
-    with both sides at once; with ``other_http``, a fourth is the first with the other HTTP
-    parser."""
+    process has the fast predictor off; a third is the first again (``usina -log, own
+    process`` through ``bench-nolog``, ``usina, own process`` through ``bench``), so the log's
+    price is also measured with both sides at once, both ways round; with ``other_http``, a
+    fourth is the first with the other HTTP parser."""
     home = prepare_usina(model, workdir)
     body = json.dumps({"instances": [ROW]}).encode()
     usina = shutil.which("usina", path=str(Path(sys.executable).parent)) or "usina"
@@ -233,6 +236,8 @@ def start_usina(model: Any, workdir: Path, http: str, other_http: str | None) ->
         targets.append(Target(name, f"{base}/{endpoint}:predict", body, process))
         if name == "usina":
             targets.append(Target("usina -log", f"{base}/bench-nolog:predict", body, process))
+        if name == OWN_PROCESS:
+            targets.append(Target(OWN_PROCESS_LOGGED, f"{base}/bench:predict", body, process))
     return targets
 
 
