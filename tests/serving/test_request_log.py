@@ -300,6 +300,96 @@ def test_a_full_queue_drops_new_rows_and_counts_them(tmp_path: Path) -> None:
     )
 
 
+def test_the_usual_and_other_rows_share_the_queue_bound(tmp_path: Path) -> None:
+    """Usual rows (kept as columns) and other rows (kept as tuples) count against one bound:
+    whichever arrives once ``max_queued`` rows wait is dropped and counted; and ``max_rows``
+    usual rows wake the hand-over as other rows do."""
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    store = open_artifact_store(str(tmp_path / "artifacts"))
+    log = RequestLog(store, max_queued=10)  # not started: nothing drains the queue
+    key = ("credit", "credit-risk", 1, "vertex", ("age",))
+    for i in range(6):
+        assert log.append_usual(key, f"u{i}", 0.4, np.array([[30.0]]), b"[1]")
+    for row in _rows(6):
+        log.append(row)
+    for i in range(6, 9):
+        assert log.append_usual(key, f"u{i}", 0.4, np.array([[30.0]]), b"[1]")
+    assert log.flush() == 10
+    assert (log.logged, log.written, dict(log.dropped)) == (15, 10, {"queue_full": 5})
+    assert _ids_in(store) == {f"u{i}" for i in range(6)} | {f"r{i}" for i in range(4)}
+    log.close()
+    [stats] = endpoint_stats(store, "credit")
+    assert (stats.requests, stats.dropped) == (10, {"queue_full": 5})
+
+    woken = RequestLog(
+        open_artifact_store(str(tmp_path / "woken")), flush_interval=3600, max_rows=4
+    )
+    woken.start()
+    try:
+        for i in range(4):
+            woken.append_usual(key, f"w{i}", 0.4, np.array([[30.0]]), b"[1]")
+        wait_until(lambda: woken.written == 4, 30, "max_rows usual rows to be written")
+    finally:
+        woken.close()
+
+
+def test_usual_rows_are_stored_as_the_same_rows_queued_as_tuples(tmp_path: Path) -> None:
+    """Serving queues the usual row (200, no shadow, raw float inputs, JSON outputs) as its
+    fields in arrays, by key. Whether written by the writer process or in this process, what
+    is stored is what the same rows queued as tuples give: ids (one holding NUL), latency,
+    inputs of one row or several, outputs of any length, two keys; and the time of queueing.
+    Inputs that are not a 2-D float64 array of the key's columns are left to the caller."""
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    names = ("age", "income")
+    keys = [
+        ("credit", "credit-risk", 1, "vertex", names),
+        ("credit", "credit-risk", 2, "v2", names),
+    ]
+    requests = [
+        (keys[i % 2], f"q{i}" if i != 3 else "q\x003", 0.25 * i, data, outputs)
+        for i, (data, outputs) in enumerate(
+            [
+                (np.array([[30.0, 5.5]]), b"[1]"),
+                (np.array([[31.0, -0.1], [1e300, 2.0]]), b"[0,1]"),
+                (np.array([[0.1, 0.2]]), b'["yes"]'),
+                (np.array([[1.0, 2.0]]), b"[[0.25,0.75]]"),
+                (np.array([[5.0, 6.0]]), b"[1]"),
+            ]
+        )
+    ]
+    for out_of_process in (True, False):
+        stores = [open_artifact_store(str(tmp_path / f"{out_of_process}-{s}")) for s in "ut"]
+        usual, tuples = (RequestLog(s, out_of_process=out_of_process) for s in stores)
+        for log in (usual, tuples):
+            log.start()
+        before = time.time()
+        for key, request_id, latency, data, outputs in requests:
+            assert usual.append_usual(key, request_id, latency, data, outputs)
+            endpoint, model, version, protocol, columns = key
+            tuples.append(
+                (request_id, time.time(), endpoint, model, version, False, protocol, 200,
+                 latency, (columns, data.tobytes(), 2), outputs, None)
+            )  # fmt: skip
+        after = time.time()
+        assert not usual.append_usual(keys[0], "x", 0.1, np.array([[1, 2]]), b"[1]")  # int64
+        assert not usual.append_usual(keys[0], "x", 0.1, np.array([[1.0, 2.0, 3.0]]), b"[1]")
+        assert not usual.append_usual(keys[0], "x", 0.1, np.array([1.0, 2.0]), b"[1]")
+        for log in (usual, tuples):
+            log.close()
+        query = "select * exclude (time), epoch_us(time) from requests order by request_id"
+        got, expected = (query_log(s, query).rows for s in stores)
+        assert len(got) == len(requests), out_of_process
+        assert [r[:-1] for r in got] == [r[:-1] for r in expected], out_of_process
+        assert all(before * 1e6 - 1 <= r[-1] <= after * 1e6 + 1 for r in got), out_of_process
+        inputs = {r[0]: orjson.loads(r[8]) for r in got}
+        assert inputs["q1"] == [{"age": 31.0, "income": -0.1}, {"age": 1e300, "income": 2.0}]
+        assert inputs["q\x003"] == [{"age": 1.0, "income": 2.0}]
+
+
 def test_rows_a_killed_writer_process_held_count_as_writer_crash(tmp_path: Path) -> None:
     from usina.artifacts import open_artifact_store
     from usina.serving.requestlog import RequestLog

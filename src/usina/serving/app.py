@@ -290,12 +290,18 @@ class InferenceService:
             elapsed = time.perf_counter() - start
             self.metrics.observe(name, str(number), codec.name, 200, elapsed)
             if sampled:
-                inputs = log_inputs(version.check, batch.data)
                 if self._log_policies.fixed or endpoint.log_policy is not None:  # ``applies``
+                    inputs = log_inputs(version.check, batch.data)
                     self._log(
                         request_id, endpoint, number, codec.name, 200, elapsed, inputs, outputs_json
                     )
-                else:  # the usual row, queued as ``_log`` would, without its look-ups
+                elif not self.log.append_usual(  # the usual row, as its fields
+                    (endpoint.name, endpoint.model, number, codec.name, version.check.column_names),
+                    request_id,
+                    elapsed * 1000.0,
+                    batch.data,
+                    outputs_json,
+                ):  # any other row, queued as ``_log`` would, without its look-ups
                     self.log.append(
                         (
                             request_id,
@@ -307,7 +313,7 @@ class InferenceService:
                             codec.name,
                             200,
                             elapsed * 1000.0,
-                            inputs,
+                            log_inputs(version.check, batch.data),
                             outputs_json,
                             None,
                         )

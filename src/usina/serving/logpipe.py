@@ -98,14 +98,14 @@ def _frame(payload: Any) -> bytes:
 
 def send(
     process: subprocess.Popen[bytes],
-    rows: list[Row],
+    frames: list[Packed],
     drops: Counter[DropKey],
     handed: Callable[[Counter[RowKey]], None],
 ) -> int:
-    """Hand ``drops`` then ``rows`` to the writer, ``SEND_ROWS`` rows a frame, and end the
-    batch. ``handed`` is called with each frame's rows counted by key once it is in the pipe.
-    Returns how many rows were handed: fewer than ``len(rows)`` (or -1 when not even the drop
-    records went) when the writer is gone."""
+    """Hand ``drops`` then ``frames`` (rows as columns, ``pack_rows``) to the writer, and end
+    the batch. ``handed`` is called with each frame's rows counted by key once it is in the
+    pipe. Returns how many frames were handed: fewer than ``len(frames)`` (or -1 when not even
+    the drop records went) when the writer is gone."""
     pipe = process.stdin
     if pipe is None or process.poll() is not None:
         return -1
@@ -116,17 +116,20 @@ def send(
         return -1
     sent = 0
     try:
-        for start in range(0, len(rows), SEND_ROWS):
-            chunk = rows[start : start + SEND_ROWS]
-            packed = pack_rows(chunk)
+        for packed in frames:
             pipe.write(_frame(packed))
-            sent += len(chunk)
+            sent += 1
             handed(packed_keys(packed))
         pipe.write(END_OF_BATCH)
         pipe.flush()
     except OSError:
         pass
     return sent
+
+
+def pack_frames(rows: list[Row]) -> list[Packed]:
+    """``rows`` as frames of at most ``SEND_ROWS`` rows each."""
+    return [pack_rows(rows[i : i + SEND_ROWS]) for i in range(0, len(rows), SEND_ROWS)]
 
 
 def read_frames(stream: BinaryIO) -> Iterator[Frame]:
