@@ -1,9 +1,10 @@
 """The pipes between a serving worker and its request log writer process.
 
 Worker to writer (the writer's stdin): frames, each a 4-byte little-endian length and a pickle
-of either at most ``SEND_ROWS`` rows as columns (``usina.serving.logfiles.pack_rows``) or a
-dict ``{"drops": [...]}`` of drop records the worker counted (its queue was full); an empty
-frame ends a batch, so the writer writes it. The writer exits when its stdin ends.
+of either rows as columns (``usina.serving.logfiles.pack_rows``: at most ``SEND_ROWS`` rows
+queued as tuples, or one key's usual rows, ``UsualRows.packed``) or a dict ``{"drops":
+[...]}`` of drop records the worker counted (its queue was full); an empty frame ends a
+batch, so the writer writes it. The writer exits when its stdin ends.
 
 Writer to worker (the writer's stdout): one JSON line per file written or rows dropped,
 ``{"written": [[endpoint, version, shadow, rows], ...]}`` or ``{"dropped": REASON, "rows":
