@@ -8,7 +8,8 @@ with the one that predicts the same way:
   bare+fast        the bare handler calling usina's fast predictor, built once by the function
                    ``usina serve`` uses (``usina.serving.fastpath.compile_predictor``)
   usina            ``usina serve`` as shipped: fast predictor, signature checks, Prometheus
-                   metrics, every request in the request log
+                   metrics, every request in the request log; its predict routes skip
+                   Starlette's middleware and router, which the bare handlers go through
   usina -log       the same process through a second endpoint with log sampling 0
   mlflow           ``mlflow models serve --env-manager local -w 1`` from ``--mlflow-python``
   in-process       ``model.predict`` and the fast predictor called in this process, no server
@@ -42,6 +43,10 @@ that logged answers through the unlogged endpoint and the other way round), beca
 processes of the same code can differ by a couple of points on their own; the figure is the
 geometric mean of the two halves' medians.
 ``--pin`` runs every server on CPU 0 and wrk on CPU 1 for the other measurements too.
+
+What skipping Starlette's middleware and router is worth is printed on its own line: their
+cost a request, timed in process with a no-op endpoint, and each head-to-head ratio per CPU
+second as it would be had usina's predict requests paid it too.
 
     python benchmarks/serving.py --mlflow-python /work/mlflow-venv/bin/python --repeat 5
     python benchmarks/serving.py --duration 2 --repeat 1 --pairs 2     # a smoke run
@@ -116,6 +121,56 @@ def in_process(model: Any, n: int) -> list[Measure]:
         found.append(Measure(name, 1, n / sum(times), p50, p99, 0))
         print(f"  {name:<16} c=1   p50 {p50:7.3f} ms  p99 {p99:7.3f} ms", file=sys.stderr)
     return found
+
+
+def starlette_stack_us(n: int = 50_000) -> float:
+    """What Starlette's middleware and router add to one request, in microseconds: a no-op
+    endpoint sending a two-message answer, called through a one-route Starlette app and
+    directly. The bare servers' requests go that way; usina's predict requests skip it
+    (``usina.serving.app.ServingApp``), so this is reported on its own line."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    body = {"type": "http.response.body", "body": b"{}"}
+
+    class Endpoint:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await send(start)
+            await send(body)
+
+    async def sent(message: Any) -> None:
+        return None
+
+    endpoint = Endpoint()
+    app = Starlette(routes=[Route("/v1/endpoints/{name}:predict", endpoint, methods=["POST"])])
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/endpoints/bench:predict",
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+    }
+
+    async def per_call(target: Any) -> float:
+        for _ in range(1000):
+            await target(dict(scope), None, sent)
+        began = time.perf_counter()
+        for _ in range(n):
+            await target(dict(scope), None, sent)
+        return (time.perf_counter() - began) / n * 1e6
+
+    async def both() -> float:
+        through = min([await per_call(app) for _ in range(3)])
+        direct = min([await per_call(endpoint) for _ in range(3)])
+        return through - direct
+
+    cost = asyncio.run(both())
+    print(f"  Starlette's middleware and router: {cost:.1f} µs a request", file=sys.stderr)
+    return cost
 
 
 # Servers compared with each other run back to back at each concurrency, so a drift of the
@@ -241,6 +296,7 @@ def head_to_head(
     pids = [servers.process_tree(t.process.pid) for t in (a, b)]
     saved = {pid: os.sched_getaffinity(pid) for tree in pids for pid in tree}
     rates, per_cpu = [], []
+    cpu_us: dict[str, list[float]] = {}
     try:
         for tree in pids:
             servers.set_affinity(tree, {0})
@@ -258,6 +314,8 @@ def head_to_head(
                 }
                 runs = {name: f.result() for name, f in futures.items()}
             cpu = {t.name: servers.tree_cpu_seconds(t.process.pid) - before[t.name] for t in pair}
+            for t in pair:
+                cpu_us.setdefault(t.name, []).append(1e6 * cpu[t.name] / runs[t.name].requests)
             rates.append(runs[b.name].rate / runs[a.name].rate)
             per_cpu.append(
                 (runs[b.name].requests / cpu[b.name]) / (runs[a.name].requests / cpu[a.name])
@@ -281,6 +339,7 @@ def head_to_head(
         "rounds": len(rates),
         "rate": spread(rates),
         "per_cpu": spread(per_cpu),
+        "cpu_us_per_request": {name: statistics.median(us) for name, us in cpu_us.items()},
         "swapped": swapped is not None,
     }
     if swapped is not None and len(rates) >= 2:
@@ -322,11 +381,20 @@ def goal_rows(measures: list[Measure]) -> list[dict[str, Any]]:
     return rows
 
 
-def info_rows(measures: list[Measure]) -> dict[str, float]:
-    """Figures beside the goals: what the fast predictor is worth, and overheads over the
-    in-process calls."""
+def info_rows(
+    measures: list[Measure], stack_us: float, h2h: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Figures beside the goals: what the fast predictor is worth, overheads over the
+    in-process calls, and what skipping Starlette's router is worth to usina's ratios."""
     by = {(m.server, m.concurrency): m for m in measures}
-    out = {}
+    out = {"Starlette's middleware and router (µs a request, in process)": stack_us}
+    for p in h2h:
+        if p["a"] == servers.OWN_PROCESS or p["b"] not in p["cpu_us_per_request"]:
+            continue
+        # The per-CPU ratio had usina's predict requests also gone through Starlette's layers.
+        mine = p["cpu_us_per_request"][p["b"]]
+        name = f"{p['b']} / {p['a']} per CPU second, via Starlette's router"
+        out[f"{name} (c={p['concurrency']})"] = p["per_cpu"]["median"] * mine / (mine + stack_us)
     for c in (1, 32):
         for mine, peer in (("usina predict()", "mlflow"), ("bare", "mlflow"), ("usina", "bare")):
             if (m := by.get((mine, c))) and (p := by.get((peer, c))):
@@ -488,6 +556,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="usina-bench-serving-") as tmp:
         workdir = Path(tmp)
         measures = in_process(model, 5000)
+        stack_us = starlette_stack_us()
         try:
             targets.append(servers.start_bare(model, workdir, False, args.http))
             targets.append(servers.start_bare(model, workdir, True, args.http))
@@ -549,7 +618,7 @@ def main() -> None:
         "head_to_head": h2h,
         "log_cost": log_cost,
         "http_pairs": http,
-        "info": info_rows(measures),
+        "info": info_rows(measures, stack_us, h2h),
     }
     print(f"load average at end: {result['load_end']}", file=sys.stderr)
     if args.json:

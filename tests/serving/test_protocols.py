@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from resources.requirements import require_extra
+from resources.servers import ThreadServer
+from usina.serving import ServingConfig, create_app
 
 
 @pytest.fixture
@@ -261,3 +263,31 @@ def test_string_columns_and_string_labels(endpoints, serve) -> None:  # type: ig
         "shape": [1],
         "data": ["approve"],
     }
+
+
+def test_predict_paths_answer_as_the_router_would(credit: Any, endpoints: Any) -> None:
+    """A predict POST skips Starlette's router; every other request on the same paths, and
+    any request under a root path, still goes through it."""
+    served, rows, expected = credit
+    instances = rows.to_numpy().tolist()
+    r = httpx.put(f"{served.url}/v1/endpoints/credit:predict", json={"instances": instances})
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = httpx.post(f"{served.url}/v3/models/credit/infer", json={"instances": instances})
+    assert r.status_code == 404
+    for path in (
+        "/v1/endpoints/credit:predict",
+        "/v1/projects/p/locations/l/endpoints/credit:predict",
+        "/v1/projects/p/locations/l/endpoints/credit:rawPredict",
+    ):
+        r = httpx.post(f"{served.url}{path}", json={"instances": instances})
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"] == expected
+    r = httpx.post(f"{served.url}/v1/endpoints/nope:predict", json={"instances": instances})
+    assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
+
+    client, _ = endpoints
+    app = create_app(client.db, client.artifacts, ServingConfig(log_out_of_process=False))
+    with ThreadServer(app, lifespan="on", root_path="/ml") as url:
+        r = httpx.post(f"{url}/v1/endpoints/credit:predict", json={"instances": instances})
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"] == expected

@@ -552,6 +552,41 @@ def _sampled(endpoint: Endpoint) -> bool:
     return rate >= 1.0 or (rate > 0.0 and random.random() < rate)
 
 
+class ServingApp(Starlette):
+    """The inference app: a POST to a predict path goes straight to its route's endpoint,
+    everything else through Starlette's middleware and router.
+
+    A predict endpoint answers every failure itself (``InferenceService.serve``), so Starlette's
+    two exception layers and its router have nothing to add on that path but their cost: about
+    4 to 8 us a request, a tenth of a small model's whole answer. The predict routes come first
+    in the router and take only POST, so the first whose pattern matches is the one Starlette
+    would choose; a request under a ``root_path`` takes Starlette's way.
+    """
+
+    def __init__(self, *, routes: list[HttpRoute], lifespan: Any) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
+        self._predict = [
+            (route.path_regex, route.param_convertors, route.app)
+            for route in routes
+            if isinstance(route.app, PredictEndpoint)
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            path = scope["path"]
+            for regex, convertors, endpoint in self._predict:
+                match = regex.match(path)
+                if match is not None:
+                    scope["app"] = self
+                    scope["path_params"] = {
+                        key: convertors[key].convert(value)
+                        for key, value in match.groupdict().items()
+                    }
+                    await endpoint(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def inference_routes(service: InferenceService, *, with_ops: bool = True) -> list[HttpRoute]:
     """The routes answered by ``service``: every protocol, and with ``with_ops`` also
     ``/metrics``, ``/ping`` and ``/health`` (a host with its own leaves them out)."""
@@ -614,7 +649,7 @@ def create_app(
         for route in routes:
             if not getattr(route.app, "checks_access", False):
                 route.app = AuditTrail(route.app, recorder, data_reads=config.audit_data_reads)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = ServingApp(routes=routes, lifespan=lifespan)
     app.state.service = service
     app.state.recorder = recorder
     return app
