@@ -378,6 +378,8 @@ def test_usual_rows_are_stored_as_the_same_rows_queued_as_tuples(tmp_path: Path)
         assert not usual.append_usual(keys[0], "x", 0.1, np.array([[1, 2]]), b"[1]")  # int64
         assert not usual.append_usual(keys[0], "x", 0.1, np.array([[1.0, 2.0, 3.0]]), b"[1]")
         assert not usual.append_usual(keys[0], "x", 0.1, np.array([1.0, 2.0]), b"[1]")
+        no_columns = ("credit", "credit-risk", 1, "vertex", ())
+        assert not usual.append_usual(no_columns, "x", 0.1, np.empty((1, 0)), b"[1]")
         for log in (usual, tuples):
             log.close()
         query = "select * exclude (time), epoch_us(time) from requests order by request_id"

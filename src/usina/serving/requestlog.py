@@ -2,9 +2,9 @@
 
 A request appends one plain tuple (a ``Row``) to an in-memory queue (thread-safe, no lock, no
 serialization on the request path); the usual row (an answer of raw float inputs and JSON
-outputs) is appended instead as its fields to growing arrays, one set per key
+outputs) is appended instead as one record to growing buffers, one set per key
 (:class:`~usina.serving.logfiles.UsualRows`), which is cheaper on the request path and leaves
-nothing to pack at the hand-over. The queue is bounded: it holds at most ``max_queued`` rows of
+little to pack at the hand-over. The queue is bounded: it holds at most ``max_queued`` rows of
 either kind, counting those being handed over; a row that arrives when it is full is dropped and
 counted (reason ``queue_full``), so memory stays bounded and a request never waits for the log.
 
@@ -52,6 +52,7 @@ from usina.serving.logfiles import (
     PREFIX,
     QUEUE_FULL,
     TIME,
+    USUAL_HEAD,
     WRITER_CRASH,
     DropKey,
     LogRow,
@@ -71,7 +72,11 @@ __all__ = ["PREFIX", "YIELD_SECONDS", "LogRow", "RequestLog"]
 
 log = logging.getLogger("usina.serving")
 
+# Looked up once here, not in a module's namespace on every request.
 _FLOAT64 = np.dtype(np.float64)
+_NDARRAY = np.ndarray
+_HEAD = USUAL_HEAD
+_now = time.time
 
 # The pause between chunks of rows when this process writes Parquet (see logfiles.row_file).
 YIELD_SECONDS = 0.0002
@@ -108,9 +113,11 @@ class RequestLog:
         self.written = 0
         self.dropped: Counter[str] = Counter()
         self._rows: collections.deque[Row] = collections.deque()
-        # The usual rows, as columns by key, and how many (under ``_usual_lock``).
-        self._usual: dict[UsualKey, UsualRows] = {}
+        # The usual rows, as records by key and rows a request, and how many (under
+        # ``_usual_lock``).
+        self._usual: dict[tuple[UsualKey, int], UsualRows] = {}
         self._usual_n = 0
+        self._last: UsualRows | None = None  # where the last usual row went
         self._usual_lock = threading.Lock()
         self._in_flight = 0
         # Rows ``append`` queues before it checks the limits (a full queue, ``max_rows``
@@ -162,30 +169,33 @@ class RequestLog:
         having queued nothing, when ``data`` is not a 2-D float64 array of those columns or
         there are no outputs (the caller then queues a ``Row``). Called on the request path;
         as ``append``, it drops and counts the row when the queue is full."""
-        if type(data) is not np.ndarray or data.dtype is not _FLOAT64 or data.ndim != 2:
+        if type(data) is not _NDARRAY or data.dtype is not _FLOAT64 or data.ndim != 2:
             return False
         if outputs is None:
             return False
-        if data.shape[1] != len(key[4]):
+        rows, width = data.shape
+        if width != len(key[4]) or not width:
             return False
+        record = _HEAD.pack(_now(), latency_ms, len(outputs)) + data.tobytes()
         with self._usual_lock:
             queued = self._usual_n + len(self._rows)
             if queued >= self._room:
                 if queued + self._in_flight >= self.max_queued:
-                    self._refuse(int(time.time()), (key[0], key[2], False))
+                    self._refuse(int(_now()), (key[0], key[2], False))
                     return True
                 if queued + 1 >= self.max_rows:
                     self._wake.set()
-            usual = self._usual.get(key)
-            if usual is None:
-                usual = self._usual[key] = UsualRows(key)
+            # The key's parts are the same objects request after request, so comparing it
+            # with the last one's compares pointers; a dictionary would hash every part.
+            usual = self._last
+            if usual is None or usual.rows != rows or usual.key != key:
+                usual = self._usual.get((key, rows))
+                if usual is None:
+                    usual = self._usual[(key, rows)] = UsualRows(key, rows)
+                self._last = usual
             usual.ids.append(request_id)
-            usual.times.append(time.time())
-            usual.latency.append(latency_ms)
-            usual.inputs += data.tobytes()
-            usual.rows.append(len(data))
+            usual.records += record
             usual.outputs += outputs
-            usual.sizes.append(len(outputs))
             self._usual_n += 1
         return True
 
@@ -244,6 +254,7 @@ class RequestLog:
             with self._usual_lock:
                 n = len(self._rows)
                 usual, self._usual = list(self._usual.values()), {}
+                self._last = None
                 taken = n + self._usual_n
                 self._usual_n = 0
                 self._in_flight = taken
