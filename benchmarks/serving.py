@@ -459,8 +459,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"{cost:>8.3f} {LOG_COST_GOAL:>7g}  {'yes' if cost <= LOG_COST_GOAL else 'NO'}"
         )
     print()
+    width = max([58, *map(len, result["info"])])
     for name, value in result["info"].items():
-        print(f"{name:<58} {value:>8.3f}")
+        print(f"{name:<{width}} {value:>8.3f}")
     pairs = [(p, False) for p in result["like_pairs"]]
     pairs += [(p, True) for p in result["log_cost"]] + [(p, False) for p in result["http_pairs"]]
     for p, is_cost in pairs:
