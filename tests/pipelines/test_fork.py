@@ -67,7 +67,7 @@ def test_every_worker_forked_beside_sqlite_readers_runs_its_step(
     # several of the 120 forks hang. A healthy start takes a tenth of a second or so (this
     # test process has many SQLite files open, each one opened again); 3 s leaves a loaded CI
     # host room for it, and a healthy worker killed for being slow is only forked again (the
-    # test fails only when three attempts in a row do not start).
+    # test fails only when ``FORK_ATTEMPTS`` attempts in a row do not start).
     pool = WorkerPool(steps, open_artifact_store(str(tmp_path / "art")), True, ready_seconds=3)
     task = Task("nap", steps["nap"], {}, {"workdir": str(tmp_path), "name": "a", "seconds": 0})
     done = 0

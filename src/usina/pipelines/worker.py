@@ -35,7 +35,10 @@ log = logging.getLogger("usina.pipelines")
 # forked again, at most ``FORK_ATTEMPTS`` times (see ``WorkerPool._fork``).
 READY = "ready"
 READY_SECONDS = 20.0
-FORK_ATTEMPTS = 3
+# Forks hang independently of each other: on a loaded 2-core host, beside two threads reading
+# SQLite without pause, about one in seven did (20 of about 140), so three in a row came up
+# about once in a few hundred forks; five in a row, once in tens of thousands.
+FORK_ATTEMPTS = 5
 # What stops a run (Ctrl-C, a terminate): held while a worker is forked.
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
