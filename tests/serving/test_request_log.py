@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 from resources.fast_http import FastClient
@@ -339,7 +340,8 @@ def test_usual_rows_are_stored_as_the_same_rows_queued_as_tuples(tmp_path: Path)
     """Serving queues the usual row (200, no shadow, raw float inputs, JSON outputs) as its
     fields in arrays, by key. Whether written by the writer process or in this process, what
     is stored is what the same rows queued as tuples give: ids (one holding NUL), latency,
-    inputs of one row or several, outputs of any length, two keys; and the time of queueing.
+    inputs of one row or several (arrays that are views of others too), outputs of any
+    length, two keys; and the time of queueing.
     Inputs that are not a 2-D float64 array of the key's columns are left to the caller."""
     from usina.artifacts import open_artifact_store
     from usina.serving.requestlog import RequestLog
@@ -358,6 +360,8 @@ def test_usual_rows_are_stored_as_the_same_rows_queued_as_tuples(tmp_path: Path)
                 (np.array([[0.1, 0.2]]), b'["yes"]'),
                 (np.array([[1.0, 2.0]]), b"[[0.25,0.75]]"),
                 (np.array([[5.0, 6.0]]), b"[1]"),
+                (np.array([[7.0, 9.0, 8.0]])[:, ::2], b"[1]"),  # views, not C-contiguous
+                (np.array([[1.0, 3.0], [2.0, 4.0]]).T, b"[0,0]"),
             ]
         )
     ]
@@ -390,6 +394,18 @@ def test_usual_rows_are_stored_as_the_same_rows_queued_as_tuples(tmp_path: Path)
         inputs = {r[0]: orjson.loads(r[8]) for r in got}
         assert inputs["q1"] == [{"age": 31.0, "income": -0.1}, {"age": 1e300, "income": 2.0}]
         assert inputs["q\x003"] == [{"age": 1.0, "income": 2.0}]
+        assert inputs["q5"] == [{"age": 7.0, "income": 8.0}]
+        assert inputs["q6"] == [{"age": 1.0, "income": 2.0}, {"age": 3.0, "income": 4.0}]
+        # Files hold the plain column types, whatever arrays made them.
+        files = list((tmp_path / f"{out_of_process}-u" / "request-log").rglob("*.parquet"))
+        assert files
+        for file in files:
+            schema = pq.read_schema(file)
+            assert [str(schema.field(c).type) for c in ("endpoint", "version", "error")] == [
+                "string",
+                "int32",
+                "string",
+            ]
 
 
 def test_rows_a_killed_writer_process_held_count_as_writer_crash(tmp_path: Path) -> None:

@@ -33,6 +33,9 @@ SEAL_ROWS = 64
 
 # Columns with few distinct values, dictionary-encoded; the others (request ids, inputs, times)
 # are nearly all distinct, and trying a dictionary on them cost a fifth of a file's write.
+# Rows are made into Arrow dictionary arrays of these columns already (``packed_batch``), which
+# Parquet writes as they are, without hashing every row's value again; files do not keep
+# Arrow's schema, so readers see the plain types (``_schema``), as in files written before.
 DICTIONARY_COLUMNS = ["endpoint", "model", "version", "shadow", "protocol", "status", "error"]
 # Columns whose minimum and maximum a file records, for readers to skip files by: not the
 # request ids, inputs and outputs, whose bounds would tell a query nothing.
@@ -163,6 +166,7 @@ def table_file(table: Any, endpoint: str, day: str, name: str) -> tuple[str, byt
         compression="zstd",
         use_dictionary=DICTIONARY_COLUMNS,
         write_statistics=STATISTICS_COLUMNS,
+        store_schema=False,
     )
     return f"{PREFIX}/endpoint={endpoint}/date={day}/{name}", buffer.getvalue()
 
@@ -175,9 +179,9 @@ def table_groups(table: Any) -> dict[tuple[str, str], Any]:
         return {}
     seconds = pc.divide(table["time"].cast("int64"), 1_000_000).to_numpy()
     days = seconds // 86_400
-    endpoints = pc.unique(table["endpoint"])
+    endpoints = _distinct(table["endpoint"])
     if len(endpoints) == 1 and days.min() == days.max():
-        return {(endpoints[0].as_py(), _day(float(seconds[0]))): table}
+        return {(endpoints[0], _day(float(seconds[0]))): table}
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (endpoint, second) in enumerate(
         zip(table["endpoint"].to_pylist(), seconds.tolist(), strict=True)
@@ -188,14 +192,27 @@ def table_groups(table: Any) -> dict[tuple[str, str], Any]:
 
 def table_keys(table: Any) -> Counter[RowKey]:
     """The rows of ``table`` counted by key (endpoint, version, shadow)."""
-    import pyarrow.compute as pc
-
     names = ("endpoint", "version", "shadow")
-    only = [pc.unique(table[c]) for c in names]
+    only = [_distinct(table[c]) for c in names]
     if all(len(u) == 1 for u in only):  # the usual table: one key
-        return Counter({tuple(u[0].as_py() for u in only): table.num_rows})
+        return Counter({tuple(u[0] for u in only): table.num_rows})
     columns = [table[c].to_pylist() for c in names]
     return Counter(zip(*columns, strict=True))
+
+
+def _distinct(column: Any) -> list[Any]:
+    """The distinct values of one of the ``DICTIONARY_COLUMNS`` of a table of rows: told from
+    its chunks' dictionaries when each holds one value and no row is null (the usual table),
+    otherwise by hashing every row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = set()
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type) or chunk.null_count or len(chunk.dictionary) != 1:
+            return pc.unique(column).to_pylist()
+        values.add(chunk.dictionary[0].as_py())
+    return list(values)
 
 
 def table_drops(table: Any, reason: str) -> Counter[DropKey]:
@@ -317,7 +334,8 @@ def pack_rows(rows: Sequence[Row]) -> Packed:
 UsualKey = tuple[str, str, int, str, tuple[str, ...]]
 
 
-# The fixed fields of a usual row's record: time (seconds), latency (ms), bytes of its outputs.
+# The fixed fields of a usual row's record, after its inputs: time (seconds), latency (ms),
+# bytes of its outputs.
 USUAL_HEAD = struct.Struct("<ddq")
 
 
@@ -326,7 +344,7 @@ class UsualRows:
 
     The usual row answers 200, is no shadow, has raw float64 inputs of the key's columns and
     JSON outputs. Serving appends one record a request (``RequestLog.append_usual``): its
-    fixed fields (``USUAL_HEAD``) and its inputs' float64 bytes to one buffer, its outputs to a
+    inputs' float64 bytes and its fixed fields (``USUAL_HEAD``) to one buffer, its outputs to a
     second, its id to a list, instead of queueing a tuple of objects. A second of traffic is
     a few buffers, not tens of thousands of objects each request allocates and the hand-over
     frees again; and a request touches three buffers' ends, which matters more than the work
@@ -344,15 +362,17 @@ class UsualRows:
         "protocol",
         "records",
         "rows",
+        "shape",
         "version",
     )
 
-    def __init__(self, key: UsualKey, rows: int) -> None:
+    def __init__(self, key: UsualKey, shape: tuple[int, int]) -> None:
         self.key = key
         self.endpoint, self.model, self.version, self.protocol, self.names = key
-        self.rows = rows  # rows in each request
+        self.shape = shape  # of each request's inputs
+        self.rows = shape[0]  # rows in each request
         self.ids: list[str] = []
-        self.records = bytearray()  # per request: USUAL_HEAD, then rows x len(names) float64
+        self.records = bytearray()  # per request: rows x len(names) float64, then USUAL_HEAD
         self.outputs = bytearray()  # the JSON outputs, one after another
 
     def __len__(self) -> int:
@@ -365,7 +385,7 @@ class UsualRows:
         width = len(self.names)
         values = self.rows * width
         kind = np.dtype(
-            [("time", "<f8"), ("latency", "<f8"), ("size", "<i8"), ("inputs", "<f8", (values,))]
+            [("inputs", "<f8", (values,)), ("time", "<f8"), ("latency", "<f8"), ("size", "<i8")]
         )
         records = np.frombuffer(self.records, kind, n)
         return {
@@ -413,7 +433,7 @@ def packed_batch(packed: Packed, pa: Any) -> Any:
     """The record batch of a ``pack_rows`` result, in the log's schema."""
     n = packed["n"]
     if not n:
-        return pa.RecordBatch.from_pylist([], schema=_schema(pa))
+        return pa.RecordBatch.from_pylist([], schema=_schema(pa, dictionaries=True))
     ids = packed["request_id"]
     if isinstance(ids, str):
         import pyarrow.compute as pc
@@ -440,8 +460,10 @@ def packed_batch(packed: Packed, pa: Any) -> Any:
     )
 
 
-def _schema(pa: Any) -> Any:
-    return pa.schema(
+def _schema(pa: Any, dictionaries: bool = False) -> Any:
+    """The log's columns; with ``dictionaries``, as ``packed_batch`` makes them (the
+    ``DICTIONARY_COLUMNS`` as dictionary arrays of their type)."""
+    schema = pa.schema(
         [
             ("request_id", pa.string()),
             ("time", pa.timestamp("us", tz="UTC")),
@@ -457,6 +479,12 @@ def _schema(pa: Any) -> Any:
             ("error", pa.string()),
         ]
     )
+    if not dictionaries:
+        return schema
+    for name in DICTIONARY_COLUMNS:
+        i = schema.get_field_index(name)
+        schema = schema.set(i, pa.field(name, pa.dictionary(pa.int32(), schema.field(i).type)))
+    return schema
 
 
 def _same(column: tuple[Any, ...], n: int) -> tuple[Any, ...]:
@@ -466,9 +494,14 @@ def _same(column: tuple[Any, ...], n: int) -> tuple[Any, ...]:
 
 
 def _unpack(column: tuple[Any, ...], n: int, kind: Any, pa: Any) -> Any:
-    if len(column) == 1 and n > 1:
-        return pa.repeat(pa.scalar(column[0], kind), n)
-    return pa.array(column, kind)
+    """One of the ``DICTIONARY_COLUMNS`` as a dictionary array: a column whose rows all hold
+    one value (the usual batch) as that value once and ``n`` indices to it."""
+    if len(column) == 1:
+        dictionary = pa.array(column, kind)
+        if column[0] is None:
+            return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), dictionary[:0])
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), dictionary)
+    return pa.array(column, kind).dictionary_encode()
 
 
 def _pack_inputs(inputs: tuple[Any, ...]) -> Any:
@@ -661,22 +694,34 @@ def _raw_objects(columns: Sequence[str], width: int, raw: bytes, sizes: Any, pa:
             pa.string(),
         )
     by_column = np.ascontiguousarray(raw_rows(raw, width).T)
-    parts: list[Any] = ["[{"]
-    for j, key in enumerate(keys):
-        parts += ["," + key if j else key, _number_texts(dumps(by_column[j]), n, pa)]
-    return pc.binary_join_element_wise(*parts, "}]", "")
+    # Each column's texts carry what goes before them (``[{`` or a comma, and the key) and
+    # after (``}]`` for the last): the join then puts arrays side by side, with no scalars.
+    parts = [
+        _number_texts(
+            dumps(by_column[j]),
+            n,
+            pa,
+            ("[{" if j == 0 else ",").encode() + key.encode(),
+            b"}]" if j == width - 1 else b"",
+        )
+        for j, key in enumerate(keys)
+    ]
+    return parts[0] if width == 1 else pc.binary_join_element_wise(*parts, "")
 
 
-def _number_texts(text: bytes, n: int, pa: Any) -> Any:
+def _number_texts(text: bytes, n: int, pa: Any, before: bytes = b"", after: bytes = b"") -> Any:
     """The ``n`` values of ``text``, orjson's ``[v,v,...]`` of numbers (or null), as an Arrow
-    string array: the commas found by NumPy, the values' bytes without them as its data."""
+    string array, each between ``before`` and ``after``: the commas found by NumPy, the
+    values' bytes with ``after`` and ``before`` in place of the commas as its data."""
     inner = text[1:-1]
     commas = np.flatnonzero(np.frombuffer(inner, np.uint8) == ord(","))
+    extra = len(before) + len(after)
     offsets = np.empty(n + 1, np.int32)
     offsets[0] = 0
-    offsets[1:-1] = commas - np.arange(n - 1)  # each value ends at its comma, less those before
-    offsets[-1] = len(inner) - (n - 1)
-    data = inner.replace(b",", b"")
+    # each value ends at its comma, less the commas before it, plus what was added before
+    offsets[1:-1] = commas - np.arange(n - 1) + np.arange(1, n) * extra
+    offsets[-1] = len(inner) - (n - 1) + n * extra
+    data = b"".join((before, inner.replace(b",", after + before), after))
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 

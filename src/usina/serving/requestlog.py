@@ -115,7 +115,7 @@ class RequestLog:
         self._rows: collections.deque[Row] = collections.deque()
         # The usual rows, as records by key and rows a request, and how many (under
         # ``_usual_lock``).
-        self._usual: dict[tuple[UsualKey, int], UsualRows] = {}
+        self._usual: dict[tuple[UsualKey, tuple[int, ...]], UsualRows] = {}
         self._usual_n = 0
         self._last: UsualRows | None = None  # where the last usual row went
         self._usual_lock = threading.Lock()
@@ -169,35 +169,59 @@ class RequestLog:
         having queued nothing, when ``data`` is not a 2-D float64 array of those columns or
         there are no outputs (the caller then queues a ``Row``). Called on the request path;
         as ``append``, it drops and counts the row when the queue is full."""
-        if type(data) is not _NDARRAY or data.dtype is not _FLOAT64 or data.ndim != 2:
+        if type(data) is not _NDARRAY or data.dtype is not _FLOAT64 or outputs is None:
             return False
-        if outputs is None:
-            return False
-        rows, width = data.shape
-        if width != len(key[4]) or not width:
-            return False
-        record = _HEAD.pack(_now(), latency_ms, len(outputs)) + data.tobytes()
-        with self._usual_lock:
-            queued = self._usual_n + len(self._rows)
-            if queued >= self._room:
-                if queued + self._in_flight >= self.max_queued:
-                    self._refuse(int(_now()), (key[0], key[2], False))
-                    return True
-                if queued + 1 >= self.max_rows:
-                    self._wake.set()
-            # The key's parts are the same objects request after request, so comparing it
-            # with the last one's compares pointers; a dictionary would hash every part.
+        shape = data.shape
+        head = _HEAD.pack(_now(), latency_ms, len(outputs))
+        # Taken and released by hand: a ``with`` block looks up and calls two special
+        # methods, which cost more than the rest of the append (try/finally costs nothing
+        # until something raises).
+        lock = self._usual_lock
+        lock.acquire()
+        try:
+            # The key's parts are the same objects request after request, and so are the
+            # shape's numbers: comparing with the last row's compares pointers.
             usual = self._last
-            if usual is None or usual.rows != rows or usual.key != key:
-                usual = self._usual.get((key, rows))
+            if usual is None or usual.shape != shape or usual.key != key:
+                usual = self._usual_rows(key, shape)
                 if usual is None:
-                    usual = self._usual[(key, rows)] = UsualRows(key, rows)
-                self._last = usual
-            usual.ids.append(request_id)
-            usual.records += record
+                    return False
+            if self._usual_n + len(self._rows) >= self._room and self._queue_full(key):
+                return True
+            records = usual.records
+            try:
+                records.extend(data)  # the array's own bytes, without a copy as ``bytes``
+            except TypeError:  # a view that is not C-contiguous: nothing was appended
+                records += data.tobytes()
+            records += head
             usual.outputs += outputs
+            usual.ids.append(request_id)
             self._usual_n += 1
+        finally:
+            lock.release()
         return True
+
+    def _usual_rows(self, key: UsualKey, shape: tuple[int, ...]) -> UsualRows | None:
+        """The queued usual rows of ``key`` whose inputs have ``shape``, made on first use;
+        None when that is not a shape of the key's columns. Under ``_usual_lock``."""
+        if len(shape) != 2 or shape[1] != len(key[4]) or not shape[1]:
+            return None
+        usual = self._usual.get((key, shape))
+        if usual is None:
+            usual = self._usual[(key, shape)] = UsualRows(key, shape)
+        self._last = usual
+        return usual
+
+    def _queue_full(self, key: UsualKey) -> bool:
+        """Near a limit: True, having counted the usual row of ``key`` as dropped, when the
+        queue is full; wakes the hand-over when ``max_rows`` wait. Under ``_usual_lock``."""
+        queued = self._usual_n + len(self._rows)
+        if queued + self._in_flight >= self.max_queued:
+            self._refuse(int(_now()), (key[0], key[2], False))
+            return True
+        if queued + 1 >= self.max_rows:
+            self._wake.set()
+        return False
 
     def start(self) -> None:
         """Start the writer thread (and, with ``out_of_process``, the writer process)."""
