@@ -23,7 +23,7 @@ from usina.artifacts import open_artifact_store
 from usina.pipelines.worker import Task, WorkerPool
 from usina.store.database import Database, sqlite_files
 
-FORKS = 120
+FORKS = 60
 
 
 class _Said(logging.Handler):
@@ -64,7 +64,7 @@ def test_every_worker_forked_beside_sqlite_readers_runs_its_step(
     steps = {n.name: n.step for n in p.parallel.graph}
     # One step per worker (as with a memory:// store), so each step needs a new fork. A worker
     # that hangs is killed after ``ready_seconds``, and each hang costs the test that long:
-    # several of the 120 forks hang. A healthy start takes a tenth of a second or so (this
+    # several of the 60 forks hang. A healthy start takes a tenth of a second or so (this
     # test process has many SQLite files open, each one opened again); 3 s leaves a loaded CI
     # host room for it, and a healthy worker killed for being slow is only forked again (the
     # test fails only when ``FORK_ATTEMPTS`` attempts in a row do not start).
