@@ -288,8 +288,18 @@ class InferenceService:
                 parsed, name, endpoint.model, number, outputs, outputs_json
             )
             elapsed = time.perf_counter() - start
-            self.metrics.observe(name, str(number), codec.name, 200, elapsed)
-            if sampled:
+        except Exception as exc:  # noqa: BLE001
+            status, content = self._failure(exc, name, codec, version, start, request_id)
+            await _answer(send, status, content, JSON, request_id, None, None)
+            if self.auditor is not None and verdict is not None:
+                self.auditor.note(verdict, status, request_id, scope)
+            return
+        # The answer goes out first: the bookkeeping below is no part of it, and the client's
+        # next request can be on its way meanwhile.
+        await _answer(send, 200, content, media, request_id, number, extra)
+        self.metrics.observe(name, str(number), codec.name, 200, elapsed)
+        if sampled:
+            try:
                 if self._log_policies.fixed or endpoint.log_policy is not None:  # ``applies``
                     inputs = log_inputs(version.check, batch.data)
                     self._log(
@@ -318,13 +328,8 @@ class InferenceService:
                             None,
                         )
                     )
-        except Exception as exc:  # noqa: BLE001
-            status, content = self._failure(exc, name, codec, version, start, request_id)
-            await _answer(send, status, content, JSON, request_id, None, None)
-            if self.auditor is not None and verdict is not None:
-                self.auditor.note(verdict, status, request_id, scope)
-            return
-        await _answer(send, 200, content, media, request_id, number, extra)
+            except Exception:  # the answer is sent: a row the log cannot take is said, not raised
+                log.exception("request log: could not queue the row of request %s", request_id)
         if self.auditor is not None and verdict is not None and self.auditor.data_reads:
             self.auditor.note(verdict, 200, request_id, scope)
         if route.shadow is not None:
