@@ -4,12 +4,15 @@
 
 Waits for a line on stdin (so every worker starts appending at once), then appends BATCHES
 batches of 1 to 8 records as actor NAME, their request ids numbered in order (NAME-0, NAME-1...).
+Prints how many records it appended and when its first append started and its last one ended
+(``time.monotonic``, one clock for every process of the machine).
 """
 
 from __future__ import annotations
 
 import random
 import sys
+import time
 
 from usina.audit import AuditEvent, SqlAuditStore
 from usina.store import Database
@@ -23,6 +26,7 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.readline()
     n = 0
+    start = time.monotonic()
     for _ in range(batches):
         events = []
         for _ in range(rng.randint(1, 8)):
@@ -31,7 +35,7 @@ def main() -> None:
             )
             n += 1
         store.append(events)
-    print(n, flush=True)
+    print(n, start, time.monotonic(), flush=True)
     store.db.dispose()
 
 
