@@ -206,6 +206,15 @@ class Settings(BaseSettings):
         le=60_000,
         description="Request log flush interval; a SIGKILL loses about this much of the log.",
     )
+    request_log_file_ms: int = Field(
+        default=5_000,
+        ge=0,
+        le=3_600_000,
+        description="How long request log rows gather before they are written: one Parquet "
+        "file per endpoint and interval per worker (sooner once half of "
+        "USINA_REQUEST_LOG_MAX_BUFFERED rows wait). Longer means fewer, larger files and less "
+        "CPU a row; rows reach the store later. A graceful stop writes everything at once.",
+    )
     request_log_max_rows: int = Field(
         default=10_000, ge=1, description="Queued request log rows that trigger an early flush."
     )

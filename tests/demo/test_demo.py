@@ -161,7 +161,7 @@ def test_demo_traffic_through_a_server_is_answered_by_its_inference_routes(
     config = ServerConfig(
         db_url=f"sqlite:///{tmp_path / 'usina.db'}",
         artifacts=str(tmp_path / "artifacts"),
-        serving=ServingConfig(poll_interval=0.1, log_flush_interval=0.2),
+        serving=ServingConfig(poll_interval=0.1, log_flush_interval=0.2, log_file_interval=0.2),
     )
     rng = np.random.default_rng(0)
     x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})

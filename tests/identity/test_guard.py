@@ -361,7 +361,9 @@ def _serving_app(db_url: str, client_factory, **config: Any) -> Any:  # type: ig
     SqlEndpointStore(client.db, "tester", artifacts=client.artifacts).create(
         "credit", "models:/credit-risk@champion"
     )
-    settings = ServingConfig(poll_interval=0.2, log_flush_interval=0.2, auth=True, **config)
+    settings = ServingConfig(
+        poll_interval=0.2, log_flush_interval=0.2, log_file_interval=0.2, auth=True, **config
+    )
     return create_serving_app(db_url, str(client.artifacts.root), settings)
 
 

@@ -330,7 +330,9 @@ def serve(db_url: str, tmp_path: Path) -> Iterator[Served]:
     from usina.serving.app import create_app as create_serving_app
 
     tokens, runs = _principals(db_url, str(tmp_path / "a"))
-    config = ServingConfig(poll_interval=0.2, log_flush_interval=0.2, auth=True)
+    config = ServingConfig(
+        poll_interval=0.2, log_flush_interval=0.2, log_file_interval=0.2, auth=True
+    )
     verdicts = Verdicts(create_serving_app(db_url, str(tmp_path / "a"), config))
     with ThreadServer(verdicts) as url, httpx.Client(base_url=url) as http:
         yield Served(http, verdicts, tokens, runs)

@@ -35,7 +35,7 @@ def test_a_monitor_reads_what_the_serving_app_logged(db_url: str, client_factory
     model = LogisticRegression().fit(train, train["tenure"] > 5)
     client.register_model(model, "credit-risk", input_example=train.head(3), reference=train)
     client.endpoints.create("credit", "models:/credit-risk/1")
-    settings = ServingConfig(poll_interval=0.2, log_flush_interval=0.2)
+    settings = ServingConfig(poll_interval=0.2, log_flush_interval=0.2, log_file_interval=0.2)
     app = create_serving_app(db_url, str(client.artifacts.root), settings)
     live = pd.DataFrame(
         {

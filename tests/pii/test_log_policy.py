@@ -82,6 +82,7 @@ def test_no_raw_cpf_reaches_any_file_of_the_home(tmp_path: Path, usina_serve) ->
         USINA_REQUEST_LOG_PII_POLICY=str(policy),
         USINA_PII_KEY=KEY,
         USINA_REQUEST_LOG_FLUSH_MS="100",
+        USINA_REQUEST_LOG_FILE_MS="100",
         USINA_SERVE_TRUST_PICKLES="true",
         USINA_SERVE_POLL_INTERVAL="0.2",
     )

@@ -45,6 +45,7 @@ def _env(db_url: str, inbox: Any = None) -> dict[str, str]:
         "USINA_DB_URL": db_url,
         "USINA_SCHEDULER_INTERVAL": "0.2",
         "USINA_REQUEST_LOG_FLUSH_MS": "100",
+        "USINA_REQUEST_LOG_FILE_MS": "100",
         "USINA_SERVE_POLL_INTERVAL": "0.1",
         "USINA_SMTP_STARTTLS": "false",
     }

@@ -31,7 +31,7 @@ ROWS = pd.DataFrame(
     }
 )
 TARGET = [1, 0, 0, 1, 1, 0]
-FAST = ServingConfig(poll_interval=0.2, log_flush_interval=0.2)
+FAST = ServingConfig(poll_interval=0.2, log_flush_interval=0.2, log_file_interval=0.2)
 
 
 class Credit:
@@ -255,6 +255,7 @@ def test_the_setting_turns_serving_off_and_follows_usina_serve(
     monkeypatch.setenv("USINA_SERVE_MAX_BODY_BYTES", "65536")
     monkeypatch.setenv("USINA_SERVE_ENDPOINT", "credit")
     monkeypatch.setenv("USINA_REQUEST_LOG_FLUSH_MS", "250")
+    monkeypatch.setenv("USINA_REQUEST_LOG_FILE_MS", "750")
     serving = ServerConfig.from_settings(Settings()).serving
     assert serving is not None
     assert serving == build_app().state.service.config

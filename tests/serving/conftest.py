@@ -169,6 +169,7 @@ def serve() -> Iterator[Callable[..., Served]]:
         options = {
             "poll_interval": 0.2,
             "log_flush_interval": 0.2,
+            "log_file_interval": 0.2,
             "log_out_of_process": False,
             **config,
         }

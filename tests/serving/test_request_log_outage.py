@@ -120,6 +120,7 @@ def test_a_store_outage_under_load(three_versions, usina_serve, tmp_path: Path) 
     served = usina_serve(
         client,
         USINA_REQUEST_LOG_FLUSH_MS="100",
+        USINA_REQUEST_LOG_FILE_MS="100",
         USINA_REQUEST_LOG_MAX_BUFFERED=str(MAX_BUFFERED),
         USINA_REQUEST_LOG_MAX_QUEUED=str(MAX_QUEUED),
         USINA_REQUEST_LOG_RETRY_MS="100",

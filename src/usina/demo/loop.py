@@ -126,7 +126,7 @@ class _Live:
             if answer.status_code == 200:
                 labels.append({"request_id": rid, "label": world(score, debt)})
         deadline = time.monotonic() + 30
-        while labels:  # the request log reaches its files within a flush
+        while labels:  # the request log reaches its files within a file interval
             try:
                 self.client.labels.ingest(ENDPOINT, labels)
                 return

@@ -48,7 +48,7 @@ def serving(client: Client, endpoint: str) -> Iterator[str]:
     import uvicorn
 
     assert client.db is not None
-    config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5)
+    config = ServingConfig(poll_interval=0.2, log_flush_interval=0.5, log_file_interval=0.5)
     app = create_app(client.db, client.artifacts, config)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

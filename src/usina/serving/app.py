@@ -110,6 +110,7 @@ class ServingConfig:
     log_max_buffered: int = 100_000
     log_retry_min: float = 0.5
     log_retry_max: float = 30.0
+    log_file_interval: float = 5.0
     log_writer_nice: int = 5
     auth: bool = False
     audit_data_reads: bool = False
@@ -136,6 +137,7 @@ class ServingConfig:
             log_max_buffered=settings.request_log_max_buffered,
             log_retry_min=settings.request_log_retry_ms / 1000.0,
             log_retry_max=settings.request_log_retry_max_ms / 1000.0,
+            log_file_interval=settings.request_log_file_ms / 1000.0,
             log_writer_nice=settings.request_log_writer_nice,
             auth=settings.auth == "on",
             audit_data_reads=settings.audit_data_reads == "on",
@@ -182,6 +184,7 @@ class InferenceService:
             max_buffered=config.log_max_buffered,
             retry_min=config.log_retry_min,
             retry_max=config.log_retry_max,
+            file_interval=config.log_file_interval,
             out_of_process=config.log_out_of_process,
             writer_nice=config.log_writer_nice,
             metrics=self.metrics,

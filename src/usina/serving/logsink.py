@@ -1,11 +1,14 @@
 """Rows on their way into the store: a bounded buffer, writes retried with backoff, drops counted.
 
-Both the request log's writer process and a serving worker that writes its log itself put
-their rows here. ``write`` turns the buffer into Parquet files (see :mod:`usina.serving.logfiles`)
-and removes each file's rows once the store has it, so a failure halfway never writes a row
-twice. When the store fails, the rows stay and the next attempt waits ``retry_min`` seconds,
-doubling up to ``retry_max``; one log line says so at the first failure and at most one a
-minute after that, and one more when writes succeed again.
+Both the request log's writer process and a serving worker that writes its log itself put their
+rows here. ``write`` turns the buffer into Parquet files (see :mod:`usina.serving.logfiles`) and
+removes each file's rows once the store has it, so a failure halfway never writes a row twice.
+Rows wait for ``file_interval`` seconds after the first of them arrived (or until half of
+``max_buffered`` wait), so a busy worker writes one larger file per endpoint and interval rather
+than many small ones: a file costs a few milliseconds of CPU whatever its size, which a second's
+rows would share. When the store fails, the rows stay and the next attempt waits ``retry_min``
+seconds, doubling up to ``retry_max``; one log line says so at the first failure and at most one
+a minute after that, and one more when writes succeed again.
 
 The buffer holds at most ``max_buffered`` rows. Rows that arrive when it is full are dropped
 (the newest, so the oldest are kept for when the store is back), with the reason
@@ -73,6 +76,7 @@ class LogSink:
         max_buffered: int = 100_000,
         retry_min: float = 0.5,
         retry_max: float = 30.0,
+        file_interval: float = 0.0,
         on_written: Written = _ignore_written,
         on_dropped: Dropped = _ignore_dropped,
     ) -> None:
@@ -81,6 +85,9 @@ class LogSink:
         self.max_buffered = max_buffered
         self.retry_min = retry_min
         self.retry_max = retry_max
+        self.file_interval = file_interval
+        # Rows that are written at once, whatever the interval: room stays for as many more.
+        self.file_rows = max(max_buffered // 2, 1)
         self.on_written = on_written
         self.on_dropped = on_dropped
         self._rows: list[Row] = []
@@ -97,12 +104,16 @@ class LogSink:
         self._next_try = 0.0
         self._said_full: float = -SAY_EVERY_SECONDS
         self._said: float = -SAY_EVERY_SECONDS
+        # When the oldest row or drop record not yet written arrived (monotonic), or None.
+        self._since: float | None = None
 
     def add(self, rows: list[Row]) -> None:
         """Buffer ``rows``; those beyond ``max_buffered`` are dropped and counted."""
         with self._lock:
             room = max(self.max_buffered - len(self._rows), 0)
             self._rows.extend(rows[:room])
+            if room and rows:
+                self._arrived()
         if len(rows) > room:
             failing = self._failing_since is not None
             self.drop(rows[room:], STORE_ERROR if failing else QUEUE_FULL)
@@ -115,6 +126,7 @@ class LogSink:
             if kept.num_rows:
                 self._tables.append(kept)
                 self._table_rows += kept.num_rows
+                self._arrived()
         if table.num_rows > room:
             failing = self._failing_since is not None
             self.drop_table(table.slice(room), STORE_ERROR if failing else QUEUE_FULL)
@@ -134,6 +146,7 @@ class LogSink:
     def _dropped(self, records: Counter[DropKey], count: int, reason: str) -> None:
         with self._lock:
             self._drops.update(records)
+            self._arrived()
             if self._failing_since is not None:
                 self._dropped_while_failing += count
             now = time.monotonic()
@@ -152,7 +165,14 @@ class LogSink:
     def add_drops(self, drops: Counter[DropKey]) -> None:
         """Keep drop records counted elsewhere (the serving worker's full queue) for the store."""
         with self._lock:
-            self._drops.update(drops)
+            if drops:
+                self._drops.update(drops)
+                self._arrived()
+
+    def _arrived(self) -> None:
+        """Something to write arrived: the interval starts if it had not. Under ``_lock``."""
+        if self._since is None:
+            self._since = time.monotonic()
 
     @property
     def pending(self) -> int:
@@ -165,17 +185,25 @@ class LogSink:
         return self._failing_since is not None
 
     def wait_time(self) -> float | None:
-        """Seconds until the next write is due; ``None`` when there is nothing to write."""
+        """Seconds until the next write is due; ``None`` when there is nothing to write. A
+        write is due ``file_interval`` seconds after the oldest row waiting arrived, at once
+        when ``file_rows`` wait, and, while the store is failing, at the next retry."""
         if not self._rows and not self._tables and not self._drops:
             return None
-        return max(self._next_try - time.monotonic(), 0.0)
+        now = time.monotonic()
+        if self._failing_since is not None:
+            return max(self._next_try - now, 0.0)
+        if self.pending >= self.file_rows or self._since is None:
+            return 0.0
+        return max(self._since + self.file_interval - now, 0.0)
 
     def write(self, pause: float = 0.0, *, force: bool = False) -> int:
-        """Write the buffered rows and drop records, unless a retry is not due yet (``force``
-        tries anyway); returns the rows written. ``pause`` is the sleep between chunks of rows
-        that lets request threads take the GIL (0 when none run here)."""
+        """Write the buffered rows and drop records, unless they are not due yet (see
+        ``wait_time``; ``force`` writes anyway); returns the rows written. ``pause`` is the
+        sleep between chunks of rows that lets request threads take the GIL (0 when none run
+        here)."""
         with self._write_lock:
-            if not force and time.monotonic() < self._next_try:
+            if not force and self.wait_time() != 0.0:
                 return 0
             with self._lock:
                 rows = self._rows[:]
@@ -206,6 +234,9 @@ class LogSink:
                 self._failed(exc)
                 return count
             count += self._forget(rows, done)
+            with self._lock:  # what arrived meanwhile starts the next interval
+                waiting = self._rows or self._tables or self._drops
+                self._since = time.monotonic() if waiting else None
             self._recovered()
             return count
 

@@ -9,11 +9,11 @@ microsecond of its GIL per logged request on the hand-over, and requests never w
 A thread reads the pipe into a :class:`~usina.serving.logsink.LogSink` as frames arrive, so the
 worker is never held up by a slow or failing store: the sink holds at most ``--max-buffered``
 rows, drops and counts the rest, and retries the store with backoff (``--retry-min`` doubling up
-to ``--retry-max`` seconds). The main thread writes a batch as soon as it has arrived whole,
-and each retry when it is due. Every file written and every drop is reported to the worker as a
-line on stdout (see :mod:`usina.serving.logpipe`). When its input ends (the server stopped, or
-died) it writes what it holds and exits.
-"""
+to ``--retry-max`` seconds). The main thread writes what the sink holds ``--file-interval``
+seconds after the first of it arrived (one file per endpoint and interval; sooner when half of
+``--max-buffered`` rows wait), and each retry when it is due. Every file written and every drop
+is reported to the worker as a line on stdout (see :mod:`usina.serving.logpipe`). When its input
+ends (the server stopped, or died) it writes what it holds and exits."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-buffered", type=int, default=100_000)
     parser.add_argument("--retry-min", type=float, default=0.5)
     parser.add_argument("--retry-max", type=float, default=30.0)
+    parser.add_argument("--file-interval", type=float, default=0.0)
     parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args(argv)
     if args.nice:
@@ -87,6 +88,7 @@ def main(argv: list[str]) -> int:
         max_buffered=args.max_buffered,
         retry_min=args.retry_min,
         retry_max=args.retry_max,
+        file_interval=args.file_interval,
         on_written=status.written,
         on_dropped=status.dropped,
     )
@@ -119,10 +121,10 @@ def main(argv: list[str]) -> int:
     reader = threading.Thread(target=read, name="usina-request-log-reader", daemon=True)
     reader.start()
     while not ended.is_set():
-        wake.wait(sink.wait_time() if sink.failing else None)
+        wake.wait(sink.wait_time())  # a batch arrived whole, or the next write is due
         wake.clear()
-        sink.write()
-        gc.collect()
+        if sink.write():
+            gc.collect()
     reader.join()
     sink.close()
     return 0

@@ -13,9 +13,9 @@ drains the queue. With ``out_of_process`` (what serving uses for a folder, ``gs:
 store) it hands the rows over a pipe to a writer process (:mod:`usina.serving.logwriter`,
 protocol in :mod:`usina.serving.logpipe`), which writes them; otherwise, or once that process
 is gone, the thread puts them in a :class:`~usina.serving.logsink.LogSink` and writes them
-itself. Both write one Parquet file per (endpoint, date) under
-``request-log/endpoint=NAME/date=YYYY-MM-DD/``, retry a failing store with backoff, and hold
-at most ``max_buffered`` rows meanwhile.
+itself. Both gather rows for ``file_interval`` seconds and write one Parquet file per
+(endpoint, date) and interval under ``request-log/endpoint=NAME/date=YYYY-MM-DD/``, retry a
+failing store with backoff, and hold at most ``max_buffered`` rows meanwhile.
 
 Counters (``ServingMetrics``): rows logged, written durably (reported back by the writer
 process), and dropped by reason: ``queue_full``, ``store_error``, and ``writer_crash`` (rows
@@ -27,8 +27,8 @@ permitting). A SIGKILL of the server loses the rows still queued in it, uncounte
 newest: while the writer keeps up, those answered in the last ``flush_interval`` seconds plus
 one batch being handed over; never more than ``max_queued`` (plus the count of rows refused
 since the last hand-over). Rows already handed to the writer process are written when its
-input ends. A SIGKILL of the writer process alone loses the rows it held, counted as
-``writer_crash``, and the server goes on writing in-process.
+input ends. A SIGKILL of the writer process alone loses the rows it held (up to a file
+interval's), counted as ``writer_crash``, and the server goes on writing in-process.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class RequestLog:
         max_buffered: int = 100_000,
         retry_min: float = 0.5,
         retry_max: float = 30.0,
+        file_interval: float = 0.0,
         out_of_process: bool = False,
         writer_nice: int = 0,
         metrics: ServingMetrics | None = None,
@@ -140,6 +141,7 @@ class RequestLog:
             max_buffered=max_buffered,
             retry_min=retry_min,
             retry_max=retry_max,
+            file_interval=file_interval,
             on_written=self._count_written,
             on_dropped=self._count_dropped,
         )
@@ -230,6 +232,7 @@ class RequestLog:
                 f"--max-buffered={self.sink.max_buffered}",
                 f"--retry-min={self.sink.retry_min}",
                 f"--retry-max={self.sink.retry_max}",
+                f"--file-interval={self.sink.file_interval}",
                 f"--nice={self.writer_nice}",
             ]
             self._process = spawn_writer(self.store, options)
