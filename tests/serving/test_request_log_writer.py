@@ -30,3 +30,28 @@ def test_the_writer_runs_at_the_configured_niceness(three_versions, usina_serve,
     # The writer lowers its priority as it starts.
     wait_until(lambda: niceness(writer) == min(expected, 19), 10, "the writer's niceness is set")
     assert niceness(server) == os.nice(0), "serving keeps the priority it was started with"
+
+
+@pytest.mark.parametrize("setting", [None, "jemalloc"])
+def test_the_writer_uses_the_c_library_allocator_unless_told(
+    tmp_path, monkeypatch, setting
+) -> None:  # type: ignore[no-untyped-def]
+    """Arrow's mimalloc hands freed memory back at once and faults it in again as zeroed huge
+    pages, a third of the writer's CPU; the writer runs Arrow on the C library's allocator,
+    unless ARROW_DEFAULT_MEMORY_POOL says otherwise."""
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    if setting is None:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    else:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", setting)
+    log = RequestLog(open_artifact_store(str(tmp_path / "artifacts")), out_of_process=True)
+    log.start()
+    try:
+        assert log._process is not None
+        environ = Path(f"/proc/{log._process.pid}/environ").read_bytes().split(b"\0")
+        expected = "system" if setting is None else setting
+        assert f"ARROW_DEFAULT_MEMORY_POOL={expected}".encode() in environ
+    finally:
+        log.close()
