@@ -225,12 +225,19 @@ def paired(
 ) -> dict[str, Any]:
     """``--pairs`` rounds of ``a`` and ``b`` back to back, alternating which goes first; the
     spread of b/a, and the CPU time per request of each side's server process and, for the
-    sides named in ``logged``, of the request log writer per row."""
+    sides named in ``logged``, of the request log writer per row.
+
+    After a logged run, the next waits until its server has written that run's rows (its
+    /metrics say so), so every run starts with an idle writer; the writer's CPU per row counts
+    all of its work, the part after the run included."""
     writers = {
         t.name: servers.writer_pid(t.process.pid) if t.name in logged else None for t in (a, b)
     }
     ratios, cpu = [], {a.name: [0.0, 0], b.name: [0.0, 0]}
     writer_cpu = {a.name: [0.0, 0], b.name: [0.0, 0]}
+    for t in (a, b):
+        if writers[t.name]:
+            servers.wait_log_written(t)
     for round_ in range(args.pairs):
         runs = {}
         for t in (a, b) if round_ % 2 == 0 else (b, a):
@@ -240,7 +247,7 @@ def paired(
             cpu[t.name][0] += cpu_seconds(pid) - before[0]
             cpu[t.name][1] += run.requests
             if writer:
-                time.sleep(2.5)  # the writer gets rows every second: wait for this run's last
+                servers.wait_log_written(t)
                 writer_cpu[t.name][0] += cpu_seconds(writer) - before[1]
                 writer_cpu[t.name][1] += run.requests
         ratios.append(runs[b.name].rate / runs[a.name].rate)
@@ -291,12 +298,25 @@ def head_to_head(
     the unlogged endpoint of ``b``'s process, the logged one of ``a``'s). Every other round
     drives those instead, so a process's own speed counts for one side in half the rounds
     and for the other in the rest; the figure is then the geometric mean of the two halves'
-    medians, and ``offset`` says how far the two processes differed."""
+    medians, and ``offset`` says how far the two processes differed.
+
+    usina's log writer writes a round's rows up to a flush interval plus a file interval after
+    them, in a later round. So a round charges each side the CPU of its process tree without
+    the writer, plus, for the rows it logged, the writer's CPU per row over all the rounds:
+    from a moment when it had written every earlier row to one when it had written these."""
     first = (a, b)
+    everyone = {t.name: t for t in (*first, *(swapped or ()))}
+    processes = {t.process.pid: t for t in everyone.values()}
+    writers = {pid: servers.writer_pid(pid) for pid in processes}
     pids = [servers.process_tree(t.process.pid) for t in (a, b)]
     saved = {pid: os.sched_getaffinity(pid) for tree in pids for pid in tree}
-    rates, per_cpu = [], []
-    cpu_us: dict[str, list[float]] = {}
+    rates: list[float] = []
+    rounds: list[dict[str, tuple[int, float, int]]] = []  # name: requests, CPU, pid
+    rows = dict.fromkeys(writers, 0)
+    for t in everyone.values():
+        if servers.logs(t) and writers[t.process.pid]:
+            servers.wait_log_written(t)
+    writer_start = {pid: cpu_seconds(w) for pid, w in writers.items() if w}
     try:
         for tree in pids:
             servers.set_affinity(tree, {0})
@@ -304,7 +324,7 @@ def head_to_head(
             a, b = first if round_ % 2 == 0 or swapped is None else swapped
             turn = round_ // 2 if swapped is not None else round_  # who starts first
             pair = (a, b) if turn % 2 == 0 else (b, a)
-            before = {t.name: servers.tree_cpu_seconds(t.process.pid) for t in pair}
+            before = {t.name: _own_cpu(t, writers) for t in pair}
             with ThreadPoolExecutor(2) as pool:
                 futures = {
                     t.name: pool.submit(
@@ -313,24 +333,46 @@ def head_to_head(
                     for i, t in enumerate(pair)
                 }
                 runs = {name: f.result() for name, f in futures.items()}
-            cpu = {t.name: servers.tree_cpu_seconds(t.process.pid) - before[t.name] for t in pair}
-            for t in pair:
-                cpu_us.setdefault(t.name, []).append(1e6 * cpu[t.name] / runs[t.name].requests)
-            rates.append(runs[b.name].rate / runs[a.name].rate)
-            per_cpu.append(
-                (runs[b.name].requests / cpu[b.name]) / (runs[a.name].requests / cpu[a.name])
+            rounds.append(
+                {
+                    t.name: (
+                        runs[t.name].requests,
+                        _own_cpu(t, writers) - before[t.name],
+                        t.process.pid,
+                    )
+                    for t in pair
+                }
             )
+            for t in pair:
+                if servers.logs(t):
+                    rows[t.process.pid] += runs[t.name].requests
+            rates.append(runs[b.name].rate / runs[a.name].rate)
             print(
                 f"  head to head {round_ + 1} c={concurrency:<3} {a.name} "
-                f"{runs[a.name].rate:6.0f} req/s, {1e6 * cpu[a.name] / runs[a.name].requests:4.0f}"
-                f" µs CPU/req  {b.name} {runs[b.name].rate:6.0f} req/s, "
-                f"{1e6 * cpu[b.name] / runs[b.name].requests:4.0f} µs CPU/req  "
-                f"ratio {rates[-1]:.3f}, per CPU second {per_cpu[-1]:.3f}",
+                f"{runs[a.name].rate:6.0f} req/s  {b.name} {runs[b.name].rate:6.0f} req/s  "
+                f"ratio {rates[-1]:.3f}",
                 file=sys.stderr,
             )
     finally:
         for pid, cpus in saved.items():
             servers.set_affinity([pid], cpus)
+    writer_us = {}  # each process's log writer, CPU a row over the rounds
+    for pid in processes:
+        writer = writers[pid]
+        if writer and rows[pid]:
+            logging = next(s for s in everyone.values() if s.process.pid == pid and servers.logs(s))
+            servers.wait_log_written(logging)
+            writer_us[pid] = 1e6 * (cpu_seconds(writer) - writer_start[pid]) / rows[pid]
+    per_cpu = []
+    cpu_us: dict[str, list[float]] = {}
+    for i, sides in enumerate(rounds):
+        a, b = first if i % 2 == 0 or swapped is None else swapped
+        charged = {}
+        for name, (requests, own, pid) in sides.items():
+            logged = requests if servers.logs(everyone[name]) else 0
+            charged[name] = 1e6 * own / requests + (writer_us.get(pid, 0.0) if logged else 0.0)
+            cpu_us.setdefault(name, []).append(charged[name])
+        per_cpu.append(charged[a.name] / charged[b.name])
     a, b = first
     result = {
         "a": a.name,
@@ -340,6 +382,10 @@ def head_to_head(
         "rate": spread(rates),
         "per_cpu": spread(per_cpu),
         "cpu_us_per_request": {name: statistics.median(us) for name, us in cpu_us.items()},
+        "writer_cpu_us_per_row": {
+            next(t.name for t in everyone.values() if t.process.pid == pid and servers.logs(t)): us
+            for pid, us in writer_us.items()
+        },
         "swapped": swapped is not None,
     }
     if swapped is not None and len(rates) >= 2:
@@ -348,6 +394,13 @@ def head_to_head(
             result[measure]["median"] = (one * other) ** 0.5
             result[measure]["offset"] = (one / other) ** 0.5
     return result
+
+
+def _own_cpu(target: Target, writers: dict[int, int | None]) -> float:
+    """CPU time so far of the process tree of ``target``'s server, less its log writer's."""
+    pid = target.process.pid
+    writer = writers.get(pid)
+    return servers.tree_cpu_seconds(pid) - (cpu_seconds(writer) if writer else 0.0)
 
 
 def spread(values: list[float]) -> dict[str, Any]:
@@ -500,6 +553,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
                 f", range {m['min']:.3f} to {m['max']:.3f}, IQR {m['q1']:.3f} to {m['q3']:.3f}"
                 + (f", offset {m['offset']:.3f}" if "offset" in m else "")
             )
+        for who, us in p["cpu_us_per_request"].items():
+            print(f"  {who}: CPU {us:.0f} µs/request (median over its rounds)")
+        for who, us in p["writer_cpu_us_per_row"].items():
+            print(f"  {who}: log writer CPU {us:.1f} µs/row, charged to the rounds that logged")
 
 
 def main() -> None:

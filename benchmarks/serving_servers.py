@@ -393,6 +393,51 @@ def writer_pid(server_pid: int) -> int | None:
     return None
 
 
+LOGGING_ENDPOINT = "bench"  # the endpoint whose every request is logged (sample rate 1)
+
+
+def logs(target: Target) -> bool:
+    """Whether requests to ``target`` go to usina's request log."""
+    return target.url.endswith(f"/{LOGGING_ENDPOINT}:predict")
+
+
+def _metric(text: str, name: str, endpoint: str, status: str | None = None) -> float:
+    """The sum of a Prometheus counter's samples for ``endpoint`` (and ``status``)."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        labels, _, value = line.partition("} ")
+        if f'endpoint="{endpoint}"' in labels and (
+            status is None or f'status="{status}"' in labels
+        ):
+            total += float(value)
+    return total
+
+
+def wait_log_written(target: Target, timeout: float = 90.0) -> None:
+    """Wait until the server of ``target`` has written (or dropped and counted) a log row for
+    every request it answered through its logging endpoint: its /metrics say so. Rows wait in
+    the server for a flush interval and in its writer for a file interval, so a measure of the
+    writer's CPU that stops earlier would leave some of its work out."""
+    base = target.url.split("/v1/", 1)[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        answered = _metric(text, "usina_requests_total", LOGGING_ENDPOINT, "200")
+        stored = _metric(text, "usina_request_log_rows_written_total", LOGGING_ENDPOINT)
+        stored += _metric(text, "usina_request_log_rows_dropped_total", LOGGING_ENDPOINT)
+        if stored >= answered:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{target.name}: {answered - stored:.0f} of {answered:.0f} logged requests "
+                f"not written after {timeout:g} s"
+            )
+        time.sleep(0.2)
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
