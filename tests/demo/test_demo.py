@@ -128,8 +128,14 @@ def test_the_demo_runs_through_a_server(tmp_path: Path, monkeypatch: pytest.Monk
     # working directory.
     monkeypatch.chdir(tmp_path)
 
+    from usina.serving import ServingConfig
+
+    # The closed loop labels its requests once they are in the request log: a short file
+    # interval keeps each of its waits short (the server's default is 5 s).
     config = ServerConfig(
-        db_url=f"sqlite:///{tmp_path / 'usina.db'}", artifacts=str(tmp_path / "artifacts")
+        db_url=f"sqlite:///{tmp_path / 'usina.db'}",
+        artifacts=str(tmp_path / "artifacts"),
+        serving=ServingConfig(log_file_interval=0.5),
     )
     with ThreadServer(create_app(config)) as url:
         client = Client(url)
