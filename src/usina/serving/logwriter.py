@@ -18,6 +18,9 @@ ends (the server stopped, or died) it writes what it holds and exits."""
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -26,6 +29,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import BinaryIO
 
 from usina.artifacts import open_artifact_store
@@ -61,6 +65,18 @@ class _Status:
         self.send(status_line(counts, reason))
 
 
+def _trimmer() -> Callable[[], object]:
+    """The C library's ``malloc_trim(0)`` where there is one (glibc), else nothing. The writer
+    runs Arrow on that allocator (see ``logpipe.spawn_writer``), which keeps freed memory; after
+    each write, and each failed one, this gives back what it used, so the process's memory
+    follows the rows it holds."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return functools.partial(libc.malloc_trim, 0)
+    except (OSError, AttributeError):
+        return lambda: None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m usina.serving.logwriter")
     parser.add_argument("store_uri")
@@ -94,6 +110,7 @@ def main(argv: list[str]) -> int:
     )
     wake = threading.Event()
     ended = threading.Event()
+    trim = _trimmer()
 
     def read() -> None:
         try:
@@ -125,6 +142,8 @@ def main(argv: list[str]) -> int:
         wake.clear()
         if sink.write():
             gc.collect()
+        if sink.wait_time() != 0.0:  # nothing left that is due: what a write used is free
+            trim()
     reader.join()
     sink.close()
     return 0
