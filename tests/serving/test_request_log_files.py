@@ -86,3 +86,44 @@ def test_a_failing_store_is_retried_at_its_backoff_not_the_interval(tmp_path: Pa
     down.unlink()
     wait_until(lambda: sink.write() == 10, 30, "the retry to write once the store is back")
     assert not sink.failing and len(_files(store)) == 1
+
+
+def test_batches_wait_as_they_came_and_the_buffer_bound_holds(tmp_path: Path) -> None:
+    """The writer keeps each batch from the worker as the bytes that came down the pipe until
+    it writes them: the rows still count against the buffer, those beyond it are dropped and
+    counted by key, a failed write keeps the rest, and the file holds each kept row once."""
+    import io
+    from collections import Counter
+
+    from usina.artifacts import open_artifact_store
+    from usina.serving.logfiles import pack_rows
+    from usina.serving.logpipe import END_OF_BATCH, _frame, frame_table, read_frames
+    from usina.serving.logsink import LogSink, Undecoded
+
+    pipe = b"".join(_frame(pack_rows(_rows(40, start=s)), 40) for s in (0, 40, 80))
+    frames = list(read_frames(io.BytesIO(pipe + END_OF_BATCH)))
+    assert [f.rows for f in frames] == [40, 40, 40, 0] and frames[-1].end
+    down = tmp_path / "down"
+    down.write_bytes(b"a file where the store's folder should be")
+    dropped: Counter[tuple[str, int, bool, str]] = Counter()
+
+    def on_dropped(counts: Counter[tuple[str, int, bool]], reason: str) -> None:
+        dropped.update({(*key, reason): n for key, n in counts.items()})
+
+    sink = LogSink(
+        open_artifact_store(str(down)), "t", max_buffered=100, file_interval=3600,
+        on_dropped=on_dropped,
+    )  # fmt: skip
+    for frame in frames[:3]:
+        assert frame.data is not None
+        sink.add_table(Undecoded(frame.rows, lambda data=frame.data: frame_table(data)))
+    assert sink.pending == 100
+    assert dropped == {("credit", 1, False, "queue_full"): 20}, "the third batch's last 20"
+    assert sink.write(force=True) == 0 and sink.failing
+    assert sink.pending == 100, "a failed write loses nothing"
+    down.unlink()
+    store = open_artifact_store(str(down))
+    sink.store = store
+    assert sink.write(force=True) == 100
+    assert _ids_in(store) == {f"r{i}" for i in range(100)}
+    assert sink.pending == 0

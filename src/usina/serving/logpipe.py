@@ -1,10 +1,12 @@
 """The pipes between a serving worker and its request log writer process.
 
-Worker to writer (the writer's stdin): frames, each a 4-byte little-endian length and a pickle
-of either rows as columns (``usina.serving.logfiles.pack_rows``: at most ``SEND_ROWS`` rows
-queued as tuples, or one key's usual rows, ``UsualRows.packed``) or a dict ``{"drops":
-[...]}`` of drop records the worker counted (its queue was full); an empty frame ends a
-batch, so the writer writes it. The writer exits when its stdin ends.
+Worker to writer (the writer's stdin): frames, each a header of two 4-byte little-endian
+numbers, the length and the rows it carries, and a pickle of either rows as columns
+(``usina.serving.logfiles.pack_rows``: at most ``SEND_ROWS`` rows queued as tuples, or one
+key's usual rows, ``UsualRows.packed``) or a dict ``{"drops": [...]}`` of drop records the
+worker counted (its queue was full; no rows); an empty frame ends a batch. The writer keeps
+rows as their pickle, counted from the header, until it writes them (``frame_table``), and
+exits when its stdin ends.
 
 Writer to worker (the writer's stdout): one JSON line per file written or rows dropped,
 ``{"written": [[endpoint, version, shadow, rows], ...]}`` or ``{"dropped": REASON, "rows":
@@ -28,7 +30,15 @@ from typing import IO, Any, BinaryIO, NamedTuple
 import orjson
 
 from usina.artifacts import ArtifactStore
-from usina.serving.logfiles import DropKey, Packed, Row, RowKey, pack_rows, packed_keys
+from usina.serving.logfiles import (
+    DropKey,
+    Packed,
+    Row,
+    RowKey,
+    pack_rows,
+    packed_batch,
+    packed_keys,
+)
 
 log = logging.getLogger("usina.serving")
 
@@ -37,13 +47,16 @@ OUT_OF_PROCESS_SCHEMES = ("file", "gs", "gcs", "s3")
 SEND_ROWS = 16_384
 # The environment variable that hands the writer process the master key ring.
 WRITER_KEYS = "USINA_LOG_WRITER_KEYS"
-END_OF_BATCH = struct.pack("<I", 0)
+HEADER = struct.Struct("<II")  # the length of a frame's pickle, and the rows it carries
+END_OF_BATCH = HEADER.pack(0, 0)
 
 
 class Frame(NamedTuple):
-    """One frame from the worker: rows (as columns), drop records, or the end of a batch."""
+    """One frame from the worker: rows (the pickle of their columns, see ``frame_table``, and
+    how many), drop records, or the end of a batch."""
 
-    rows: Packed | None
+    data: bytes | None
+    rows: int
     drops: Counter[DropKey]
     end: bool
 
@@ -97,9 +110,16 @@ def end_writer(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _frame(payload: Any) -> bytes:
+def _frame(payload: Any, rows: int = 0) -> bytes:
     data = pickle.dumps(payload, 5)
-    return struct.pack("<I", len(data)) + data
+    return HEADER.pack(len(data), rows) + data
+
+
+def frame_table(data: bytes) -> Any:
+    """The Arrow table of a frame's rows (``Frame.data``)."""
+    import pyarrow as pa
+
+    return pa.Table.from_batches([packed_batch(pickle.loads(data), pa)])
 
 
 def send(
@@ -123,7 +143,7 @@ def send(
     sent = 0
     try:
         for packed in frames:
-            pipe.write(_frame(packed))
+            pipe.write(_frame(packed, packed["n"]))
             sent += 1
             handed(packed_keys(packed))
         pipe.write(END_OF_BATCH)
@@ -142,21 +162,20 @@ def read_frames(stream: BinaryIO) -> Iterator[Frame]:
     """The frames ``send`` wrote, until the stream ends; a frame cut short by the end of the
     stream (the worker died mid-send) is left out."""
     while True:
-        header = stream.read(4)
-        if len(header) < 4:
+        header = stream.read(HEADER.size)
+        if len(header) < HEADER.size:
             return
-        (size,) = struct.unpack("<I", header)
+        size, rows = HEADER.unpack(header)
         if size == 0:
-            yield Frame(None, Counter(), True)
+            yield Frame(None, 0, Counter(), True)
             continue
         payload = stream.read(size)
         if len(payload) < size:
             return
-        data = pickle.loads(payload)
-        if "drops" in data:
-            yield Frame(None, Counter(dict(data["drops"])), False)
+        if rows:
+            yield Frame(payload, rows, Counter(), False)
         else:
-            yield Frame(data, Counter(), False)
+            yield Frame(None, 0, Counter(dict(pickle.loads(payload)["drops"])), False)
 
 
 def status_line(counts: Counter[RowKey], reason: str | None = None) -> bytes:

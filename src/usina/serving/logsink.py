@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from usina.artifacts import ArtifactStore
 from usina.serving.logfiles import (
@@ -55,6 +55,22 @@ CLOSE_RETRY_SECONDS = 10.0
 
 Written = Callable[[Counter[RowKey]], None]
 Dropped = Callable[[Counter[RowKey], str], None]
+
+
+class Undecoded(NamedTuple):
+    """Rows kept as they arrived until they are written: ``decode()`` makes their Arrow table
+    (``logfiles.packed_batch``'s schema). The writer process keeps each batch from the worker
+    so, and decodes a file's batches together when it writes them: decoding a batch took
+    several times the CPU in a process that had slept since the last one (cold caches) as right
+    after another."""
+
+    num_rows: int
+    decode: Callable[[], Any]
+
+
+def _table(table: Any) -> Any:
+    """The Arrow table of an item of ``LogSink._tables``."""
+    return table.decode() if isinstance(table, Undecoded) else table
 
 
 def _ignore_written(counts: Counter[RowKey]) -> None:
@@ -91,7 +107,8 @@ class LogSink:
         self.on_written = on_written
         self.on_dropped = on_dropped
         self._rows: list[Row] = []
-        # Rows the writer process read from its pipe, as Arrow tables; written before ``_rows``.
+        # Rows the writer process read from its pipe, as Arrow tables or ``Undecoded``; written
+        # before ``_rows``.
         self._tables: list[Any] = []
         self._table_rows = 0
         self._drops: Counter[DropKey] = Counter()
@@ -119,9 +136,12 @@ class LogSink:
             self.drop(rows[room:], STORE_ERROR if failing else QUEUE_FULL)
 
     def add_table(self, table: Any) -> None:
-        """Buffer a table of rows (``logfiles.packed_batch``'s schema), as ``add`` does rows."""
+        """Buffer a table of rows (``logfiles.packed_batch``'s schema), or ``Undecoded`` rows,
+        as ``add`` does rows."""
         with self._lock:
             room = max(self.max_buffered - len(self._rows) - self._table_rows, 0)
+            if table.num_rows > room:
+                table = _table(table)  # some are kept, some dropped: both need the rows
             kept = table if table.num_rows <= room else table.slice(0, room)
             if kept.num_rows:
                 self._tables.append(kept)
@@ -211,6 +231,7 @@ class LogSink:
                 drops = Counter(self._drops)
             done: list[Sequence[int]] = []
             try:
+                self._decode(tables)
                 count = self._write_tables(tables)
             except Exception as exc:  # noqa: BLE001 - any store failure is retried
                 self._failed(exc)
@@ -239,6 +260,16 @@ class LogSink:
                 self._since = time.monotonic() if waiting else None
             self._recovered()
             return count
+
+    def _decode(self, tables: list[Any]) -> None:
+        """Make the ``Undecoded`` items of ``tables`` (the first of ``_tables``) tables, there
+        and in ``_tables``, one at a time: each batch's bytes are freed as its table is made,
+        and a retry after a failure starts from the tables."""
+        for i, table in enumerate(tables):
+            if isinstance(table, Undecoded):
+                tables[i] = table.decode()
+                with self._lock:
+                    self._tables[i] = tables[i]
 
     def _write_tables(self, tables: list[Any]) -> int:
         """Write ``tables`` (the first of ``_tables``), one file per (endpoint, UTC day), and
@@ -286,7 +317,7 @@ class LogSink:
         if rows:
             self.drop(rows, STORE_ERROR)
         for table in tables:
-            self.drop_table(table, STORE_ERROR)
+            self.drop_table(_table(table), STORE_ERROR)
         if self._drops:
             lost = sum(self._drops.values())
             log.error(

@@ -3,8 +3,9 @@
 A serving worker started with the writer out of process (the default for a folder, ``gs://``
 or ``s3://`` store) hands it each flush interval's rows over a pipe, as columns (a few joined
 buffers, see ``usina.serving.logfiles.pack_rows``), and this process turns them into Arrow
-tables and Parquet files in the store. The serving process then spends well under a
-microsecond of its GIL per logged request on the hand-over, and requests never wait on Parquet.
+tables and Parquet files in the store, a file's batches together as it writes them. The
+serving process then spends well under a microsecond of its GIL per logged request on the
+hand-over, and requests never wait on Parquet.
 
 A thread reads the pipe into a :class:`~usina.serving.logsink.LogSink` as frames arrive, so the
 worker is never held up by a slow or failing store: the sink holds at most ``--max-buffered``
@@ -34,9 +35,9 @@ from typing import BinaryIO
 
 from usina.artifacts import open_artifact_store
 from usina.crypto.keys import KeyRing
-from usina.serving.logfiles import RowKey, packed_batch, warm_up
-from usina.serving.logpipe import WRITER_KEYS, read_frames, status_line
-from usina.serving.logsink import LogSink
+from usina.serving.logfiles import RowKey, warm_up
+from usina.serving.logpipe import WRITER_KEYS, frame_table, read_frames, status_line
+from usina.serving.logsink import LogSink, Undecoded
 
 log = logging.getLogger("usina.serving")
 
@@ -117,20 +118,19 @@ def main(argv: list[str]) -> int:
             for frame in read_frames(sys.stdin.buffer):
                 if frame.drops:
                     sink.add_drops(frame.drops)
-                if frame.rows:
-                    sink.add_table(pa.Table.from_batches([packed_batch(frame.rows, pa)]))
+                if frame.data is not None:  # decoded with the others when they are written
+                    decode = functools.partial(frame_table, frame.data)
+                    sink.add_table(Undecoded(frame.rows, decode))
                 if frame.end:
                     wake.set()
         finally:
             ended.set()
             wake.set()
 
-    # Rows arrive as Arrow tables, which hold no cycles; the collector has nothing to find
-    # between two writes, so this process collects once after each write. What a first file
-    # loads (pyarrow, and pandas, which pyarrow imports) is loaded here, by a file made and
-    # thrown away, then frozen: no collection ever scans it.
-    import pyarrow as pa
-
+    # Rows wait as bytes and are written as Arrow tables, neither of which holds cycles; the
+    # collector has nothing to find between two writes, so this process collects once after
+    # each write. What a first file loads (pyarrow, and pandas, which pyarrow imports) is
+    # loaded here, by a file made and thrown away, then frozen: no collection ever scans it.
     warm_up()
     gc.collect()
     gc.freeze()
@@ -140,9 +140,10 @@ def main(argv: list[str]) -> int:
     while not ended.is_set():
         wake.wait(sink.wait_time())  # a batch arrived whole, or the next write is due
         wake.clear()
+        due = sink.wait_time() == 0.0
         if sink.write():
             gc.collect()
-        if sink.wait_time() != 0.0:  # nothing left that is due: what a write used is free
+        if due:  # what the write used is free, whether it succeeded or not
             trim()
     reader.join()
     sink.close()
