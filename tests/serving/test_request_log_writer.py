@@ -9,6 +9,7 @@ import pytest
 
 from resources.waiting import wait_until
 from serving.conftest import child_pids
+from usina.serving.logpipe import WRITER_MALLOC, writer_environment
 
 
 def niceness(pid: int) -> int:
@@ -55,3 +56,21 @@ def test_the_writer_uses_the_c_library_allocator_unless_told(
         assert f"ARROW_DEFAULT_MEMORY_POOL={expected}".encode() in environ
     finally:
         log.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (None, WRITER_MALLOC),
+        ("glibc.pthread.rseq=0", f"glibc.pthread.rseq=0:{WRITER_MALLOC}"),
+        ("glibc.malloc.arena_max=2", "glibc.malloc.arena_max=2"),
+    ],
+)
+def test_the_writer_keeps_its_heap_unless_told(setting, expected) -> None:  # type: ignore[no-untyped-def]
+    """glibc gave the writer's heap back after every write and the next write faulted it in
+    again; the writer starts with malloc tunables that keep it, added to other tunables in the
+    server's environment, and none of its own when that environment sets a malloc tunable.
+    (glibc rewrites the variable in place as it reads it, so /proc shows it cut short: the
+    environment is checked as the writer is given it.)"""
+    server = {"PATH": "/usr/bin"} if setting is None else {"GLIBC_TUNABLES": setting}
+    assert writer_environment(server)["GLIBC_TUNABLES"] == expected

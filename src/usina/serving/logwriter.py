@@ -28,6 +28,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -66,11 +67,18 @@ class _Status:
         self.send(status_line(counts, reason))
 
 
+# How often, at most, the writer gives back what successful writes used (see ``_trimmer``).
+TRIM_EVERY_SECONDS = 60.0
+
+
 def _trimmer() -> Callable[[], object]:
     """The C library's ``malloc_trim(0)`` where there is one (glibc), else nothing. The writer
-    runs Arrow on that allocator (see ``logpipe.spawn_writer``), which keeps freed memory; after
-    each write, and each failed one, this gives back what it used, so the process's memory
-    follows the rows it holds."""
+    runs Arrow on that allocator and keeps its heap (see ``logpipe.spawn_writer``), so the
+    memory one write used serves the next. After each failed write (a store outage: the rows
+    wait, and each retry encodes them again) this gives back what the attempt used, so the
+    process's memory follows the rows it holds; after a successful write it does so at most
+    once a ``TRIM_EVERY_SECONDS``: giving a write's memory back after each one made the next
+    fault it in again, page by page."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return functools.partial(libc.malloc_trim, 0)
@@ -137,14 +145,17 @@ def main(argv: list[str]) -> int:
     gc.disable()
     reader = threading.Thread(target=read, name="usina-request-log-reader", daemon=True)
     reader.start()
+    trimmed = time.monotonic()
     while not ended.is_set():
         wake.wait(sink.wait_time())  # a batch arrived whole, or the next write is due
         wake.clear()
         due = sink.wait_time() == 0.0
         if sink.write():
             gc.collect()
-        if due:  # what the write used is free, whether it succeeded or not
-            trim()
+        now = time.monotonic()
+        if due and (sink.failing or now - trimmed >= TRIM_EVERY_SECONDS):
+            trim()  # what the write used is free
+            trimmed = now
     reader.join()
     sink.close()
     return 0
