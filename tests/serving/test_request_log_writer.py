@@ -51,7 +51,14 @@ def test_the_writer_uses_the_c_library_allocator_unless_told(
     log.start()
     try:
         assert log._process is not None
-        environ = Path(f"/proc/{log._process.pid}/environ").read_bytes().split(b"\0")
+        pid = log._process.pid
+        # The process is handed back once exec has replaced its memory, a moment before the
+        # kernel records where its environment lies; /proc reads nothing until then.
+        environ = wait_until(
+            lambda: Path(f"/proc/{pid}/environ").read_bytes(),
+            10,
+            "the writer process's environment to appear in /proc",
+        ).split(b"\0")
         expected = "system" if setting is None else setting
         assert f"ARROW_DEFAULT_MEMORY_POOL={expected}".encode() in environ
     finally:
