@@ -336,6 +336,69 @@ def test_the_usual_and_other_rows_share_the_queue_bound(tmp_path: Path) -> None:
         woken.close()
 
 
+def test_usual_rows_appended_on_a_bound_loop_are_each_written_once(tmp_path: Path) -> None:
+    """Serving binds the log to its event loop: requests append usual rows there without a
+    lock, and the hand-over takes them on that loop between two callbacks. Appends racing
+    hand-overs every few milliseconds lose no row and write none twice; a close on the loop's
+    own thread while a hand-over waits on that loop neither hangs nor loses the rows."""
+    import asyncio
+    import sys
+    import threading
+
+    from usina.artifacts import open_artifact_store
+    from usina.serving.requestlog import RequestLog
+
+    key = ("credit", "credit-risk", 1, "vertex", ("age", "income"))
+
+    def waiting_on_the_loop(log: RequestLog) -> bool:
+        thread = log._thread
+        frame = sys._current_frames().get(thread.ident or 0) if thread else None
+        while frame is not None and frame.f_code.co_name != "_taken":
+            frame = frame.f_back
+        return frame is not None
+
+    async def serve(log: RequestLog, n: int, close_here: bool) -> None:
+        log.start(asyncio.get_running_loop())
+        assert "append_usual" in vars(log)  # bound: appends take no lock
+        for i in range(n):
+            assert log.append_usual(key, f"b{i}", 0.5, np.array([[i, 1.0]]), b"[1]")
+            if i % 50 == 0:
+                await asyncio.sleep(0.001)  # the loop runs the hand-over's callbacks here
+        if close_here:
+            log._wake.set()  # a hand-over now, which waits for this loop, blocked from here on
+            wait_until(lambda: waiting_on_the_loop(log), 30, "the hand-over to wait on the loop")
+            log.close()
+        else:
+            await asyncio.to_thread(log.close)  # as serving stops
+
+    for close_here in (False, True):
+        store = open_artifact_store(str(tmp_path / f"close-on-loop-{close_here}"))
+        interval = 3600 if close_here else 0.002  # woken by max_rows rows and the test, or often
+        log = RequestLog(store, flush_interval=interval, max_rows=30)
+        failed: list[BaseException] = []
+
+        def run(
+            log: RequestLog = log,
+            close_here: bool = close_here,
+            failed: list[BaseException] = failed,
+        ) -> None:
+            try:
+                asyncio.run(serve(log, 3000, close_here))
+            except BaseException as exc:  # noqa: BLE001  # reported below
+                failed.append(exc)
+
+        loop_thread = threading.Thread(target=run, daemon=True)
+        loop_thread.start()
+        loop_thread.join(120)
+        assert not loop_thread.is_alive(), f"hung (close on the loop's thread: {close_here})"
+        assert not failed, failed
+        assert (log.logged, log.written, sum(log.dropped.values())) == (3000, 3000, 0)
+        assert sorted(query_log(store, "select request_id from requests").rows) == sorted(
+            (f"b{i}",) for i in range(3000)
+        )
+        assert ("append_usual" in vars(log)) is not close_here  # closed on its thread: unbound
+
+
 def test_usual_rows_are_stored_as_the_same_rows_queued_as_tuples(tmp_path: Path) -> None:
     """Serving queues the usual row (200, no shadow, raw float inputs, JSON outputs) as its
     fields in arrays, by key. Whether written by the writer process or in this process, what

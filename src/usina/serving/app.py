@@ -207,7 +207,8 @@ class InferenceService:
             gc.freeze()
         except Exception:
             log.exception("loading endpoints failed; retrying every %ss", self.config.poll_interval)
-        self.log.start()
+        # Requests append to the log on this loop's thread alone: without a lock.
+        self.log.start(asyncio.get_running_loop())
         self._poller = threading.Thread(target=self._poll, name="usina-serving-poll", daemon=True)
         self._poller.start()
 

@@ -4,9 +4,11 @@ A request appends one plain tuple (a ``Row``) to an in-memory queue (thread-safe
 serialization on the request path); the usual row (an answer of raw float inputs and JSON
 outputs) is appended instead as one record to growing buffers, one set per key
 (:class:`~usina.serving.logfiles.UsualRows`), which is cheaper on the request path and leaves
-little to pack at the hand-over. The queue is bounded: it holds at most ``max_queued`` rows of
-either kind, counting those being handed over; a row that arrives when it is full is dropped and
-counted (reason ``queue_full``), so memory stays bounded and a request never waits for the log.
+little to pack at the hand-over. Serving appends those on its event loop's thread alone, which
+is also where the hand-over takes them, so that append takes no lock either. The queue is
+bounded: it holds at most ``max_queued`` rows of either kind, counting those being handed over;
+a row that arrives when it is full is dropped and counted (reason ``queue_full``), so memory
+stays bounded and a request never waits for the log.
 
 A thread wakes every ``flush_interval`` seconds, or as soon as ``max_rows`` are waiting, and
 drains the queue. With ``out_of_process`` (what serving uses for a folder, ``gs://`` or ``s3://``
@@ -33,7 +35,9 @@ interval's), counted as ``writer_crash``, and the server goes on writing in-proc
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import concurrent.futures
 import itertools
 import logging
 import os
@@ -120,6 +124,8 @@ class RequestLog:
         self._usual_n = 0
         self._last: UsualRows | None = None  # where the last usual row went
         self._usual_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one appending, once bound
+        self._loop_thread = 0
         self._in_flight = 0
         # Rows ``append`` queues before it checks the limits (a full queue, ``max_rows``
         # waiting): one less than the nearer of them, with the rows being handed over.
@@ -170,42 +176,51 @@ class RequestLog:
         protocol, input column names): ``data`` the model input, ``outputs`` its JSON. False,
         having queued nothing, when ``data`` is not a 2-D float64 array of those columns or
         there are no outputs (the caller then queues a ``Row``). Called on the request path;
-        as ``append``, it drops and counts the row when the queue is full."""
-        if type(data) is not _NDARRAY or data.dtype is not _FLOAT64 or outputs is None:
-            return False
-        shape = data.shape
-        head = _HEAD.pack(_now(), latency_ms, len(outputs))
+        as ``append``, it drops and counts the row when the queue is full.
+
+        Any thread may call it, under a lock; once ``start`` has bound the log to an event
+        loop, only that loop's thread may, and it takes no lock (``_append_usual``)."""
         # Taken and released by hand: a ``with`` block looks up and calls two special
         # methods, which cost more than the rest of the append (try/finally costs nothing
         # until something raises).
         lock = self._usual_lock
         lock.acquire()
         try:
-            # The key's parts are the same objects request after request, and so are the
-            # shape's numbers: comparing with the last row's compares pointers.
-            usual = self._last
-            if usual is None or usual.shape != shape or usual.key != key:
-                usual = self._usual_rows(key, shape)
-                if usual is None:
-                    return False
-            if self._usual_n + len(self._rows) >= self._room and self._queue_full(key):
-                return True
-            records = usual.records
-            try:
-                records.extend(data)  # the array's own bytes, without a copy as ``bytes``
-            except TypeError:  # a view that is not C-contiguous: nothing was appended
-                records += data.tobytes()
-            records += head
-            usual.outputs += outputs
-            usual.ids.append(request_id)
-            self._usual_n += 1
+            return self._append_usual(key, request_id, latency_ms, data, outputs)
         finally:
             lock.release()
+
+    def _append_usual(
+        self, key: UsualKey, request_id: str, latency_ms: float, data: Any, outputs: bytes | None
+    ) -> bool:
+        """``append_usual`` on the one thread that appends usual rows and takes them
+        (``_take``): the bound loop's, or any under ``_usual_lock``."""
+        if type(data) is not _NDARRAY or data.dtype is not _FLOAT64 or outputs is None:
+            return False
+        shape = data.shape
+        # The key's parts are the same objects request after request, and so are the shape's
+        # numbers: comparing with the last row's compares pointers.
+        usual = self._last
+        if usual is None or usual.shape != shape or usual.key != key:
+            usual = self._usual_rows(key, shape)
+            if usual is None:
+                return False
+        if self._usual_n + len(self._rows) >= self._room and self._queue_full(key):
+            return True
+        records = usual.records
+        try:
+            records.extend(data)  # the array's own bytes, without a copy as ``bytes``
+        except TypeError:  # a view that is not C-contiguous: nothing was appended
+            records += data.tobytes()
+        records += _HEAD.pack(_now(), latency_ms, len(outputs))
+        usual.outputs += outputs
+        usual.ids.append(request_id)
+        self._usual_n += 1
         return True
 
     def _usual_rows(self, key: UsualKey, shape: tuple[int, ...]) -> UsualRows | None:
         """The queued usual rows of ``key`` whose inputs have ``shape``, made on first use;
-        None when that is not a shape of the key's columns. Under ``_usual_lock``."""
+        None when that is not a shape of the key's columns. From ``_append_usual``."""
         if len(shape) != 2 or shape[1] != len(key[4]) or not shape[1]:
             return None
         usual = self._usual.get((key, shape))
@@ -216,7 +231,7 @@ class RequestLog:
 
     def _queue_full(self, key: UsualKey) -> bool:
         """Near a limit: True, having counted the usual row of ``key`` as dropped, when the
-        queue is full; wakes the hand-over when ``max_rows`` wait. Under ``_usual_lock``."""
+        queue is full; wakes the hand-over when ``max_rows`` wait. From ``_append_usual``."""
         queued = self._usual_n + len(self._rows)
         if queued + self._in_flight >= self.max_queued:
             self._refuse(int(_now()), (key[0], key[2], False))
@@ -225,8 +240,15 @@ class RequestLog:
             self._wake.set()
         return False
 
-    def start(self) -> None:
-        """Start the writer thread (and, with ``out_of_process``, the writer process)."""
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start the writer thread (and, with ``out_of_process``, the writer process).
+
+        With ``loop`` (serving's, from a coroutine on it), only that loop's thread calls
+        ``append_usual`` from now on: it appends without a lock, and the hand-over takes the
+        usual rows on that thread, between two of its callbacks (see ``_taken``)."""
+        if loop is not None:
+            self._loop, self._loop_thread = loop, threading.get_ident()
+            self.append_usual = self._append_usual  # type: ignore[method-assign]
         if self.out_of_process and self._process is None:
             options = [
                 f"--max-buffered={self.sink.max_buffered}",
@@ -255,6 +277,8 @@ class RequestLog:
         over (alive but stuck, say on a hung mount) is killed, so a stop never waits forever;
         the rows it held count as ``writer_crash`` and the rest are written here.
         """
+        if self._loop is not None and threading.get_ident() == self._loop_thread:
+            self._unbind()  # the loop waits here: a hand-over waiting on it takes the rows itself
         self._stop.set()
         self._wake.set()
         watchdog = threading.Timer(self.stop_timeout, self._kill_stuck_writer)
@@ -278,14 +302,7 @@ class RequestLog:
         with self._flush_lock:
             if self._process is not None and self._process.poll() is not None:
                 self._writer_gone()
-            with self._usual_lock:
-                n = len(self._rows)
-                usual, self._usual = list(self._usual.values()), {}
-                self._last = None
-                taken = n + self._usual_n
-                self._usual_n = 0
-                self._in_flight = taken
-                self._room = min(self.max_rows, self.max_queued - taken) - 1
+            n, usual, taken = self._taken()
             try:
                 # ``n`` rows off the front, by C calls (rows queued meanwhile stay)
                 rows = list(itertools.islice(iter(self._rows.popleft, None), n))
@@ -312,6 +329,58 @@ class RequestLog:
             if self.sink.wait_time() is None:
                 return 0
             return self.sink.write(pause)
+
+    def _take(self) -> tuple[int, list[UsualRows], int]:
+        """The queued rows to hand over: how many of ``_rows``, the usual rows (taken), and
+        both together, now in flight. On the thread that appends usual rows (see ``_taken``)."""
+        n = len(self._rows)
+        usual, self._usual = list(self._usual.values()), {}
+        self._last = None
+        taken = n + self._usual_n
+        self._usual_n = 0
+        self._in_flight = taken
+        self._room = min(self.max_rows, self.max_queued - taken) - 1
+        return n, usual, taken
+
+    def _taken(self) -> tuple[int, list[UsualRows], int]:
+        """``_take``, run where it cannot interleave with ``_append_usual``: on the bound loop,
+        as its next callback, whose thread is the only one appending; without a loop, or once
+        it has stopped running (nothing appends then), here under ``_usual_lock``."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() == self._loop_thread:
+            return self._take()  # the appending thread itself
+        if loop is not None:
+            future: concurrent.futures.Future[tuple[int, list[UsualRows], int]]
+            future = concurrent.futures.Future()
+
+            def take() -> None:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(self._take())
+                    except BaseException as exc:  # noqa: BLE001  # handed to the waiting thread
+                        future.set_exception(exc)
+
+            try:
+                loop.call_soon_threadsafe(take)
+            except RuntimeError:  # the loop is closed
+                future.cancel()
+            while not future.cancelled():
+                try:
+                    return future.result(timeout=0.5)
+                except concurrent.futures.TimeoutError:
+                    # A loop that is not running runs no request, nor this callback until it
+                    # runs again; nor does one whose thread is closing the log (``_unbind``):
+                    # take the rows here, and append under the lock from now on.
+                    if (self._loop is None or not loop.is_running()) and future.cancel():
+                        break
+            self._unbind()
+        with self._usual_lock:
+            return self._take()
+
+    def _unbind(self) -> None:
+        """Append usual rows under ``_usual_lock`` again, from any thread."""
+        self._loop = None
+        self.__dict__.pop("append_usual", None)
 
     def _add_frames(self, frames: list[Packed]) -> None:
         """Put rows packed as columns in the sink (written by this process)."""
